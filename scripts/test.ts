@@ -1,0 +1,41 @@
+// `npm test`: the whole suite. Starts the real servers the suites share (PostgreSQL,
+// Dovecot, smtp-sink — see test/support/global-servers.ts) once, passes their
+// addresses to every test file through the environment, runs `node --test` over
+// test/**/*.test.ts (or the files/folders given as arguments), then stops them.
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { startGlobalServers } from '../test/support/global-servers.ts';
+
+function collect(path: string, out: string[]): void {
+  const st = statSync(path);
+  if (st.isDirectory()) {
+    for (const name of readdirSync(path).sort()) collect(join(path, name), out);
+  } else if (path.endsWith('.test.ts')) {
+    out.push(path);
+  }
+}
+
+const args = process.argv.slice(2);
+const files: string[] = [];
+for (const a of args.length ? args : ['test']) collect(a, files);
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+
+const servers = await startGlobalServers();
+let code = 1;
+try {
+  code = await new Promise<number>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', `--test-concurrency=${process.env.YUBIN_TEST_CONCURRENCY ?? '2'}`, ...files.map((f) => relative(process.cwd(), f))],
+      { stdio: 'inherit', env: { ...process.env, ...servers.env } },
+    );
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+} finally {
+  await servers.stop();
+}
+process.exit(code);

@@ -1,0 +1,66 @@
+// Environment bootstrap (INTERFACE.md "Environment"): the few settings that must be
+// known before the database is open. Everything else lives in the database.
+// A bad value stops the process at start with a message naming the variable.
+import { resolve } from 'node:path';
+
+export interface AppConfig {
+  dataDir: string;
+  /** postgres://… or undefined for SQLite in the data folder */
+  databaseUrl: string | undefined;
+  /** 32 bytes from YUBIN_SECRET_KEY, or undefined to use the key file */
+  secretKey: Buffer | undefined;
+  host: string;
+  port: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const dataDir = resolve(nonEmpty(env, 'YUBIN_DATA_DIR') ?? './data');
+
+  const databaseUrl = nonEmpty(env, 'YUBIN_DATABASE_URL');
+  if (databaseUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(databaseUrl);
+    } catch {
+      throw new ConfigError('YUBIN_DATABASE_URL', 'is not a URL (expected postgres://user:password@host:5432/database)');
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      throw new ConfigError('YUBIN_DATABASE_URL', `must start with postgres:// (got ${url.protocol}//); leave it unset for SQLite`);
+    }
+  }
+
+  let secretKey: Buffer | undefined;
+  const rawKey = nonEmpty(env, 'YUBIN_SECRET_KEY');
+  if (rawKey !== undefined) {
+    secretKey = Buffer.from(rawKey, 'base64');
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(rawKey) || secretKey.length !== 32) {
+      throw new ConfigError('YUBIN_SECRET_KEY', 'must be 32 bytes in base64 (for example: openssl rand -base64 32)');
+    }
+  }
+
+  const host = nonEmpty(env, 'HOST') ?? '127.0.0.1';
+  if (/\s/.test(host)) throw new ConfigError('HOST', 'must be a host name or IP address without spaces');
+
+  const rawPort = nonEmpty(env, 'PORT') ?? '8080';
+  const port = Number(rawPort);
+  if (!/^\d+$/.test(rawPort) || port < 1 || port > 65535) {
+    throw new ConfigError('PORT', `must be an integer from 1 to 65535 (got "${rawPort}")`);
+  }
+
+  return { dataDir, databaseUrl, secretKey, host, port };
+}
+
+function nonEmpty(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}

@@ -1,0 +1,36 @@
+// The key that encrypts secrets at rest: YUBIN_SECRET_KEY, or the key file
+// `secret.key` in the data folder, created on first start with mode 0600.
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, type AppConfig } from './env.ts';
+
+export const KEY_FILE_NAME = 'secret.key';
+
+export function loadSecretKey(config: Pick<AppConfig, 'dataDir' | 'secretKey'>): Buffer {
+  if (config.secretKey) return config.secretKey;
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const file = join(config.dataDir, KEY_FILE_NAME);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const key = randomBytes(32);
+    // 'wx' fails if another process created the file meanwhile: then read theirs.
+    try {
+      writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+      chmodSync(file, 0o600);
+      return key;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      text = readFileSync(file, 'utf8').trim();
+    }
+  }
+  const key = Buffer.from(text, 'base64');
+  if (key.length !== 32) {
+    throw new ConfigError('YUBIN_DATA_DIR', `${file} does not hold a 32-byte base64 key`);
+  }
+  if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+  return key;
+}

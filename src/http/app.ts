@@ -1,0 +1,123 @@
+// The Fastify application as a plugin-free factory: tests call `buildApp(ctx)`
+// and `inject()` with no port; `serve` listens. Routes stay thin: they call the
+// services, and one error mapper shapes every error.
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifySession from '@fastify/session';
+import fastifyCsrf from '@fastify/csrf-protection';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { createHmac } from 'node:crypto';
+import type { TSchema } from 'typebox';
+import { Value } from 'typebox/value';
+import { AppError, ValidationError } from '../domain/errors.ts';
+import { schemaIssues } from '../domain/validation.ts';
+import { AuthService } from '../services/auth.ts';
+import type { AppContext } from '../services/context.ts';
+import { MailAccountService } from '../services/mail-accounts.ts';
+import { MailServerService } from '../services/mail-servers.ts';
+import { pendingMigrations } from '../store/migrate.ts';
+import { DatabaseSessionStore, requireAuth, SESSION_COOKIE, SESSION_MAX_AGE } from './auth.ts';
+import { BODY_LIMIT, handleError } from './error-mapper.ts';
+import { auditLogRoutes } from './routes/audit-log.ts';
+import { authRoutes } from './routes/auth.ts';
+import { mailAccountRoutes } from './routes/mail-accounts.ts';
+import { mailServerRoutes } from './routes/mail-servers.ts';
+import { setupPage } from './routes/setup-page.ts';
+
+export interface BuildAppOptions {
+  /** pino logger options, or false for none (tests) */
+  logger?: boolean | object;
+}
+
+export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger === undefined ? false : opts.logger,
+    bodyLimit: BODY_LIMIT,
+    trustProxy: false,
+    ajv: undefined,
+  });
+  const services = {
+    servers: new MailServerService(ctx),
+    accounts: new MailAccountService(ctx),
+    auth: new AuthService(ctx),
+  };
+
+  // Requests are validated against the same TypeBox schemas as the services use,
+  // with localized, field-named messages (see domain/validation.ts).
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    return (value: unknown) => {
+      const input = httpPart === 'body' ? value : Value.Convert(schema as TSchema, value);
+      const issues = schemaIssues(schema as TSchema, input);
+      return issues.length ? { error: new ValidationError(issues) } : { value: input };
+    };
+  });
+  // Responses are plain JSON.stringify: schemas document them, services shape them.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((req, reply) => {
+    handleError(new AppError('NOT_FOUND', 'error.route', { method: req.method, url: req.url.split('?')[0] }), req, reply);
+  });
+
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] },
+    },
+  });
+  await app.register(fastifyRateLimit, {
+    global: false,
+    errorResponseBuilder: (_req, context) => new AppError('RATE_LIMITED', 'error.rateLimited', { after: context.after, seconds: Math.ceil(context.ttl / 1000) }),
+  });
+  await app.register(fastifyCookie);
+  await app.register(fastifySession, {
+    secret: createHmac('sha256', ctx.secretKey).update('yubin session cookie').digest('base64'),
+    cookieName: SESSION_COOKIE,
+    cookie: { httpOnly: true, sameSite: 'strict', secure: 'auto', path: '/', maxAge: SESSION_MAX_AGE },
+    store: new DatabaseSessionStore(ctx),
+    saveUninitialized: false,
+  });
+  await app.register(fastifyCsrf, { sessionPlugin: '@fastify/session' });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'Yubin API', version: '1', description: 'Mail servers, mail accounts and audit log. Errors: { error: { code, message, fields } }.' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'yubin token create --name NAME' },
+          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+    try {
+      const pending = await pendingMigrations(ctx.db);
+      if (pending.length) return reply.status(503).send({ status: 'migrations pending', pending });
+      return { status: 'ready' };
+    } catch {
+      return reply.status(503).send({ status: 'database unreachable' });
+    }
+  });
+
+  await app.register(authRoutes(services.auth), { prefix: '/api/auth' });
+  await app.register(setupPage);
+
+  await app.register(
+    async (v1) => {
+      v1.addHook('onRequest', requireAuth(app, ctx));
+      await v1.register(mailServerRoutes(services.servers));
+      await v1.register(mailAccountRoutes(services.accounts));
+      await v1.register(auditLogRoutes(ctx));
+    },
+    { prefix: '/api/v1' },
+  );
+
+  return app;
+}

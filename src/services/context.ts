@@ -1,0 +1,62 @@
+// Everything a service needs, built once per process (serve, worker, CLI) and
+// passed down. Opening it runs the migrations and loads the secret key.
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import type { AppConfig } from '../config/env.ts';
+import { loadSecretKey } from '../config/secret-key.ts';
+import { SecretBox } from '../config/secrets.ts';
+import { AuditLogRepository } from '../store/audit-log.ts';
+import { AdminRepository, ApiTokenRepository, SessionRepository, SettingsRepository } from '../store/auth.ts';
+import { openDatabase, type Db } from '../store/database.ts';
+import { MailAccountRepository } from '../store/mail-accounts.ts';
+import { MailServerRepository } from '../store/mail-servers.ts';
+import { migrateToLatest } from '../store/migrate.ts';
+
+export interface AppContext {
+  config: AppConfig;
+  db: Db;
+  secrets: SecretBox;
+  /** HKDF-free derivation is enough here: one key, distinct purposes by label */
+  secretKey: Buffer;
+  log: Logger;
+  repos: {
+    servers: MailServerRepository;
+    accounts: MailAccountRepository;
+    audit: AuditLogRepository;
+    admins: AdminRepository;
+    sessions: SessionRepository;
+    tokens: ApiTokenRepository;
+    settings: SettingsRepository;
+  };
+  close(): Promise<void>;
+}
+
+export async function openContext(config: AppConfig, opts: { log?: Logger; migrate?: boolean } = {}): Promise<AppContext> {
+  const secretKey = loadSecretKey(config);
+  const db = openDatabase(config);
+  if (opts.migrate !== false) await migrateToLatest(db);
+  const k = db.kysely;
+  const log =
+    opts.log ??
+    pino({
+      level: process.env.YUBIN_LOG_LEVEL ?? 'info',
+      redact: { paths: ['password', 'smtpPassword', '*.password', '*.smtpPassword', 'req.headers.authorization', 'req.headers.cookie'], censor: '****' },
+    });
+  return {
+    config,
+    db,
+    secrets: new SecretBox(secretKey),
+    secretKey,
+    log,
+    repos: {
+      servers: new MailServerRepository(k),
+      accounts: new MailAccountRepository(k),
+      audit: new AuditLogRepository(k),
+      admins: new AdminRepository(k),
+      sessions: new SessionRepository(k),
+      tokens: new ApiTokenRepository(k),
+      settings: new SettingsRepository(k),
+    },
+    close: () => db.close(),
+  };
+}

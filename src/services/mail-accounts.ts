@@ -1,0 +1,216 @@
+// The one place mail accounts change. Passwords are sealed (AES-256-GCM) before
+// they reach the database and never come back out of this service except to
+// the protocol code through `credentials()`.
+import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
+import { notFound, ValidationError, type FieldIssue } from '../domain/errors.ts';
+import {
+  addressKey,
+  checkAddress,
+  checkLeave,
+  checkPassword,
+  checkText,
+  MailAccountInput,
+  MailAccountPatch,
+  type AccountSettings,
+  type MailAccount,
+} from '../domain/mail-account.ts';
+import type { MailServer } from '../domain/mail-server.ts';
+import { validateSchema } from '../domain/validation.ts';
+import type { AccountRowValues } from '../store/mail-accounts.ts';
+import { rowToAccount } from '../store/mail-accounts.ts';
+import type { Database, MailAccountTable } from '../store/schema.ts';
+import type { AppContext } from './context.ts';
+import { changedFields, isForeignKeyViolation, isUniqueViolation } from './util.ts';
+
+export interface AccountCredentials {
+  username: string;
+  password: string | null;
+  smtpUsername: string | null;
+  smtpPassword: string | null;
+}
+
+export class MailAccountService {
+  constructor(private readonly ctx: AppContext) {}
+
+  list(): Promise<MailAccount[]> {
+    return this.ctx.repos.accounts.list();
+  }
+
+  async get(id: string): Promise<MailAccount> {
+    const row = await this.ctx.repos.accounts.getRow(id);
+    if (!row) throw notFound('what.mailAccount');
+    return rowToAccount(row);
+  }
+
+  /** By id or by address (the CLI names accounts by address). */
+  async find(idOrAddress: string): Promise<MailAccount> {
+    const row = (await this.ctx.repos.accounts.getRow(idOrAddress)) ?? (await this.ctx.repos.accounts.getRowByAddress(idOrAddress));
+    if (!row) throw notFound('what.mailAccount');
+    return rowToAccount(row);
+  }
+
+  /** Plain-text credentials for protocol work. Never log or return these. */
+  async credentials(id: string): Promise<AccountCredentials> {
+    const row = await this.ctx.repos.accounts.getRow(id);
+    if (!row) throw notFound('what.mailAccount');
+    return {
+      username: row.username,
+      password: row.password_enc ? this.ctx.secrets.open(row.password_enc) : null,
+      smtpUsername: row.smtp_username,
+      smtpPassword: row.smtp_password_enc ? this.ctx.secrets.open(row.smtp_password_enc) : null,
+    };
+  }
+
+  async add(actor: string, body: unknown): Promise<MailAccount> {
+    const input = validateSchema<MailAccountInput>(MailAccountInput, body);
+    const issues: FieldIssue[] = [];
+    const settings: AccountSettings = {
+      displayName: checkText('displayName', input.displayName, 100, issues, true),
+      serverId: input.serverId,
+      address: checkAddress('address', input.address, issues),
+      fromName: checkText('fromName', input.fromName ?? '', 100, issues, false),
+      username: checkText('username', input.username, 255, issues, true),
+      password: checkPassword('password', input.password, issues),
+      smtpUsername: input.smtpUsername == null ? null : checkText('smtpUsername', input.smtpUsername, 255, issues, true),
+      smtpPassword: input.smtpPassword == null ? null : checkPassword('smtpPassword', input.smtpPassword, issues),
+      leaveOnServer: checkLeave(input.leaveOnServer ?? { mode: 'delete' }, issues),
+      receiveIntervalMinutes: input.receiveIntervalMinutes ?? 5,
+      enabled: input.enabled ?? true,
+    };
+    const server = await this.checkServerAndAddress(settings, undefined, issues);
+    this.checkSmtpCredentials(server, settings.smtpUsername, settings.smtpPassword !== null, issues);
+    if (issues.length) throw new ValidationError(issues);
+    const id = randomUUID();
+    await this.write(settings.address, async (trx) => {
+      await this.ctx.repos.accounts.insert(trx, id, this.toRow(settings), new Date().toISOString());
+      await this.ctx.repos.audit.append(trx, {
+        actor,
+        action: 'mail_account.add',
+        targetType: 'mail_account',
+        targetId: id,
+        targetName: settings.address,
+        fields: Object.keys(input).sort(),
+      });
+    });
+    return this.get(id);
+  }
+
+  async change(actor: string, id: string, body: unknown): Promise<MailAccount> {
+    const patch = validateSchema<MailAccountPatch>(MailAccountPatch, body);
+    const row = await this.ctx.repos.accounts.getRow(id);
+    if (!row) throw notFound('what.mailAccount');
+    const current = rowToAccount(row);
+    const issues: FieldIssue[] = [];
+    const next: AccountSettings = {
+      displayName: patch.displayName === undefined ? current.displayName : checkText('displayName', patch.displayName, 100, issues, true),
+      serverId: patch.serverId ?? current.serverId,
+      address: patch.address === undefined ? current.address : checkAddress('address', patch.address, issues),
+      fromName: patch.fromName === undefined ? current.fromName : checkText('fromName', patch.fromName, 100, issues, false),
+      username: patch.username === undefined ? current.username : checkText('username', patch.username, 255, issues, true),
+      password: patch.password === undefined ? undefined : checkPassword('password', patch.password, issues),
+      smtpUsername:
+        patch.smtpUsername === undefined ? current.smtpUsername : patch.smtpUsername === null ? null : checkText('smtpUsername', patch.smtpUsername, 255, issues, true),
+      smtpPassword: patch.smtpPassword === undefined ? undefined : patch.smtpPassword === null ? null : checkPassword('smtpPassword', patch.smtpPassword, issues),
+      leaveOnServer: patch.leaveOnServer === undefined ? current.leaveOnServer : checkLeave(patch.leaveOnServer, issues),
+      receiveIntervalMinutes: patch.receiveIntervalMinutes ?? current.receiveIntervalMinutes,
+      enabled: patch.enabled ?? current.enabled,
+    };
+    const server = await this.checkServerAndAddress(next, id, issues);
+    const hasSmtpPassword = next.smtpPassword === undefined ? current.hasSmtpPassword : next.smtpPassword !== null;
+    this.checkSmtpCredentials(server, next.smtpUsername, hasSmtpPassword, issues);
+    if (issues.length) throw new ValidationError(issues);
+    const values = this.toRow(next);
+    const before = { ...row } as Record<string, unknown>;
+    const changed = changedFields(
+      pick(before, Object.keys(values)),
+      Object.fromEntries(Object.entries(values).filter(([k]) => !k.endsWith('_enc'))),
+    ).filter((k) => !k.endsWith('_enc'));
+    const fields = [...new Set([...changed.map(columnToField), ...(patch.password !== undefined ? ['password'] : []), ...(patch.smtpPassword !== undefined ? ['smtpPassword'] : [])])];
+    if (fields.length === 0) return current;
+    await this.write(next.address, async (trx) => {
+      await this.ctx.repos.accounts.update(trx, id, values, new Date().toISOString());
+      await this.ctx.repos.audit.append(trx, { actor, action: 'mail_account.change', targetType: 'mail_account', targetId: id, targetName: next.address, fields });
+    });
+    return this.get(id);
+  }
+
+  async delete(actor: string, id: string): Promise<void> {
+    const account = await this.get(id);
+    await this.ctx.db.kysely.transaction().execute(async (trx) => {
+      await this.ctx.repos.accounts.delete(trx, id);
+      await this.ctx.repos.audit.append(trx, { actor, action: 'mail_account.delete', targetType: 'mail_account', targetId: id, targetName: account.address, fields: [] });
+    });
+  }
+
+  private async checkServerAndAddress(s: AccountSettings, selfId: string | undefined, issues: FieldIssue[]): Promise<MailServer | undefined> {
+    const server = await this.ctx.repos.servers.get(s.serverId);
+    if (!server) issues.push({ path: 'serverId', key: 'validation.serverNotFound', params: { id: s.serverId } });
+    if (!issues.some((i) => i.path === 'address')) {
+      const other = await this.ctx.repos.accounts.findByAddressKey(addressKey(s.address));
+      if (other && other.id !== selfId) issues.push({ path: 'address', key: 'validation.duplicateAddress', params: { address: s.address } });
+    }
+    return server;
+  }
+
+  private checkSmtpCredentials(server: MailServer | undefined, smtpUsername: string | null, hasSmtpPassword: boolean, issues: FieldIssue[]): void {
+    if (!server || server.outgoing.auth.mechanism === null || server.outgoing.auth.useAccountCredentials) return;
+    if (!smtpUsername) issues.push({ path: 'smtpUsername', key: 'validation.smtpCredentialsRequired' });
+    if (!hasSmtpPassword) issues.push({ path: 'smtpPassword', key: 'validation.smtpCredentialsRequired' });
+  }
+
+  private toRow(s: AccountSettings): AccountRowValues {
+    const values: AccountRowValues = {
+      display_name: s.displayName,
+      server_id: s.serverId,
+      address: s.address,
+      address_key: addressKey(s.address),
+      from_name: s.fromName,
+      username: s.username,
+      password_enc: null,
+      smtp_username: s.smtpUsername,
+      smtp_password_enc: null,
+      leave_mode: s.leaveOnServer.mode,
+      leave_days: s.leaveOnServer.mode === 'days' ? (s.leaveOnServer.days ?? null) : null,
+      receive_interval_minutes: s.receiveIntervalMinutes,
+      enabled: s.enabled ? 1 : 0,
+    };
+    // undefined = keep the stored secret (PATCH without it)
+    const out = values as Partial<AccountRowValues>;
+    if (s.password === undefined) delete out.password_enc;
+    else out.password_enc = this.ctx.secrets.seal(s.password);
+    if (s.smtpPassword === undefined) delete out.smtp_password_enc;
+    else out.smtp_password_enc = s.smtpPassword === null ? null : this.ctx.secrets.seal(s.smtpPassword);
+    return values;
+  }
+
+  private async write(address: string, fn: (trx: Transaction<Database>) => Promise<void>): Promise<void> {
+    try {
+      await this.ctx.db.kysely.transaction().execute(fn);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ValidationError([{ path: 'address', key: 'validation.duplicateAddress', params: { address } }]);
+      if (isForeignKeyViolation(err)) throw new ValidationError([{ path: 'serverId', key: 'validation.serverNotFound', params: { id: '' } }]);
+      throw err;
+    }
+  }
+}
+
+const COLUMN_TO_FIELD: Partial<Record<keyof MailAccountTable, string>> = {
+  display_name: 'displayName',
+  server_id: 'serverId',
+  address: 'address',
+  address_key: 'address',
+  from_name: 'fromName',
+  username: 'username',
+  smtp_username: 'smtpUsername',
+  leave_mode: 'leaveOnServer',
+  leave_days: 'leaveOnServer',
+  receive_interval_minutes: 'receiveIntervalMinutes',
+  enabled: 'enabled',
+};
+function columnToField(col: string): string {
+  return COLUMN_TO_FIELD[col as keyof MailAccountTable] ?? col;
+}
+function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.map((k) => [k, k === 'leave_days' || k === 'receive_interval_minutes' || k === 'enabled' ? (o[k] === null ? null : Number(o[k])) : o[k]]));
+}

@@ -1,0 +1,39 @@
+// Opens the database: SQLite (better-sqlite3, WAL) in the data folder by default,
+// PostgreSQL (pg) when YUBIN_DATABASE_URL is set. Both behind one Kysely<Database>:
+// the rest of the code never asks which engine it runs on, except where a query
+// needs engine-specific locking (see `dialect`).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.ts';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface Db {
+  kysely: Kysely<Database>;
+  dialect: DialectName;
+  close(): Promise<void>;
+}
+
+export const SQLITE_FILE_NAME = 'yubin.sqlite';
+/** How long SQLite waits for another process's write lock before SQLITE_BUSY. */
+export const SQLITE_BUSY_TIMEOUT = 10_000;
+
+export function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: string }): Db {
+  if (opts.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
+    // An idle client's error (server restart) must not crash the process.
+    pool.on('error', () => undefined);
+    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { kysely, dialect: 'postgres', close: () => kysely.destroy() };
+  }
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const sqlite = new SQLite(join(opts.dataDir, SQLITE_FILE_NAME), { timeout: SQLITE_BUSY_TIMEOUT });
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { kysely, dialect: 'sqlite', close: () => kysely.destroy() };
+}

@@ -1,0 +1,119 @@
+// Table types for Kysely. One set for SQLite and PostgreSQL: booleans are
+// integers 0/1, times are ISO-8601 UTC strings, ids are UUID strings, so that
+// every query is written once.
+
+export interface MailServerTable {
+  id: string;
+  name: string;
+  /** name trimmed and lower-cased: unique */
+  name_key: string;
+  /** 'gmail' | 'exchange_online' | null */
+  preset: string | null;
+  position: number;
+  incoming_protocol: string;
+  incoming_host: string;
+  incoming_port: number;
+  incoming_encryption: string;
+  incoming_apop: number;
+  incoming_max_bytes: number | null;
+  incoming_allow_invalid_cert: number;
+  outgoing_host: string;
+  outgoing_port: number;
+  outgoing_encryption: string;
+  outgoing_auth_mechanism: string | null;
+  outgoing_use_account_credentials: number;
+  outgoing_max_bytes: number | null;
+  outgoing_per_minute_limit: number | null;
+  outgoing_allow_invalid_cert: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MailAccountTable {
+  id: string;
+  display_name: string;
+  server_id: string;
+  address: string;
+  address_key: string;
+  from_name: string;
+  username: string;
+  password_enc: string | null;
+  smtp_username: string | null;
+  smtp_password_enc: string | null;
+  /** 'delete' | 'days' | 'forever' */
+  leave_mode: string;
+  leave_days: number | null;
+  receive_interval_minutes: number;
+  enabled: number;
+  /** OAuth 2.0 grant (XOAUTH2 presets), sealed JSON */
+  oauth_token_enc: string | null;
+  /** receive state, filled by the receive run */
+  last_run_at: string | null;
+  last_success_at: string | null;
+  last_error_code: string | null;
+  last_error_message: string | null;
+  consecutive_failures: number;
+  next_run_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AdminTable {
+  id: string;
+  username: string;
+  username_key: string;
+  password_hash: string;
+  language: string | null;
+  created_at: string;
+}
+
+export interface SessionTable {
+  /** sha256 of the session id: a stolen database does not give live cookies */
+  id_hash: string;
+  data: string;
+  expires_at: string;
+}
+
+export interface ApiTokenTable {
+  id: string;
+  name: string;
+  token_hash: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface AuditLogTable {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  target_name: string | null;
+  /** JSON array of changed field names — never values of secrets */
+  fields: string;
+}
+
+export interface SettingTable {
+  key: string;
+  value: string;
+}
+
+export interface LeaseTable {
+  /** what is leased, e.g. "receive:<accountId>" */
+  name: string;
+  holder: string;
+  expires_at: string;
+}
+
+export interface Database {
+  mail_servers: MailServerTable;
+  mail_accounts: MailAccountTable;
+  admins: AdminTable;
+  sessions: SessionTable;
+  api_tokens: ApiTokenTable;
+  audit_log: AuditLogTable;
+  settings: SettingTable;
+  leases: LeaseTable;
+}

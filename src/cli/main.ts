@@ -1,11 +1,26 @@
-// The `yubin` command line: one sub-command per file under src/cli/commands.
+// The `yubin` command line (INTERFACE.md). Every command goes through the same
+// services as the HTTP API; --json prints one JSON document on stdout, errors go
+// to stderr with exit code 2 (bad input) or 1.
 import { Command } from 'commander';
+import { registerAccountCommands } from './commands/account.ts';
+import { registerAdminCommands } from './commands/admin.ts';
+import { registerServeCommand } from './commands/serve.ts';
+import { registerServerCommands } from './commands/server.ts';
+import { reportError } from './context.ts';
 
 export function buildProgram(): Command {
   const program = new Command('yubin').description('Yubin (郵便) — shared-inbox mail gateway').version('0.1.0');
+  registerServeCommand(program);
+  registerAdminCommands(program);
+  registerServerCommands(program);
+  registerAccountCommands(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  await buildProgram().parseAsync(argv);
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    process.exitCode = reportError(err);
+  }
 }

@@ -1,0 +1,84 @@
+// yubin admin create, yubin token create|list|revoke, yubin audit, yubin migrate.
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/env.ts';
+import { AuthService } from '../../services/auth.ts';
+import { openDatabase } from '../../store/database.ts';
+import { migrateToLatest } from '../../store/migrate.ts';
+import { cliActor, output, readStdin, table, withContext } from '../context.ts';
+
+export function registerAdminCommands(program: Command): void {
+  program
+    .command('migrate')
+    .description('apply database migrations and exit')
+    .option('--json', 'print JSON')
+    .action(async (f: { json?: boolean }) => {
+      const db = openDatabase(loadConfig());
+      try {
+        const applied = await migrateToLatest(db);
+        output(f.json, { applied }, () => (applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date'));
+      } finally {
+        await db.close();
+      }
+    });
+
+  const admin = program.command('admin').description('administrators');
+  admin
+    .command('create')
+    .requiredOption('--username <name>', 'user name')
+    .requiredOption('--password-stdin', 'read the password (8+ characters) from stdin')
+    .option('--json', 'print JSON')
+    .action(async (f: { username: string; json?: boolean }) => {
+      const password = readStdin().replace(/\r?\n$/, '');
+      await withContext(async (ctx) => {
+        const id = await new AuthService(ctx).createAdmin(f.username, password, cliActor());
+        output(f.json, { id, username: f.username.trim() }, () => `created administrator ${f.username.trim()}`);
+      });
+    });
+
+  const token = program.command('token').description('API tokens (Authorization: Bearer …)');
+  token
+    .command('create')
+    .requiredOption('--name <name>', 'what the token is for')
+    .option('--json', 'print JSON')
+    .action(async (f: { name: string; json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const value = await new AuthService(ctx).createToken(f.name);
+        output(f.json, { name: f.name.trim(), token: value }, () => value);
+      });
+    });
+  token
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (f: { json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const items = await ctx.repos.tokens.list();
+        output(f.json, { items }, () =>
+          table([['NAME', 'CREATED', 'LAST USED', 'REVOKED'], ...items.map((t) => [t.name, t.createdAt, t.lastUsedAt ?? '-', t.revokedAt ?? '-'])]),
+        );
+      });
+    });
+  token
+    .command('revoke')
+    .requiredOption('--name <name>', 'the token to revoke')
+    .option('--json', 'print JSON')
+    .action(async (f: { name: string; json?: boolean }) => {
+      await withContext(async (ctx) => {
+        await new AuthService(ctx).revokeToken(f.name);
+        output(f.json, { revoked: f.name.trim() }, () => `revoked ${f.name.trim()}`);
+      });
+    });
+
+  program
+    .command('audit')
+    .description('the audit log, newest first')
+    .option('--limit <n>', 'how many entries', '50')
+    .option('--json', 'print JSON')
+    .action(async (f: { limit: string; json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const page = await ctx.repos.audit.list({ limit: Math.max(1, Math.min(1000, Number(f.limit) || 50)) });
+        output(f.json, page, () =>
+          table([['AT', 'ACTOR', 'ACTION', 'TARGET', 'FIELDS'], ...page.items.map((e) => [e.at, e.actor, e.action, e.targetName ?? e.targetId ?? '-', e.fields.join(',')])]),
+        );
+      });
+    });
+}

@@ -1,0 +1,42 @@
+// yubin serve: web UI + API (+ worker, once receiving lands) in one process.
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/env.ts';
+import { buildApp } from '../../http/app.ts';
+import { AuthService } from '../../services/auth.ts';
+import { openContext } from '../../services/context.ts';
+
+/** How long a SIGTERM waits for requests in flight before exiting anyway. */
+export const SHUTDOWN_TIMEOUT = 10_000;
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('web UI + API in one process (HOST, PORT, YUBIN_DATA_DIR, YUBIN_DATABASE_URL)')
+    .action(async () => {
+      const config = loadConfig();
+      const ctx = await openContext(config);
+      const app = await buildApp(ctx, { logger: { level: process.env.YUBIN_LOG_LEVEL ?? 'info' } });
+      await app.listen({ host: config.host, port: config.port });
+      const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+      const auth = new AuthService(ctx);
+      if (await auth.needsSetup()) {
+        const token = await auth.issueSetupToken();
+        process.stdout.write(
+          `\nNo administrator yet. Open this one-time setup URL to create one:\n  ${base}/setup?token=${token}\n` +
+            `(or: yubin admin create --username NAME --password-stdin)\n\n`,
+        );
+      } else {
+        process.stdout.write(`Yubin is running at ${base}\n`);
+      }
+      const stop = async (signal: string) => {
+        ctx.log.info({ signal }, 'serve.stopping');
+        const timer = setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT);
+        timer.unref();
+        await app.close();
+        await ctx.close();
+        process.exit(0);
+      };
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+      process.once('SIGINT', () => void stop('SIGINT'));
+    });
+}

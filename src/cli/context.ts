@@ -1,0 +1,92 @@
+// Shared plumbing for CLI commands: open the app context from the environment,
+// print results (--json or human text), and turn errors into a localized
+// message on stderr with a non-zero exit code (2 for bad input, 1 otherwise).
+import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { destination, pino } from 'pino';
+import { ConfigError, loadConfig } from '../config/env.ts';
+import { AppError } from '../domain/errors.ts';
+import { langFromEnv } from '../i18n/index.ts';
+import { MailError } from '../protocols/mail-error.ts';
+import { openContext, type AppContext } from '../services/context.ts';
+
+export const EXIT_FAILURE = 1;
+export const EXIT_BAD_INPUT = 2;
+
+export async function withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T> {
+  const ctx = await openContext(loadConfig(), { log: pino({ level: process.env.YUBIN_LOG_LEVEL ?? 'warn' }, destination(2)) });
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** The actor recorded in the audit log for CLI changes. */
+export function cliActor(): string {
+  return `cli:${process.env.SUDO_USER ?? process.env.USER ?? safeUsername()}`;
+}
+
+function safeUsername(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function output(json: boolean | undefined, value: unknown, human: () => string): void {
+  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : human() + '\n');
+}
+
+export function reportError(err: unknown): number {
+  const lang = langFromEnv();
+  if (err instanceof AppError) {
+    const body = err.localized(lang);
+    process.stderr.write(`yubin: ${body.message}\n`);
+    return err.code === 'VALIDATION' || err.code === 'MALFORMED_JSON' ? EXIT_BAD_INPUT : EXIT_FAILURE;
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`yubin: ${err.message}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  if (err instanceof MailError) {
+    process.stderr.write(`yubin: ${err.code}: ${err.message}${err.response ? ` (${err.response})` : ''}\n`);
+    return EXIT_FAILURE;
+  }
+  process.stderr.write(`yubin: ${(err as Error)?.stack ?? String(err)}\n`);
+  return EXIT_FAILURE;
+}
+
+/** Read all of stdin (for --password-stdin and --input -). */
+export function readStdin(): string {
+  try {
+    return readFileSync(0, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** "110" → 110; anything that is not a plain integer stays a string so validation names it. */
+export function intOrString(value: string): number | string {
+  return /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+}
+
+/** A size or rate limit: "none" → null, else intOrString. */
+export function limit(value: string): number | string | null {
+  return value.trim().toLowerCase() === 'none' ? null : intOrString(value);
+}
+
+export function table(rows: string[][]): string {
+  if (rows.length === 0) return '';
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? '')].length)));
+  return rows.map((r) => r.map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - [...c].length))).join('  ').trimEnd()).join('\n');
+}
+
+export function parseJsonInput(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new AppError('MALFORMED_JSON', 'validation.json');
+  }
+}

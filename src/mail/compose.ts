@@ -1,0 +1,254 @@
+// Builds the raw RFC 5322 / MIME message of an outgoing mail and its SMTP envelope, with
+// nodemailer's MailComposer. Bcc recipients are in the envelope only, never in a header.
+//
+// Charset: 'utf-8' (the default) is nodemailer's own output. 'iso-2022-jp' (RFC 1468) is what
+// nodemailer cannot write, so this module fills the gap (encoder in compose-iso2022jp.ts):
+//   - text parts: Content-Type: text/plain; charset=ISO-2022-JP (text/html likewise) with
+//     Content-Transfer-Encoding: 7bit, or base64 for a part with a line over 998 octets;
+//   - From / To / Cc / Reply-To display names and the Subject: =?ISO-2022-JP?B?…?= words;
+//   - everything else (Message-ID, Date, multipart structure, attachments) stays nodemailer's.
+// The rule when ISO-2022-JP cannot carry the text: if any character of the subject, a display
+// name, the text or the HTML is outside the ISO-2022-JP repertoire (CP50220-style: JIS X 0208
+// plus NEC row 13 such as ①㈱ and the NEC-selected IBM extensions; see compose-iso2022jp.ts),
+// the whole mail is written as UTF-8 and `charsetFallback` lists those characters. A recipient
+// always reads back exactly what was written; the mail is never altered to fit the charset.
+import { domainToASCII } from 'node:url';
+import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import type Mail from 'nodemailer/lib/mailer/index.js';
+import type MimeNode from 'nodemailer/lib/mime-node/index.js';
+import { randomUUID } from 'node:crypto';
+import { encodeIso2022JpBody, encodeIso2022JpWords, unrepresentableIso2022Jp } from './compose-iso2022jp.ts';
+
+export type MailCharset = 'utf-8' | 'iso-2022-jp';
+
+export interface MailAddress {
+  name?: string | null | undefined;
+  address: string;
+}
+
+export interface ComposeAttachment {
+  filename: string;
+  contentType: string;
+  content: Buffer;
+}
+
+export interface ComposeInput {
+  from: MailAddress;
+  to?: Array<string | MailAddress> | undefined;
+  cc?: Array<string | MailAddress> | undefined;
+  /** In the envelope only: never written to a header. */
+  bcc?: Array<string | MailAddress> | undefined;
+  replyTo?: string | MailAddress | null | undefined;
+  /** Message-ID of the mail this one answers, with or without the angle brackets. */
+  inReplyTo?: string | null | undefined;
+  references?: string[] | string | null | undefined;
+  subject: string;
+  text?: string | null | undefined;
+  html?: string | null | undefined;
+  attachments?: ComposeAttachment[] | undefined;
+  charset?: MailCharset | undefined;
+  /** Fixed Message-ID (with or without angle brackets); a random one on the sender's domain otherwise. */
+  messageId?: string | undefined;
+  date?: Date | undefined;
+}
+
+export interface ComposedMail {
+  raw: Buffer;
+  /** With angle brackets, as in the header. */
+  messageId: string;
+  envelope: { from: string; to: string[] };
+  /** The charset the mail was written in. */
+  charset: MailCharset;
+  /** Set when 'iso-2022-jp' was asked for but the mail had to be written as UTF-8. */
+  charsetFallback?: { requested: 'iso-2022-jp'; characters: string[] } | undefined;
+}
+
+export async function composeMail(input: ComposeInput): Promise<ComposedMail> {
+  const to = normalizeList(input.to);
+  const cc = normalizeList(input.cc);
+  const bcc = normalizeList(input.bcc);
+  const replyTo = input.replyTo ? normalizeAddress(input.replyTo) : undefined;
+  const from = normalizeAddress(input.from);
+  if (to.length + cc.length + bcc.length === 0) throw new TypeError('composeMail: no recipient in to, cc or bcc');
+  // a header cannot hold a line break; the subject is one line
+  const subject = input.subject.replace(/\r\n|\r|\n/g, ' ');
+
+  let charset: MailCharset = input.charset ?? 'utf-8';
+  let charsetFallback: ComposedMail['charsetFallback'];
+  if (charset === 'iso-2022-jp') {
+    const names = [from, ...to, ...cc, ...(replyTo ? [replyTo] : [])].map((a) => a.name ?? '');
+    const characters = unrepresentableIso2022Jp([subject, ...names, input.text ?? '', input.html ?? ''].join('\n'));
+    if (characters.length > 0) {
+      charset = 'utf-8';
+      charsetFallback = { requested: 'iso-2022-jp', characters };
+    }
+  }
+
+  const envelope = {
+    from: from.address,
+    to: dedupe([...to, ...cc, ...bcc].map((a) => a.address)),
+  };
+  const options: Mail.Options & { newline: string } = {
+    newline: '\r\n',
+    envelope: envelope as MimeNode.Envelope,
+    messageId: input.messageId,
+    date: input.date,
+    inReplyTo: input.inReplyTo ?? undefined,
+    references: input.references ?? undefined,
+    attachments: (input.attachments ?? []).map((a) => ({
+      filename: a.filename,
+      contentType: a.contentType,
+      content: a.content,
+      contentTransferEncoding: 'base64' as const,
+    })),
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  };
+
+  let raw: Buffer;
+  let messageId: string;
+  if (charset === 'utf-8') {
+    Object.assign(options, {
+      from: toNodemailer(from),
+      to: to.length ? to.map(toNodemailer) : undefined,
+      cc: cc.length ? cc.map(toNodemailer) : undefined,
+      replyTo: replyTo ? toNodemailer(replyTo) : undefined,
+      subject,
+      text: input.text ?? (input.html == null ? '' : undefined),
+      html: input.html ?? undefined,
+    } satisfies Mail.Options);
+    const node = new MailComposer(options).compile();
+    messageId = node.messageId();
+    raw = await node.build();
+  } else {
+    ({ raw, messageId } = await composeIso2022Jp(options, { from, to, cc, replyTo, subject, text: input.text, html: input.html }));
+  }
+  return { raw, messageId, envelope, charset, ...(charsetFallback ? { charsetFallback } : {}) };
+}
+
+interface Iso2022JpFields {
+  from: MailAddress;
+  to: MailAddress[];
+  cc: MailAddress[];
+  replyTo: MailAddress | undefined;
+  subject: string;
+  text: string | null | undefined;
+  html: string | null | undefined;
+}
+
+// nodemailer writes the structure; the ISO-2022-JP text parts go in as random ASCII
+// placeholders (7bit, charset kept since they hold no non-ASCII) that are swapped for the
+// encoded bytes afterwards, and the text-bearing headers are written here and put first.
+async function composeIso2022Jp(options: Mail.Options, f: Iso2022JpFields): Promise<{ raw: Buffer; messageId: string }> {
+  const swaps = new Map<string, Buffer>();
+  const alternatives: Mail.Attachment[] = [];
+  const addPart = (subtype: 'plain' | 'html', content: string): void => {
+    const contentType = `text/${subtype}; charset=ISO-2022-JP`;
+    const { bytes, fits7bit } = encodeIso2022JpBody(content);
+    if (!fits7bit) {
+      alternatives.push({ contentType, content: bytes, contentTransferEncoding: 'base64' });
+      return;
+    }
+    // ends with CRLF when the text does, so that nodemailer adds the final line break
+    // exactly when it would for a UTF-8 text
+    const placeholder = `yubin-iso2022jp-${randomUUID()}` + (bytes.subarray(-2).toString('latin1') === '\r\n' ? '\r\n' : '');
+    swaps.set(placeholder, bytes);
+    alternatives.push({ contentType, content: placeholder, contentTransferEncoding: '7bit' });
+  };
+  if (f.text != null || f.html == null) addPart('plain', f.text ?? '');
+  if (f.html != null) addPart('html', f.html);
+
+  const node = new MailComposer({ ...options, alternatives }).compile();
+  const messageId = node.messageId();
+  let body = (await node.build()).toString('latin1');
+  for (const [placeholder, bytes] of swaps) {
+    const at = body.indexOf(placeholder);
+    if (at < 0 || body.indexOf(placeholder, at + 1) >= 0) throw new Error('composeMail: ISO-2022-JP part placeholder not found exactly once');
+    body = body.slice(0, at) + bytes.toString('latin1') + body.slice(at + placeholder.length);
+  }
+
+  const headers = [addressHeader('From', [f.from])];
+  if (f.to.length) headers.push(addressHeader('To', f.to));
+  if (f.cc.length) headers.push(addressHeader('Cc', f.cc));
+  if (f.replyTo) headers.push(addressHeader('Reply-To', [f.replyTo]));
+  headers.push(fold('Subject', textTokens(f.subject)));
+  return { raw: Buffer.from(headers.join('\r\n') + '\r\n' + body, 'latin1'), messageId };
+}
+
+// ---- header writing for the ISO-2022-JP path ----------------------------------------------
+
+const MAX_LINE = 76;
+
+/** Join atoms with single spaces, folding (CRLF + space) before an atom that would pass MAX_LINE. */
+function fold(name: string, atoms: string[]): string {
+  let out = `${name}:`;
+  let lineLength = out.length;
+  for (const atom of atoms) {
+    if (lineLength + 1 + atom.length > MAX_LINE && lineLength > name.length + 1) {
+      out += '\r\n ' + atom;
+      lineLength = 1 + atom.length;
+    } else {
+      out += ' ' + atom;
+      lineLength += 1 + atom.length;
+    }
+  }
+  return out;
+}
+
+// Unstructured text (RFC 5322 §3.2.5): plain when it is printable ASCII that cannot be read as
+// an encoded-word, otherwise ISO-2022-JP encoded-words.
+function textTokens(text: string): string[] {
+  const plain = /^[\x20-\x7e]*$/.test(text) && !text.includes('=?') && !/^ | $| {2}/.test(text);
+  // a word longer than a header line may be (998 octets) is encoded, as encoded-words split
+  if (plain && !text.split(' ').some((w) => w.length > 900)) return text === '' ? [] : text.split(' ');
+  return encodeIso2022JpWords(text);
+}
+
+const ATOM_PHRASE = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+
+function addressHeader(name: string, addresses: MailAddress[]): string {
+  const atoms: string[] = [];
+  addresses.forEach((a, i) => {
+    const last = i === addresses.length - 1;
+    const addr = a.name ? `<${a.address}>` : a.address;
+    if (a.name) {
+      if (/^[\x20-\x7e]*$/.test(a.name) && !a.name.includes('=?')) {
+        atoms.push(ATOM_PHRASE.test(a.name) ? a.name : `"${a.name.replace(/[\\"]/g, '\\$&')}"`);
+      } else {
+        atoms.push(...encodeIso2022JpWords(a.name));
+      }
+    }
+    atoms.push(last ? addr : addr + ',');
+  });
+  return fold(name, atoms);
+}
+
+// ---- addresses -----------------------------------------------------------------------------
+
+function normalizeList(list: Array<string | MailAddress> | undefined): MailAddress[] {
+  return (list ?? []).map(normalizeAddress);
+}
+
+function normalizeAddress(value: string | MailAddress): MailAddress {
+  const a = typeof value === 'string' ? { address: value } : value;
+  const address = a.address.trim();
+  if (!/^[^\s<>()",;\\@]+@[^\s<>()",;\\@]+$/.test(address)) throw new TypeError(`composeMail: not a mail address: ${JSON.stringify(a.address)}`);
+  const at = address.lastIndexOf('@');
+  const domain = domainToASCII(address.slice(at + 1).toLowerCase()) || address.slice(at + 1);
+  const name = (a.name ?? '').replace(/[\r\n]+/g, ' ').trim();
+  return { address: `${address.slice(0, at)}@${domain}`, ...(name ? { name } : {}) };
+}
+
+function toNodemailer(a: MailAddress): Mail.Address | string {
+  return a.name ? { name: a.name, address: a.address } : a.address;
+}
+
+function dedupe(addresses: string[]): string[] {
+  const seen = new Set<string>();
+  return addresses.filter((a) => {
+    const key = a.toLowerCase();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

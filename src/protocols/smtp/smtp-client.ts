@@ -1,0 +1,467 @@
+// Sending mail over SMTP (RFC 5321) with STARTTLS (RFC 3207), implicit TLS (RFC 8314), SMTP
+// AUTH (RFC 4954: PLAIN, LOGIN, CRAM-MD5, XOAUTH2) and the SIZE extension (RFC 1870). A small
+// wrapper over nodemailer's SMTPConnection, which speaks the protocol; this module decides
+// the policy (encryption, certificate checks, size limits, timeouts, logging) and turns
+// everything that goes wrong into a MailError (see smtp-reply.ts).
+//
+//   sendMail(options, envelope, raw)   one connection, one message, QUIT
+//   new SmtpSession(options)           connect once, send many (bulk delivery), quit
+//
+// Per-recipient results: a recipient refused at RCPT TO is reported in `rejected` with its
+// code, reply and MailError; it is never thrown, also when every recipient is refused (then
+// `sent` is false). Everything that fails the whole message (connection, TLS, AUTH, MAIL FROM,
+// the reply after the data, the size limits) is thrown as a MailError.
+import net from 'node:net';
+import { format } from 'node:util';
+import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import type { Logger as NodemailerLogger } from 'nodemailer/lib/shared/index.js';
+import { fromSocketError, isMailError, MailError } from '../mail-error.ts';
+import { classifySmtpResult, parseSmtpReply, smtpErrorToMailError, smtpReplyError } from './smtp-reply.ts';
+import type { SmtpErrorContext, SmtpOutcome } from './smtp-reply.ts';
+
+/** TCP connect, and the TLS handshake with encryption 'tls'. */
+export const CONNECTION_TIMEOUT = 30_000;
+/** From connect to the server's 220 greeting (RFC 5321 §4.5.3.2.1 allows 5 minutes; real servers greet at once). */
+export const GREETING_TIMEOUT = 30_000;
+/** Inactivity on an open connection: RFC 5321 §4.5.3.2.6 gives the reply to the end of DATA 10 minutes. */
+export const SOCKET_TIMEOUT = 10 * 60_000;
+/** How long QUIT may wait for the server's 221 before the connection is just closed. */
+export const QUIT_TIMEOUT = 5_000;
+
+export type SmtpEncryption = 'none' | 'starttls' | 'tls';
+export type SmtpAuthMechanism = 'PLAIN' | 'LOGIN' | 'CRAM-MD5' | 'XOAUTH2';
+
+export interface SmtpAuth {
+  mechanism: SmtpAuthMechanism;
+  user: string;
+  /** PLAIN, LOGIN, CRAM-MD5 */
+  pass?: string | undefined;
+  /** XOAUTH2 (an OAuth 2.0 access token, refreshed by the caller) */
+  accessToken?: string | undefined;
+}
+
+/** The pino methods used here; a pino logger (or a child of one) fits. */
+export interface SmtpLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface SmtpTimeouts {
+  connection: number;
+  greeting: number;
+  socket: number;
+}
+
+export interface SmtpSendOptions {
+  host: string;
+  port: number;
+  /**
+   * 'tls': TLS from the first byte. 'starttls': STARTTLS is required; a server that does not
+   * offer it fails with STARTTLS_UNSUPPORTED before anything (credentials, MAIL FROM) is sent.
+   * 'none': plain text, and STARTTLS is not tried even when offered, so the setting means
+   * exactly what it says.
+   */
+  encryption: SmtpEncryption;
+  /** Extra trusted CA certificates (PEM), e.g. for a company CA. */
+  ca?: string | Buffer | Array<string | Buffer> | undefined;
+  /** Accept any certificate (self-signed, expired, wrong host). Off unless a server says otherwise. */
+  allowInvalidCertificate?: boolean | undefined;
+  auth: SmtpAuth | null;
+  /** Refuse larger messages before connecting. null: no limit of ours (the server's SIZE still applies). */
+  maxMessageBytes: number | null;
+  /** EHLO name; nodemailer's default (the host name, or [127.0.0.1]) otherwise. */
+  name?: string | undefined;
+  logger?: SmtpLogger | undefined;
+  /** Log the SMTP commands and replies at debug level (credentials are masked). */
+  transcript?: boolean | undefined;
+  timeouts?: Partial<SmtpTimeouts> | undefined;
+}
+
+export interface SmtpEnvelope {
+  from: string;
+  to: string[];
+}
+
+export interface SmtpRecipientResult {
+  address: string;
+  outcome: SmtpOutcome;
+  /** Accepted: the reply to the end of DATA. Rejected: the reply to RCPT TO. */
+  code?: number | undefined;
+  reply?: string | undefined;
+}
+
+export interface SmtpRecipientRejection extends SmtpRecipientResult {
+  outcome: 'temporary' | 'permanent' | 'auth';
+  error: MailError;
+}
+
+export interface SmtpSendResult {
+  /** The server took the message for at least one recipient. */
+  sent: boolean;
+  accepted: SmtpRecipientResult[];
+  rejected: SmtpRecipientRejection[];
+  /** The reply to the end of DATA (absent when every recipient was refused). */
+  code?: number | undefined;
+  reply?: string | undefined;
+  messageBytes: number;
+}
+
+/** What nodemailer attaches to the error when every recipient was refused. */
+interface RejectedRecipientsError extends Error {
+  code?: string;
+  rejectedErrors?: Array<Error & { recipient?: string; response?: string }>;
+}
+
+type Done<T> = (err?: Error | null, value?: T) => void;
+
+// One SMTPConnection and whether it is still open ('end' seen or not).
+interface Link {
+  conn: SMTPConnection;
+  open: boolean;
+}
+
+/** Send one message on its own connection: connect, authenticate, send, QUIT. */
+export async function sendMail(opts: SmtpSendOptions, envelope: SmtpEnvelope, raw: Buffer): Promise<SmtpSendResult> {
+  checkMessageSize(opts, raw);
+  const session = new SmtpSession(opts);
+  try {
+    const result = await session.send(envelope, raw);
+    await session.quit();
+    return result;
+  } finally {
+    session.close();
+  }
+}
+
+/**
+ * One SMTP connection reused for many messages. Calls are queued, so concurrent `send`s go
+ * one after the other. After a failed transaction the session sends RSET; when the server
+ * closed the connection (421, a drop, a timeout) the next `send` connects again.
+ */
+export class SmtpSession {
+  readonly #opts: SmtpSendOptions;
+  readonly #timeouts: SmtpTimeouts;
+  readonly #log: SmtpLogger | undefined;
+  #link: Link | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: SmtpSendOptions) {
+    validateOptions(opts);
+    this.#opts = opts;
+    this.#timeouts = {
+      connection: opts.timeouts?.connection ?? CONNECTION_TIMEOUT,
+      greeting: opts.timeouts?.greeting ?? GREETING_TIMEOUT,
+      socket: opts.timeouts?.socket ?? SOCKET_TIMEOUT,
+    };
+    this.#log = opts.logger;
+  }
+
+  /** An authenticated connection is open. */
+  get connected(): boolean {
+    return this.#link?.open === true;
+  }
+
+  /** Connect, secure and authenticate now (send() does it on demand). */
+  connect(): Promise<void> {
+    return this.#enqueue(async () => {
+      if (!this.connected) await this.#connect();
+    });
+  }
+
+  send(envelope: SmtpEnvelope, raw: Buffer): Promise<SmtpSendResult> {
+    return this.#enqueue(() => this.#send(envelope, raw));
+  }
+
+  /** QUIT politely; never throws. */
+  quit(): Promise<void> {
+    return this.#enqueue(() => this.#quit());
+  }
+
+  /** Close the connection at once. */
+  close(): void {
+    const link = this.#link;
+    this.#link = null;
+    if (link?.open) link.conn.close();
+  }
+
+  #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #connect(): Promise<void> {
+    const { host, port, encryption } = this.#opts;
+    this.#log?.debug({ event: 'smtp.connect.start', host, port, encryption }, 'connecting');
+    if (this.#opts.allowInvalidCertificate && encryption !== 'none') {
+      this.#log?.warn({ event: 'smtp.tls.unverified', host, port }, 'TLS certificate verification is off for this server');
+    }
+    let socket: net.Socket;
+    try {
+      socket = await tcpConnect(host, port, this.#timeouts.connection);
+    } catch (err) {
+      const error = smtpErrorToMailError(err, { command: 'CONNECT' });
+      this.#log?.warn({ event: 'smtp.connect.failed', host, port, ...errorFields(error) }, 'SMTP connection failed');
+      throw error;
+    }
+    const conn = new SMTPConnection({
+      connection: socket,
+      host,
+      port,
+      secure: encryption === 'tls',
+      // 'none' never upgrades. 'starttls' does not use nodemailer's requireTLS, which sends
+      // STARTTLS even to a server that did not offer it: STARTTLS is taken when offered, and
+      // the check below refuses to go on if the connection is still plain.
+      ignoreTLS: encryption === 'none',
+      requireTLS: false,
+      opportunisticTLS: false,
+      name: this.#opts.name,
+      tls: {
+        rejectUnauthorized: !this.#opts.allowInvalidCertificate,
+        ...(this.#opts.ca === undefined ? {} : { ca: this.#opts.ca }),
+      },
+      connectionTimeout: this.#timeouts.connection,
+      greetingTimeout: this.#timeouts.greeting,
+      socketTimeout: this.#timeouts.socket,
+      logger: this.#log ? wireLogger(this.#log) : false,
+      transactionLog: this.#opts.transcript === true,
+    });
+    const link: Link = { conn, open: true };
+    // nodemailer emits 'error' outside any call too (a drop between two sends): always listened to
+    conn.on('error', (err) => this.#log?.debug({ event: 'smtp.connection.error', host, port, err: err.message }, 'connection error'));
+    conn.once('end', () => {
+      link.open = false;
+      if (this.#link === link) this.#link = null;
+    });
+    try {
+      await call<void>(link, { command: 'CONN', connecting: true }, (done) => conn.connect(done));
+      if (encryption === 'starttls' && !conn.secure) {
+        throw new MailError('STARTTLS_UNSUPPORTED', `${host}:${port} does not offer STARTTLS, which the settings require`, {
+          kind: 'tls',
+          command: 'STARTTLS',
+        });
+      }
+      const auth = this.#opts.auth;
+      if (auth) {
+        await call<void>(link, { command: `AUTH ${auth.mechanism}` }, (done) => conn.login(loginArgs(link, auth), done));
+      }
+    } catch (err) {
+      if (link.open) conn.close();
+      const error = smtpErrorToMailError(err, { command: 'CONN', connecting: true });
+      this.#log?.warn({ event: 'smtp.connect.failed', host, port, ...errorFields(error) }, 'SMTP connection failed');
+      throw error;
+    }
+    this.#link = link;
+    this.#log?.info({ event: 'smtp.connect.done', host, port, encryption, secure: conn.secure, auth: this.#opts.auth?.mechanism ?? null }, 'SMTP connection ready');
+  }
+
+  async #send(envelope: SmtpEnvelope, raw: Buffer): Promise<SmtpSendResult> {
+    checkMessageSize(this.#opts, raw);
+    if (envelope.to.length === 0) {
+      throw new MailError('COMMAND_FAILED', 'no recipients', { kind: 'permanent', command: 'RCPT TO' });
+    }
+    if (!this.connected) await this.#connect();
+    const link = this.#link;
+    if (!link) throw new MailError('CONNECTION_CLOSED', 'the connection closed', { kind: 'transient', command: 'MAIL FROM' });
+
+    const smtpEnvelope: SMTPConnection.Envelope = {
+      from: envelope.from,
+      to: envelope.to,
+      // announced with SIZE= and checked against the server's SIZE before MAIL FROM
+      size: raw.length,
+      use8BitMime: raw.some((b) => b >= 0x80),
+    };
+    let info: SMTPConnection.SentMessageInfo;
+    try {
+      info = await call<SMTPConnection.SentMessageInfo>(link, { command: 'MAIL FROM' }, (done) => link.conn.send(smtpEnvelope, raw, done));
+    } catch (err) {
+      await this.#resetAfterFailure(link);
+      const rejections = allRecipientsRejected(err);
+      if (rejections) {
+        const result: SmtpSendResult = { sent: false, accepted: [], rejected: rejections, messageBytes: raw.length };
+        this.#log?.warn({ event: 'smtp.send.rejected', rejected: rejections.map((r) => ({ code: r.code, outcome: r.outcome })) }, 'every recipient was refused');
+        return result;
+      }
+      const error = smtpErrorToMailError(err, { command: 'MAIL FROM' });
+      this.#log?.warn({ event: 'smtp.send.failed', ...errorFields(error) }, 'SMTP send failed');
+      throw error;
+    }
+
+    const { code } = parseSmtpReply(info.response);
+    const rejected = (info.rejectedErrors ?? []).map((e) => rejection((e as { recipient?: string }).recipient ?? '', e));
+    const result: SmtpSendResult = {
+      sent: true,
+      accepted: info.accepted.map((address) => ({ address, outcome: 'sent' as const, code, reply: info.response })),
+      rejected,
+      code,
+      reply: info.response,
+      messageBytes: raw.length,
+    };
+    this.#log?.info({ event: 'smtp.send.done', accepted: result.accepted.length, rejected: rejected.length, code }, 'message sent');
+    return result;
+  }
+
+  // A failed transaction may leave MAIL FROM open on the server; RSET clears it so the next
+  // message starts clean. If even that fails the connection is closed (the next send reconnects).
+  async #resetAfterFailure(link: Link): Promise<void> {
+    if (!link.open) return;
+    try {
+      await call<boolean>(link, { command: 'RSET' }, (done) => link.conn.reset(done));
+    } catch {
+      if (link.open) link.conn.close();
+    }
+  }
+
+  async #quit(): Promise<void> {
+    const link = this.#link;
+    this.#link = null;
+    if (!link?.open) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => link.conn.close(), QUIT_TIMEOUT);
+      link.conn.once('end', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      link.conn.quit();
+    });
+    this.#log?.debug({ event: 'smtp.quit', host: this.#opts.host }, 'SMTP connection closed');
+  }
+}
+
+/** Refused before any connection: larger than the configured limit. */
+function checkMessageSize(opts: SmtpSendOptions, raw: Buffer): void {
+  if (opts.maxMessageBytes !== null && raw.length > opts.maxMessageBytes) {
+    throw new MailError('MESSAGE_TOO_LARGE', `the message is ${raw.length} bytes, over the server's limit of ${opts.maxMessageBytes} bytes`, {
+      kind: 'permanent',
+    });
+  }
+}
+
+function validateOptions(opts: SmtpSendOptions): void {
+  const config = (message: string): MailError => new MailError('COMMAND_FAILED', message, { kind: 'config' });
+  if (!opts.host || /[\s\x00-\x1f]/.test(opts.host)) throw config('SMTP host is missing or invalid');
+  if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) throw config(`SMTP port ${opts.port} is invalid`);
+  if (opts.maxMessageBytes !== null && !(opts.maxMessageBytes > 0)) throw config('maxMessageBytes must be positive or null');
+  const auth = opts.auth;
+  if (auth) {
+    const missing = auth.mechanism === 'XOAUTH2' ? !auth.accessToken : auth.pass === undefined;
+    // a control character would break the SASL string (NUL in PLAIN, ^A in XOAUTH2)
+    if (!auth.user || /[\x00-\x1f]/.test(auth.user) || missing) {
+      throw new MailError('AUTH_FAILED', `SMTP AUTH ${auth.mechanism} needs a user name and ${auth.mechanism === 'XOAUTH2' ? 'an access token' : 'a password'}`, {
+        kind: 'config',
+        command: `AUTH ${auth.mechanism}`,
+      });
+    }
+  }
+}
+
+function tcpConnect(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    // SMTP is a conversation of short lines: do not let Nagle hold them back
+    socket.setNoDelay(true);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new MailError('TIMEOUT', `connecting to ${host}:${port} timed out`, { kind: 'transient', command: 'CONNECT' }));
+    }, timeoutMs);
+    const onError = (err: Error): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(fromSocketError(err, 'CONNECT'));
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      socket.setKeepAlive(true);
+      resolve(socket);
+    });
+  });
+}
+
+// Run one SMTPConnection call. nodemailer reports some failures only as an 'error' event
+// (a drop or a timeout in the middle of a command) and never calls back, so the event and
+// the end of the connection settle the call too. Rejects with a MailError whose `cause` is
+// what nodemailer gave.
+function call<T>(link: Link, ctx: SmtpErrorContext, start: (done: Done<T>) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (!link.open) {
+      reject(new MailError('CONNECTION_CLOSED', 'the connection is closed', { kind: 'transient', command: ctx.command }));
+      return;
+    }
+    let settled = false;
+    const finish = (err: unknown, value?: T): void => {
+      if (settled) return;
+      settled = true;
+      link.conn.off('error', onError);
+      link.conn.off('end', onEnd);
+      if (err) reject(smtpErrorToMailError(err, ctx));
+      else resolve(value as T);
+    };
+    const onError = (err: Error): void => finish(err);
+    const onEnd = (): void => finish(new MailError('CONNECTION_CLOSED', 'the server closed the connection', { kind: 'transient', command: ctx.command }));
+    link.conn.on('error', onError);
+    link.conn.on('end', onEnd);
+    try {
+      start((err, value) => finish(err ?? null, value));
+    } catch (err) {
+      finish(err);
+    }
+  });
+}
+
+// nodemailer's "Can't send mail - all recipients were rejected", kept as the MailError's cause
+function allRecipientsRejected(err: unknown): SmtpRecipientRejection[] | null {
+  const e = (isMailError(err) ? err.cause : undefined) as RejectedRecipientsError | undefined;
+  if (e?.code !== 'EENVELOPE' || !Array.isArray(e.rejectedErrors) || e.rejectedErrors.length === 0) return null;
+  return e.rejectedErrors.map((r) => rejection(r.recipient ?? '', r));
+}
+
+function rejection(address: string, err: Error & { response?: string }): SmtpRecipientRejection {
+  const error = typeof err.response === 'string' ? smtpReplyError(err.response, 'RCPT TO', err) : smtpErrorToMailError(err, { command: 'RCPT TO' });
+  const { outcome, code, reply } = classifySmtpResult(error);
+  return { address, outcome: outcome === 'sent' ? 'temporary' : outcome, code, reply, error };
+}
+
+function loginArgs(link: Link, auth: SmtpAuth): Parameters<SMTPConnection['login']>[0] {
+  if (auth.mechanism !== 'XOAUTH2') {
+    return { credentials: { user: auth.user, pass: auth.pass ?? '' }, method: auth.mechanism } as Parameters<SMTPConnection['login']>[0];
+  }
+  const token = auth.accessToken ?? '';
+  // nodemailer asks for a new token when the server refused the first one; refreshing is
+  // the caller's job, so that is the end, with the server's refusal as the reply
+  const provider = {
+    getToken(renew: boolean, cb: (err: Error | null, accessToken?: string) => void): void {
+      if (!renew) return cb(null, token);
+      const last = link.conn.lastServerResponse;
+      cb(Object.assign(new Error('XOAUTH2 access token refused'), typeof last === 'string' ? { response: last } : {}));
+    },
+    buildXOAuth2Token(accessToken: string): string {
+      return Buffer.from(`user=${auth.user}\x01auth=Bearer ${accessToken}\x01\x01`, 'utf-8').toString('base64');
+    },
+  };
+  return { oauth2: provider } as unknown as Parameters<SMTPConnection['login']>[0];
+}
+
+function errorFields(error: MailError): Record<string, unknown> {
+  return { code: error.code, kind: error.kind, command: error.command, responseCode: error.responseCode, response: error.response };
+}
+
+// nodemailer's bunyan-style logger calls (level(meta, message, ...args)) → our logger at debug.
+// nodemailer masks credentials in what it logs ("/* secret */").
+function wireLogger(log: SmtpLogger): NodemailerLogger {
+  const write = (level: string) => (meta: object, message: string, ...args: unknown[]): void => {
+    log.debug({ event: 'smtp.wire', nodemailerLevel: level, ...meta }, format(message, ...args));
+  };
+  return {
+    level: () => undefined,
+    trace: write('trace'),
+    debug: write('debug'),
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+    fatal: write('fatal'),
+  };
+}

@@ -19,7 +19,9 @@ export class SecretBox {
   open(sealed: string): string {
     if (!sealed.startsWith(VERSION)) throw new Error('unknown secret format');
     const buf = Buffer.from(sealed.slice(VERSION.length), 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', this.key, buf.subarray(0, 12));
+    if (buf.length < 28) throw new Error('sealed secret is too short');
+    // pin the tag length: Node would otherwise accept truncated (forgeable) 4-byte tags
+    const decipher = createDecipheriv('aes-256-gcm', this.key, buf.subarray(0, 12), { authTagLength: 16 });
     decipher.setAuthTag(buf.subarray(12, 28));
     return Buffer.concat([decipher.update(buf.subarray(28)), decipher.final()]).toString('utf8');
   }

@@ -10,6 +10,7 @@ import { AdminRepository, ApiTokenRepository, SessionRepository, SettingsReposit
 import { openDatabase, type Db } from '../store/database.ts';
 import { MailAccountRepository } from '../store/mail-accounts.ts';
 import { MailServerRepository } from '../store/mail-servers.ts';
+import { MessageRepository } from '../store/messages.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 
 export interface AppContext {
@@ -27,6 +28,7 @@ export interface AppContext {
     sessions: SessionRepository;
     tokens: ApiTokenRepository;
     settings: SettingsRepository;
+    messages: MessageRepository;
   };
   close(): Promise<void>;
 }
@@ -56,6 +58,7 @@ export async function openContext(config: AppConfig, opts: { log?: Logger; migra
       sessions: new SessionRepository(k),
       tokens: new ApiTokenRepository(k),
       settings: new SettingsRepository(k),
+      messages: new MessageRepository(db),
     },
     close: () => db.close(),
   };

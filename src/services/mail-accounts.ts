@@ -137,7 +137,7 @@ export class MailAccountService {
 
   async delete(actor: string, id: string): Promise<void> {
     const account = await this.get(id);
-    await this.ctx.db.kysely.transaction().execute(async (trx) => {
+    await this.ctx.db.transaction(async (trx) => {
       await this.ctx.repos.accounts.delete(trx, id);
       await this.ctx.repos.audit.append(trx, { actor, action: 'mail_account.delete', targetType: 'mail_account', targetId: id, targetName: account.address, fields: [] });
     });
@@ -186,7 +186,7 @@ export class MailAccountService {
 
   private async write(address: string, fn: (trx: Transaction<Database>) => Promise<void>): Promise<void> {
     try {
-      await this.ctx.db.kysely.transaction().execute(fn);
+      await this.ctx.db.transaction(fn);
     } catch (err) {
       if (isUniqueViolation(err)) throw new ValidationError([{ path: 'address', key: 'validation.duplicateAddress', params: { address } }]);
       if (isForeignKeyViolation(err)) throw new ValidationError([{ path: 'serverId', key: 'validation.serverNotFound', params: { id: '' } }]);

@@ -93,7 +93,7 @@ export class MailServerService {
     if (dup.size) issues.push({ path: 'ids', key: 'reorder.duplicate', params: { ids: [...dup].join(', ') } });
     if (missing.length) issues.push({ path: 'ids', key: 'reorder.missing', params: { ids: missing.join(', ') } });
     if (issues.length) throw new ValidationError(issues);
-    await this.ctx.db.kysely.transaction().execute(async (trx) => {
+    await this.ctx.db.transaction(async (trx) => {
       await this.ctx.repos.servers.reorder(trx, ids, new Date().toISOString());
       await this.ctx.repos.audit.append(trx, { actor, action: 'mail_server.reorder', targetType: 'mail_server', targetId: null, targetName: null, fields: ['position'] });
     });
@@ -108,7 +108,7 @@ export class MailServerService {
       throw new AppError('SERVER_IN_USE', 'error.serverInUse', { accounts: users.map((u) => u.address).join(', ') }, [], { accounts: users });
     }
     try {
-      await this.ctx.db.kysely.transaction().execute(async (trx) => {
+      await this.ctx.db.transaction(async (trx) => {
         await this.ctx.repos.servers.delete(trx, id);
         await this.ctx.repos.audit.append(trx, { actor, action: 'mail_server.delete', targetType: 'mail_server', targetId: id, targetName: server.name, fields: [] });
       });
@@ -123,7 +123,7 @@ export class MailServerService {
   /** A unique-name race between two writers becomes the same field error. */
   private async write(name: string, fn: (trx: Transaction<Database>) => Promise<void>): Promise<void> {
     try {
-      await this.ctx.db.kysely.transaction().execute(fn);
+      await this.ctx.db.transaction(fn);
     } catch (err) {
       if (isUniqueViolation(err)) throw new ValidationError([{ path: 'name', key: 'validation.duplicateName', params: { name } }]);
       throw err;

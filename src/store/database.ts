@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.ts';
 
@@ -14,7 +14,33 @@ export type DialectName = 'sqlite' | 'postgres';
 export interface Db {
   kysely: Kysely<Database>;
   dialect: DialectName;
+  /** Run `fn` in a transaction; on SQLite, retried when another writer holds the lock. */
+  transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/** How often a SQLite write transaction is retried after SQLITE_BUSY. */
+export const SQLITE_BUSY_RETRIES = 100;
+
+function isBusy(err: unknown): boolean {
+  return typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('SQLITE_BUSY');
+}
+
+/**
+ * SQLite refuses a read→write upgrade at once (SQLITE_BUSY, no busy-timeout wait)
+ * when another connection is writing: the whole transaction is run again after a
+ * short random pause. BEGIN IMMEDIATE would wait inside better-sqlite3 and block
+ * the event loop instead.
+ */
+async function sqliteTransaction<T>(kysely: Kysely<Database>, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await kysely.transaction().execute(fn);
+    } catch (err) {
+      if (!isBusy(err) || attempt >= SQLITE_BUSY_RETRIES) throw err;
+      await new Promise((r) => setTimeout(r, 2 + Math.random() * Math.min(100, 5 * (attempt + 1))));
+    }
+  }
 }
 
 export const SQLITE_FILE_NAME = 'yubin.sqlite';
@@ -27,7 +53,7 @@ export function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: 
     // An idle client's error (server restart) must not crash the process.
     pool.on('error', () => undefined);
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { kysely, dialect: 'postgres', close: () => kysely.destroy() };
+    return { kysely, dialect: 'postgres', transaction: (fn) => kysely.transaction().execute(fn), close: () => kysely.destroy() };
   }
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const sqlite = new SQLite(join(opts.dataDir, SQLITE_FILE_NAME), { timeout: SQLITE_BUSY_TIMEOUT });
@@ -35,5 +61,5 @@ export function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: 
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { kysely, dialect: 'sqlite', close: () => kysely.destroy() };
+  return { kysely, dialect: 'sqlite', transaction: (fn) => sqliteTransaction(kysely, fn), close: () => kysely.destroy() };
 }

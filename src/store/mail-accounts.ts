@@ -37,6 +37,9 @@ export type AccountRowValues = Omit<
   | 'last_error_message'
   | 'consecutive_failures'
   | 'next_run_at'
+  | 'last_summary'
+  | 'on_server_count'
+  | 'stored_on_server_count'
 >;
 
 export class MailAccountRepository {
@@ -66,7 +69,7 @@ export class MailAccountRepository {
   async insert(q: Q, id: string, values: AccountRowValues, now: string): Promise<void> {
     await q
       .insertInto('mail_accounts')
-      .values({ id, ...values, oauth_token_enc: null, consecutive_failures: 0, created_at: now, updated_at: now })
+      .values({ id, ...values, oauth_token_enc: null, consecutive_failures: 0, last_summary: null, on_server_count: null, stored_on_server_count: null, created_at: now, updated_at: now })
       .execute();
   }
 

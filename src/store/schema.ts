@@ -54,6 +54,12 @@ export interface MailAccountTable {
   last_error_message: string | null;
   consecutive_failures: number;
   next_run_at: string | null;
+  /** JSON ReceiveSummary of the last run */
+  last_summary: string | null;
+  /** mails on the server at the end of the last run */
+  on_server_count: number | null;
+  /** of those, how many Yubin has stored (left on the server by policy) */
+  stored_on_server_count: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -116,4 +122,62 @@ export interface Database {
   audit_log: AuditLogTable;
   settings: SettingTable;
   leases: LeaseTable;
+  messages: MessageTable;
+  message_chunks: MessageChunkTable;
+  message_uids: MessageUidTable;
+  receive_notices: ReceiveNoticeTable;
+  deletion_log: DeletionLogTable;
+}
+
+export interface MessageTable {
+  id: string;
+  account_id: string;
+  received_at: string;
+  size: number;
+  sha256: string;
+  from_name: string | null;
+  from_address: string | null;
+  to_json: string;
+  cc_json: string;
+  subject: string | null;
+  date: string | null;
+  message_id: string | null;
+  attachment_names: string;
+  has_attachments: number;
+  parse_error: string | null;
+}
+
+export interface MessageChunkTable {
+  message_id: string;
+  seq: number;
+  data: Buffer;
+}
+
+export interface MessageUidTable {
+  account_id: string;
+  uid: string;
+  message_id: string;
+  first_seen_at: string;
+  deleted_at: string | null;
+}
+
+export interface ReceiveNoticeTable {
+  account_id: string;
+  uid: string;
+  size: number;
+  from_text: string | null;
+  subject: string | null;
+  first_seen_at: string;
+}
+
+export interface DeletionLogTable {
+  id: string;
+  account_id: string;
+  uid: string;
+  sha256: string;
+  message_id: string;
+  policy: string;
+  status: string;
+  requested_at: string;
+  deleted_at: string | null;
 }

@@ -1,0 +1,228 @@
+// One receive run over one account (PRODUCT.md §4), the same template for POP3
+// and IMAP4:
+//   connect → list → new = UID not stored for this account → oversize mail gets a
+//   notice and stays → every other new mail streamed, stored raw with metadata and
+//   its UID marked, in durable commits → ONLY THEN the deletions the account's
+//   policy calls for → quit.
+// A crash or dropped connection at any point leaves each mail on the server, in
+// the store, or both; a mail is stored once per account (same bytes → same row,
+// also after an IMAP UIDVALIDITY change). Deleting before the commit is the one
+// bug this module must never have.
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { extractMetadata, createMetadataCollector } from '../mail/metadata.ts';
+import { isMailError } from '../protocols/mail-error.ts';
+import type { AppContext } from '../services/context.ts';
+import { MailAccountService } from '../services/mail-accounts.ts';
+import type { KnownUid, IncomingMail, MessageRepository } from '../store/messages.ts';
+import type { MailboxOpener, MailboxSession, RemoteMessage } from './mailbox.ts';
+import { openImapMailbox } from './imap-mailbox.ts';
+import { openPop3Mailbox } from './pop3-mailbox.ts';
+
+/** Default caps for one run; the next run continues. */
+export const DEFAULT_MAX_MESSAGES_PER_RUN = 2_000;
+export const DEFAULT_MAX_BYTES_PER_RUN = 512 * 1024 * 1024;
+/** Mails per durable commit: fewer commits (fsyncs) without holding much in memory. */
+export const COMMIT_BATCH_MESSAGES = 200;
+export const COMMIT_BATCH_BYTES = 8 * 1024 * 1024;
+/** With "leave on server without limit", warn from this many received mails left there. */
+export const BACKLOG_WARNING_THRESHOLD = 500;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface ReceiveSummary {
+  received: number;
+  skippedOversize: number;
+  deletedFromServer: number;
+  remainingOnServer: number;
+  errors: { code: string; message: string }[];
+  /** true when a cap stopped the run early: run again to continue */
+  hasMore: boolean;
+  /** received, but the same bytes were already stored for this account */
+  duplicates: number;
+}
+
+export interface ReceiveProgress {
+  phase: 'connecting' | 'listing' | 'receiving' | 'deleting' | 'done';
+  total: number;
+  done: number;
+  bytes: number;
+}
+
+export interface ReceiveOptions {
+  maxMessages?: number;
+  maxBytes?: number;
+  ca?: Buffer | string;
+  openMailbox?: MailboxOpener;
+  now?: () => Date;
+  onProgress?: (p: ReceiveProgress) => void;
+  logger?: Logger;
+}
+
+export const defaultOpener: MailboxOpener = (incoming, creds, opts) =>
+  incoming.protocol === 'pop3' ? openPop3Mailbox(incoming, creds, opts) : openImapMailbox(incoming, creds, opts);
+
+export async function receiveAccount(ctx: AppContext, messages: MessageRepository, accountId: string, opts: ReceiveOptions = {}): Promise<ReceiveSummary> {
+  const now = opts.now ?? (() => new Date());
+  const accounts = new MailAccountService(ctx);
+  const account = await accounts.get(accountId);
+  const server = await ctx.repos.servers.get(account.serverId);
+  if (!server) throw new Error(`mail server ${account.serverId} of ${account.address} is gone`);
+  const log = (opts.logger ?? ctx.log).child({ accountId, runId: Math.random().toString(36).slice(2, 10) });
+  const creds = await accounts.credentials(accountId);
+  const progress = (p: ReceiveProgress) => opts.onProgress?.(p);
+  const summary: ReceiveSummary = { received: 0, skippedOversize: 0, deletedFromServer: 0, remainingOnServer: 0, errors: [], hasMore: false, duplicates: 0 };
+  const started = now().toISOString();
+
+  let session: MailboxSession | undefined;
+  let committed = false;
+  try {
+    progress({ phase: 'connecting', total: 0, done: 0, bytes: 0 });
+    session = await (opts.openMailbox ?? defaultOpener)(server.incoming, { username: creds.username, password: creds.password }, { ca: opts.ca, logger: log });
+    progress({ phase: 'listing', total: 0, done: 0, bytes: 0 });
+    const remote = await session.list();
+    const onServer = new Set(remote.map((m) => m.uid));
+    await messages.settlePendingDeletions(accountId, onServer, started);
+    const known = await messages.knownUids(accountId);
+
+    // --- decide what is new, and what is too large to receive -------------------------
+    const limit = server.incoming.maxMessageBytes;
+    const fresh = remote.filter((m) => !known.has(m.uid));
+    const oversize = limit === null ? [] : fresh.filter((m) => m.size > limit);
+    const oversizeUids = new Set(oversize.map((m) => m.uid));
+    const existingNotices = new Set((await messages.notices(accountId)).map((n) => n.uid));
+    for (const m of oversize) {
+      if (existingNotices.has(m.uid)) continue;
+      const meta = extractMetadata(await session.headers(m));
+      await messages.upsertNotice(ctx.db.kysely, {
+        accountId,
+        uid: m.uid,
+        size: m.size,
+        fromText: meta.from ? (meta.from.name ? `${meta.from.name} <${meta.from.address}>` : meta.from.address) : null,
+        subject: meta.subject,
+        now: started,
+      });
+      log.warn({ uid: m.uid, size: m.size, limit }, 'receive.oversize');
+    }
+    await messages.pruneNotices(accountId, oversizeUids);
+    summary.skippedOversize = oversize.length;
+
+    const maxMessages = opts.maxMessages ?? DEFAULT_MAX_MESSAGES_PER_RUN;
+    const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES_PER_RUN;
+    const candidates = fresh.filter((m) => !oversizeUids.has(m.uid));
+    const toFetch: RemoteMessage[] = [];
+    let plannedBytes = 0;
+    for (const m of candidates) {
+      if (toFetch.length >= maxMessages || (toFetch.length > 0 && plannedBytes + m.size > maxBytes)) break;
+      toFetch.push(m);
+      plannedBytes += m.size;
+    }
+    summary.hasMore = toFetch.length < candidates.length;
+
+    // --- download and store, committing in batches ---------------------------------------
+    const stored = new Map<string, KnownUid>();
+    let batch: IncomingMail[] = [];
+    let batchBytes = 0;
+    let doneBytes = 0;
+    const flush = async () => {
+      if (!batch.length) return;
+      const at = now().toISOString();
+      const results = await messages.storeBatch(accountId, batch, at);
+      for (const [i, r] of results.entries()) {
+        const m = batch[i]!;
+        stored.set(r.uid, { messageId: r.messageId, firstSeenAt: at, sha256: m.meta.sha256 });
+        if (r.isNew) summary.received++;
+        else summary.duplicates++;
+      }
+      log.debug({ count: batch.length, bytes: batchBytes }, 'receive.batch.committed');
+      batch = [];
+      batchBytes = 0;
+    };
+    progress({ phase: 'receiving', total: toFetch.length, done: 0, bytes: 0 });
+    let fetchedCount = 0;
+    await session.fetchMany(toFetch, async (msg, body: Readable) => {
+      const collector = createMetadataCollector();
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of body) {
+        const b = chunk as Buffer;
+        collector.update(b);
+        chunks.push(b);
+        size += b.length;
+      }
+      batch.push({ uid: msg.uid, chunks, meta: collector.end() });
+      batchBytes += size;
+      doneBytes += size;
+      fetchedCount++;
+      if (batch.length >= COMMIT_BATCH_MESSAGES || batchBytes >= COMMIT_BATCH_BYTES) await flush();
+      progress({ phase: 'receiving', total: toFetch.length, done: fetchedCount, bytes: doneBytes });
+    });
+    await flush();
+
+    // --- only now: deletions, by the account's policy --------------------------------------
+    const all = new Map<string, KnownUid>([...known, ...stored]);
+    const policy = account.leaveOnServer;
+    const cutoff = policy.mode === 'days' ? now().getTime() - (policy.days ?? 0) * DAY_MS : 0;
+    const toDelete = remote.filter((m) => {
+      const k = all.get(m.uid);
+      if (!k) return false; // not stored: never deleted (oversize, over the cap, or failed)
+      if (policy.mode === 'delete') return true;
+      if (policy.mode === 'days') return Date.parse(k.firstSeenAt) <= cutoff;
+      return false;
+    });
+    progress({ phase: 'deleting', total: toDelete.length, done: 0, bytes: doneBytes });
+    if (toDelete.length) {
+      const policyText = policy.mode === 'days' ? `days:${policy.days}` : policy.mode;
+      const logIds = await messages.logDeletionsPending(
+        accountId,
+        toDelete.map((m) => ({ uid: m.uid, sha256: all.get(m.uid)!.sha256, messageId: all.get(m.uid)!.messageId, policy: policyText })),
+        now().toISOString(),
+      );
+      await session.delete(toDelete);
+      await session.commit();
+      committed = true;
+      await messages.confirmDeletions(accountId, logIds, toDelete.map((m) => m.uid), now().toISOString());
+    } else {
+      await session.commit();
+      committed = true;
+    }
+    summary.deletedFromServer = toDelete.length;
+    summary.remainingOnServer = remote.length - toDelete.length;
+    const storedOnServer = remote.filter((m) => all.has(m.uid)).length - toDelete.length;
+
+    await ctx.db.kysely
+      .updateTable('mail_accounts')
+      .set({
+        last_run_at: started,
+        last_success_at: now().toISOString(),
+        last_error_code: null,
+        last_error_message: null,
+        consecutive_failures: 0,
+        last_summary: JSON.stringify(summary),
+        on_server_count: summary.remainingOnServer,
+        stored_on_server_count: storedOnServer,
+      })
+      .where('id', '=', accountId)
+      .execute();
+    log.info({ ...summary }, 'receive.run.done');
+    progress({ phase: 'done', total: toFetch.length, done: fetchedCount, bytes: doneBytes });
+    return summary;
+  } catch (err) {
+    if (session && !committed) session.abort();
+    const code = isMailError(err) ? err.code : 'INTERNAL';
+    const message = err instanceof Error ? err.message : String(err);
+    summary.errors.push({ code, message });
+    log.warn({ err, code }, 'receive.run.failed');
+    await ctx.db.kysely
+      .updateTable('mail_accounts')
+      .set((eb) => ({
+        last_run_at: started,
+        last_error_code: code,
+        last_error_message: message.slice(0, 2000),
+        consecutive_failures: eb('consecutive_failures', '+', 1),
+        last_summary: JSON.stringify(summary),
+      }))
+      .where('id', '=', accountId)
+      .execute();
+    throw err;
+  }
+}

@@ -9,7 +9,7 @@ const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/i;
 
 export function normalizeHost(raw: string): string | null {
   if (raw.length === 0 || raw.length > MAX_HOST_LENGTH) return null;
-  // eslint-disable-next-line no-control-regex
+   
   if (/[\s\u0000-\u001f\u007f]/.test(raw)) return null;
   let host = raw;
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);

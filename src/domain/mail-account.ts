@@ -99,7 +99,7 @@ export interface AccountSettings {
   enabled: boolean;
 }
 
-// eslint-disable-next-line no-control-regex
+ 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function checkAddress(path: string, raw: string, issues: FieldIssue[]): string {

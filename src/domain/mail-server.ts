@@ -128,7 +128,7 @@ export function defaultOutgoingPort(encryption: Encryption): number {
   return encryption === 'tls' ? 465 : 587;
 }
 
-// eslint-disable-next-line no-control-regex
+ 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Trimmed name or issues. */

@@ -1,0 +1,83 @@
+// RETR (RFC 1939 §5): one message as a byte stream, exactly as stored (dot-unstuffed,
+// never decoded), and the pipelined batch form used by the receive run.
+
+import type { Readable } from 'node:stream';
+import type { Pop3StreamReply } from '../connection.ts';
+import { buildCommand } from '../protocol/request.ts';
+import { expectOk, windowed, type Pop3Session } from './session.ts';
+
+function retrCommand(seq: number) {
+  return buildCommand('RETR', [checkSeq(seq)]);
+}
+
+export function checkSeq(seq: number): number {
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new RangeError(`POP3 message number must be a positive integer, got ${seq}`);
+  return seq;
+}
+
+/**
+ * Resolves after the +OK with the message body stream. The stream ends after the
+ * terminator and errors (never ends) if the connection fails first. Read it to the end
+ * before expecting the next reply: the socket is paused while it is not read.
+ */
+export async function retr(session: Pop3Session, seq: number): Promise<Readable> {
+  const cmd = retrCommand(seq);
+  const reply = await session.conn.sendStreaming(cmd);
+  expectOk(reply.status, cmd);
+  return reply.stream as Readable;
+}
+
+export type OnMessage = (seq: number, stream: Readable) => Promise<void>;
+
+/**
+ * RETR each message in order, with up to `pipelineWindow` commands in flight when the
+ * server pipelines. `onMessage` is awaited for one message before the next is handed
+ * over; a body it leaves unread is read and dropped. The first failure (a -ERR, a
+ * broken body, or `onMessage` throwing) stops the batch: replies already requested are
+ * drained so the session stays usable, then the error is thrown.
+ */
+export async function retrMany(session: Pop3Session, seqs: readonly number[], onMessage: OnMessage): Promise<void> {
+  for (const seq of seqs) checkSeq(seq);
+  const window = session.conn.pipelining ? session.pipelineWindow : 1;
+  let failure: unknown;
+  await windowed<number, Pop3StreamReply>(
+    session.conn,
+    seqs,
+    window,
+    (seq) => (failure === undefined ? session.conn.sendStreaming(retrCommand(seq)) : Promise.reject(failure)),
+    async (seq, result) => {
+      let reply: Pop3StreamReply;
+      try {
+        reply = await result;
+      } catch (err) {
+        failure ??= err;
+        return;
+      }
+      const { stream, done } = reply;
+      if (failure !== undefined || !stream || !done) {
+        if (failure === undefined) {
+          try {
+            expectOk(reply.status, retrCommand(seq));
+          } catch (err) {
+            failure = err;
+          }
+        }
+        if (stream) stream.resume();
+        await done?.catch(() => {});
+        return;
+      }
+      try {
+        await onMessage(seq, stream);
+      } catch (err) {
+        failure = err;
+      }
+      if (!stream.readableEnded && !stream.destroyed) stream.resume();
+      try {
+        await done;
+      } catch (err) {
+        failure ??= err;
+      }
+    },
+  );
+  if (failure !== undefined) throw failure;
+}

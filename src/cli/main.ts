@@ -4,13 +4,17 @@
 import { Command } from 'commander';
 import { registerAccountCommands } from './commands/account.ts';
 import { registerAdminCommands } from './commands/admin.ts';
+import { registerReceiveCommand } from './commands/receive.ts';
 import { registerServeCommand } from './commands/serve.ts';
+import { registerWorkerCommand } from './commands/worker.ts';
 import { registerServerCommands } from './commands/server.ts';
 import { reportError } from './context.ts';
 
 export function buildProgram(): Command {
   const program = new Command('yubin').description('Yubin (郵便) — shared-inbox mail gateway').version('0.1.0');
   registerServeCommand(program);
+  registerWorkerCommand(program);
+  registerReceiveCommand(program);
   registerAdminCommands(program);
   registerServerCommands(program);
   registerAccountCommands(program);

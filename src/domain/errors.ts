@@ -17,7 +17,8 @@ export type AppErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'SETUP_DONE'
   | 'SETUP_TOKEN'
-  | 'CONFLICT';
+  | 'CONFLICT'
+  | 'RECEIVE_BUSY';
 
 export const STATUS_BY_CODE: Record<AppErrorCode, number> = {
   VALIDATION: 400,
@@ -26,6 +27,7 @@ export const STATUS_BY_CODE: Record<AppErrorCode, number> = {
   PRESET_IMMUTABLE: 409,
   SERVER_IN_USE: 409,
   CONFLICT: 409,
+  RECEIVE_BUSY: 409,
   SETUP_DONE: 409,
   UNAUTHENTICATED: 401,
   SETUP_TOKEN: 403,
@@ -83,7 +85,7 @@ export class ValidationError extends AppError {
   }
 }
 
-export function notFound(what: 'what.mailServer' | 'what.mailAccount' | 'what.apiToken'): AppError {
+export function notFound(what: 'what.mailServer' | 'what.mailAccount' | 'what.apiToken' | 'what.message'): AppError {
   return new AppError('NOT_FOUND', 'error.notFound', { what: new MessageRef(what) });
 }
 

@@ -25,6 +25,8 @@ import { auditLogRoutes } from './routes/audit-log.ts';
 import { authRoutes } from './routes/auth.ts';
 import { mailAccountRoutes } from './routes/mail-accounts.ts';
 import { mailServerRoutes } from './routes/mail-servers.ts';
+import { messageRoutes } from './routes/messages.ts';
+import { receivingRoutes } from './routes/receiving.ts';
 import { setupPage } from './routes/setup-page.ts';
 
 export interface BuildAppOptions {
@@ -115,6 +117,8 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
       await v1.register(mailServerRoutes(services.servers));
       await v1.register(mailAccountRoutes(services.accounts));
       await v1.register(auditLogRoutes(ctx));
+      await v1.register(receivingRoutes(ctx));
+      await v1.register(messageRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

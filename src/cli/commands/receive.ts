@@ -1,0 +1,59 @@
+// yubin receive --account ADDRESS [--once] [--json]: receive now, run after run
+// until nothing new is left (each run is capped), with a progress bar on a terminal.
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { receiveNow } from '../../receive/receive-service.ts';
+import type { ReceiveSummary } from '../../receive/receive-run.ts';
+import { MailAccountService } from '../../services/mail-accounts.ts';
+import { intOrString, output, withContext } from '../context.ts';
+
+export function registerReceiveCommand(program: Command): void {
+  program
+    .command('receive')
+    .description('receive an account now (repeats capped runs until nothing new is left)')
+    .requiredOption('--account <address>', 'mail account (address or id)')
+    .option('--once', 'a single capped run')
+    .option('--max-messages <n>', 'cap per run')
+    .option('--json', 'print JSON')
+    .action(async (f: { account: string; once?: boolean; maxMessages?: string; json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const account = await new MailAccountService(ctx).find(f.account);
+        const bar = process.stderr.isTTY && !f.json ? new cliProgress.SingleBar({ format: '{phase} [{bar}] {value}/{total} mails  {mb} MB', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+        const total: ReceiveSummary = { received: 0, skippedOversize: 0, deletedFromServer: 0, remainingOnServer: 0, duplicates: 0, hasMore: false, errors: [] };
+        let runs = 0;
+        try {
+          for (;;) {
+            runs++;
+            const maxMessages = f.maxMessages === undefined ? undefined : Number(intOrString(f.maxMessages)) || undefined;
+            const s = await receiveNow(ctx, account.id, {
+              ...(maxMessages ? { maxMessages } : {}),
+              onProgress: (p) => {
+                if (!bar) return;
+                if (p.phase === 'receiving' && p.done === 0) bar.start(p.total, 0, { phase: 'receiving', mb: '0.0' });
+                else bar.update(p.done, { phase: p.phase, mb: (p.bytes / 1048576).toFixed(1) });
+              },
+            });
+            total.received += s.received;
+            total.duplicates += s.duplicates;
+            total.deletedFromServer += s.deletedFromServer;
+            total.skippedOversize = s.skippedOversize;
+            total.remainingOnServer = s.remainingOnServer;
+            total.errors.push(...s.errors);
+            total.hasMore = s.hasMore;
+            if (f.once || !s.hasMore || s.errors.length) break;
+          }
+        } finally {
+          bar?.stop();
+        }
+        output(f.json, { ...total, runs }, () =>
+          [
+            `received ${total.received}, deleted from server ${total.deletedFromServer}, left on server ${total.remainingOnServer}` +
+              (total.skippedOversize ? `, too large (kept on server) ${total.skippedOversize}` : '') +
+              (total.hasMore ? ' — more left: run again' : ''),
+            ...total.errors.map((e) => `error: ${e.code}: ${e.message}`),
+          ].join('\n'),
+        );
+        if (total.errors.length) process.exitCode = 1;
+      });
+    });
+}

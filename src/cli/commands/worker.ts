@@ -1,0 +1,29 @@
+// yubin worker: the receive scheduler without HTTP, for scale-out (several
+// processes on one PostgreSQL share the work through leases).
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/env.ts';
+import { startReceiveScheduler } from '../../receive/scheduler.ts';
+import { openContext } from '../../services/context.ts';
+import { SHUTDOWN_TIMEOUT } from './serve.ts';
+
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description('receive/send worker only (no HTTP)')
+    .action(async () => {
+      const ctx = await openContext(loadConfig());
+      const scheduler = startReceiveScheduler(ctx);
+      ctx.log.info('worker.started');
+      const stop = async (signal: string) => {
+        ctx.log.info({ signal }, 'worker.stopping');
+        const timer = setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT);
+        timer.unref();
+        await scheduler.stop();
+        await ctx.close();
+        process.exit(0);
+      };
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+      process.once('SIGINT', () => void stop('SIGINT'));
+      await new Promise(() => undefined);
+    });
+}

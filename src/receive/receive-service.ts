@@ -1,0 +1,110 @@
+// Receiving as the API, the CLI and the scheduler see it: one run under the
+// account's lease (never two runs of one account at once, across processes), and
+// the account's receive status.
+import { hostname } from 'node:os';
+import { AppError } from '../domain/errors.ts';
+import { isMailError } from '../protocols/mail-error.ts';
+import type { AppContext } from '../services/context.ts';
+import { MailAccountService } from '../services/mail-accounts.ts';
+import { BACKLOG_WARNING_THRESHOLD, receiveAccount, type ReceiveOptions, type ReceiveSummary } from './receive-run.ts';
+
+/** A receive lease outlives a crashed holder by this much; a live holder renews it. */
+export const RECEIVE_LEASE_TTL = 5 * 60_000;
+export const RECEIVE_LEASE_RENEW = 60_000;
+
+export const processHolder = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+
+export function receiveLeaseName(accountId: string): string {
+  return `receive:${accountId}`;
+}
+
+/**
+ * One run now. A protocol failure (server down, wrong password…) is not an
+ * exception here: it comes back in `errors`, as the account status shows it.
+ */
+export async function receiveNow(ctx: AppContext, accountId: string, opts: ReceiveOptions & { holder?: string } = {}): Promise<ReceiveSummary> {
+  await new MailAccountService(ctx).get(accountId); // 404 before anything else
+  const holder = opts.holder ?? processHolder;
+  const lease = receiveLeaseName(accountId);
+  if (!(await ctx.repos.leases.acquire(lease, holder, RECEIVE_LEASE_TTL))) {
+    throw new AppError('RECEIVE_BUSY', 'error.receiveBusy');
+  }
+  const heartbeat = setInterval(() => {
+    ctx.repos.leases.renew(lease, holder, RECEIVE_LEASE_TTL).catch((err) => ctx.log.warn({ err }, 'receive.lease.renew_failed'));
+  }, RECEIVE_LEASE_RENEW);
+  heartbeat.unref();
+  try {
+    return await receiveAccount(ctx, ctx.repos.messages, accountId, opts);
+  } catch (err) {
+    if (!isMailError(err)) throw err;
+    return {
+      received: 0,
+      skippedOversize: 0,
+      deletedFromServer: 0,
+      remainingOnServer: 0,
+      duplicates: 0,
+      hasMore: false,
+      errors: [{ code: err.code, message: err.message }],
+    };
+  } finally {
+    clearInterval(heartbeat);
+    await ctx.repos.leases.release(lease, holder);
+  }
+}
+
+export interface ReceiveStatus {
+  accountId: string;
+  enabled: boolean;
+  lastRunAt: string | null;
+  lastSuccessAt: string | null;
+  nextRunAt: string | null;
+  lastError: { code: string; message: string } | null;
+  consecutiveFailures: number;
+  lastSummary: ReceiveSummary | null;
+  running: boolean;
+  messagesStored: number;
+  /** mails on the server after the last run */
+  onServer: number | null;
+  /** of those, already stored by Yubin (left there by the policy) */
+  storedOnServer: number | null;
+  /** how many of the stored ones the next run's policy will delete */
+  nextRunDeletes: number;
+  notices: { uid: string; size: number; from: string | null; subject: string | null; firstSeenAt: string }[];
+  warnings: { code: 'BACKLOG'; count: number }[];
+}
+
+export async function receiveStatus(ctx: AppContext, accountId: string, now = new Date()): Promise<ReceiveStatus> {
+  const account = await new MailAccountService(ctx).get(accountId);
+  const row = (await ctx.repos.accounts.getRow(accountId))!;
+  const storedOnServer = row.stored_on_server_count === null ? null : Number(row.stored_on_server_count);
+  let nextRunDeletes = 0;
+  const policy = account.leaveOnServer;
+  if (policy.mode !== 'forever') {
+    let q = ctx.db.kysely
+      .selectFrom('message_uids')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('account_id', '=', accountId)
+      .where('deleted_at', 'is', null);
+    if (policy.mode === 'days') q = q.where('first_seen_at', '<=', new Date(now.getTime() - (policy.days ?? 0) * 86_400_000).toISOString());
+    nextRunDeletes = Math.min(Number((await q.executeTakeFirstOrThrow()).n), storedOnServer ?? Infinity);
+  }
+  const lease = await ctx.repos.leases.holderOf(receiveLeaseName(accountId));
+  return {
+    accountId,
+    enabled: account.enabled,
+    lastRunAt: row.last_run_at,
+    lastSuccessAt: row.last_success_at,
+    nextRunAt: row.next_run_at,
+    lastError: row.last_error_code ? { code: row.last_error_code, message: row.last_error_message ?? '' } : null,
+    consecutiveFailures: Number(row.consecutive_failures),
+    lastSummary: row.last_summary ? (JSON.parse(row.last_summary) as ReceiveSummary) : null,
+    running: !!lease && lease.expiresAt > now.toISOString(),
+    messagesStored: await ctx.repos.messages.count(accountId),
+    onServer: row.on_server_count === null ? null : Number(row.on_server_count),
+    storedOnServer,
+    nextRunDeletes,
+    notices: await ctx.repos.messages.notices(accountId),
+    warnings:
+      policy.mode === 'forever' && (storedOnServer ?? 0) >= BACKLOG_WARNING_THRESHOLD ? [{ code: 'BACKLOG', count: storedOnServer ?? 0 }] : [],
+  };
+}

@@ -165,36 +165,50 @@ let jis0212: Uint16Array | null = null;
  */
 function jis0208Table(): Uint16Array {
   if (jis0208) return jis0208;
-  const table = new Uint16Array(94 * 94).fill(REPLACEMENT);
-  const pair = Buffer.alloc(2);
+  const sjis = Buffer.alloc(94 * 94 * 2);
+  let k = 0;
   for (let j1 = 0x21; j1 <= 0x7e; j1++) {
     for (let j2 = 0x21; j2 <= 0x7e; j2++) {
-      pair[0] = ((j1 + 1) >> 1) + (j1 <= 0x5e ? 0x70 : 0xb0);
-      pair[1] = j1 & 1 ? j2 + (j2 >= 0x60 ? 0x20 : 0x1f) : j2 + 0x7e;
-      const s = iconv.decode(pair, 'cp932');
-      if (s.length === 1 && s !== '\ufffd') table[(j1 - 0x21) * 94 + (j2 - 0x21)] = s.charCodeAt(0);
+      sjis[k++] = ((j1 + 1) >> 1) + (j1 <= 0x5e ? 0x70 : 0xb0);
+      sjis[k++] = j1 & 1 ? j2 + (j2 >= 0x60 ? 0x20 : 0x1f) : j2 + 0x7e;
     }
   }
-  jis0208 = table;
+  jis0208 = readTable(sjis, 2, 'cp932');
+  return jis0208;
+}
+
+/**
+ * Decode 94×94 fixed-width codes at once; every code is well-formed, so each gives exactly one
+ * character (U+FFFD when unassigned). Should a codec ever disagree, decode code by code.
+ */
+function readTable(codes: Buffer, width: number, codec: string): Uint16Array {
+  const table = new Uint16Array(94 * 94).fill(REPLACEMENT);
+  const all = iconv.decode(codes, codec);
+  if (all.length === table.length) {
+    for (let i = 0; i < table.length; i++) table[i] = all.charCodeAt(i);
+    return table;
+  }
+  for (let i = 0; i < table.length; i++) {
+    const s = iconv.decode(codes.subarray(i * width, i * width + width), codec);
+    if (s.length === 1) table[i] = s.charCodeAt(0);
+  }
   return table;
 }
 
 /** JIS X 0212 (ISO-2022-JP-1, ESC $ ( D) read through EUC-JP's 0x8F plane. */
 function jis0212Table(): Uint16Array {
   if (jis0212) return jis0212;
-  const table = new Uint16Array(94 * 94).fill(REPLACEMENT);
-  const triple = Buffer.alloc(3);
-  triple[0] = 0x8f;
+  const euc = Buffer.alloc(94 * 94 * 3);
+  let k = 0;
   for (let j1 = 0x21; j1 <= 0x7e; j1++) {
     for (let j2 = 0x21; j2 <= 0x7e; j2++) {
-      triple[1] = j1 | 0x80;
-      triple[2] = j2 | 0x80;
-      const s = iconv.decode(triple, 'euc-jp');
-      if (s.length === 1 && s !== '\ufffd') table[(j1 - 0x21) * 94 + (j2 - 0x21)] = s.charCodeAt(0);
+      euc[k++] = 0x8f;
+      euc[k++] = j1 | 0x80;
+      euc[k++] = j2 | 0x80;
     }
   }
-  jis0212 = table;
-  return table;
+  jis0212 = readTable(euc, 3, 'euc-jp');
+  return jis0212;
 }
 
 const JisMode = { Ascii: 0, Kana: 1, Jis0208: 2, Jis0212: 3 } as const;

@@ -5,6 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { decodeMessage } from '../../src/mail/decode-body.ts';
 import { createMetadataCollector, extractMetadata } from '../../src/mail/metadata.ts';
+import { buildCorpus } from '../fixtures/japanese/make-corpus.ts';
 
 const dir = new URL('../fixtures/japanese/', import.meta.url);
 
@@ -20,8 +21,13 @@ const names = readdirSync(dir)
   .sort();
 
 describe('Japanese corpus', () => {
-  it('has the cases the corpus script writes', () => {
-    assert.ok(names.length >= 11, `only ${names.length} .eml files`);
+  it('is exactly what make-corpus.ts writes', () => {
+    const built = buildCorpus();
+    assert.deepEqual(names, built.map((c) => c.name).sort());
+    for (const c of built) {
+      assert.ok(readFileSync(new URL(`${c.name}.eml`, dir)).equals(c.eml), `${c.name}.eml differs`);
+      assert.equal(readFileSync(new URL(`${c.name}.json`, dir), 'utf8'), c.json, `${c.name}.json differs`);
+    }
   });
 
   for (const name of names) {

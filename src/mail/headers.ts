@@ -73,6 +73,8 @@ export function parseHeaderBlock(header: Buffer | string, maxFields = MAX_HEADER
   let parts: string[] = [];
   let pos = 0;
   const len = text.length;
+  // the next ':' at or after pos, found once for a run of lines without one (else quadratic)
+  let nextColon = -1;
   while (pos < len) {
     let nl = text.indexOf('\n', pos);
     if (nl === -1) nl = len;
@@ -87,8 +89,12 @@ export function parseHeaderBlock(header: Buffer | string, maxFields = MAX_HEADER
       if (name !== null) fields.push({ name, value: (parts.length === 1 ? parts[0]! : parts.join('')).trim() });
       name = null;
       parts = [];
-      const colon = text.indexOf(':', pos);
-      const fieldName = colon !== -1 && colon < end ? text.slice(pos, colon).trim() : '';
+      if (nextColon !== len && nextColon < pos) {
+        nextColon = text.indexOf(':', pos);
+        if (nextColon === -1) nextColon = len;
+      }
+      const colon = nextColon;
+      const fieldName = colon < end ? text.slice(pos, colon).trim() : '';
       if (isFieldName(fieldName)) {
         if (fields.length >= maxFields) {
           truncated = true;
@@ -336,9 +342,14 @@ function tokenizeSimple(input: string): { value: string; raw: Array<[string, str
   const len = input.length;
   let i = input.indexOf(';');
   const value = (i === -1 ? input : input.slice(0, i)).trim().toLowerCase();
+  let nextEq = -1; // cached like nextColon in parseHeaderBlock: ";;;;…" must stay linear
   while (i !== -1 && i < len && raw.length < MAX_PARAMS) {
     i++;
-    const eq = input.indexOf('=', i);
+    if (nextEq !== len && nextEq < i) {
+      nextEq = input.indexOf('=', i);
+      if (nextEq === -1) nextEq = len;
+    }
+    const eq = nextEq === len ? -1 : nextEq;
     const semi = input.indexOf(';', i);
     if (eq === -1 || (semi !== -1 && semi < eq)) {
       i = semi;

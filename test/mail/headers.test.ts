@@ -71,6 +71,12 @@ describe('parseHeaderFields', () => {
     assert.equal(block.truncated, false);
   });
 
+  it('stays linear on a long run of lines without a colon', () => {
+    const block = parseHeaderBlock(Buffer.from('Subject: x\n' + 'abcd\n'.repeat(200_000) + 'To: a@b\n'));
+    assert.deepEqual(block.fields.map((f) => f.name), ['subject', 'to']);
+    assert.equal(block.malformedLines, 200_000);
+  });
+
   it('stops at its field limit', () => {
     const many = Buffer.from('X-A: 1\n'.repeat(50));
     const block = parseHeaderBlock(many, 10);
@@ -258,6 +264,12 @@ describe('parseMimeHeaderValue', () => {
     const ct = parseMimeHeaderValue('text/plain (plain text); charset="iso-2022-jp" (Japanese)');
     assert.equal(ct.value, 'text/plain');
     assert.equal(ct.params.get('charset'), 'iso-2022-jp');
+  });
+
+  it('stays linear on a long run of separators', () => {
+    const ct = parseMimeHeaderValue('text/plain' + ';'.repeat(500_000) + ' charset=utf-8');
+    assert.equal(ct.params.get('charset'), 'utf-8');
+    assert.equal(parseMimeHeaderValue('text/plain; a' + '; b'.repeat(200_000)).params.size, 0);
   });
 
   it('copes with junk: missing values, unclosed quotes, no parameters', () => {

@@ -128,6 +128,18 @@ describe('decodeMessage', () => {
     assert.equal(d.text, 'café crème\n');
   });
 
+  it('falls back to its own decoding when mailparser gives up (a 3 MB header field)', async () => {
+    const raw = Buffer.concat([
+      Buffer.from(`Subject: =?ISO-2022-JP?B?${encodeIso2022jp('巨大ヘッダー').toString('base64')}?=\r\nX-Huge: ${'a'.repeat(3 * 1024 * 1024)}\r\n`),
+      Buffer.from('Content-Type: text/plain; charset=iso-2022-jp\r\n\r\n'),
+      encodeIso2022jp('本文は読めます①'),
+    ]);
+    const d = await decodeMessage(raw);
+    assert.equal(d.subject, '巨大ヘッダー');
+    assert.equal(d.text, '本文は読めます①');
+    assert.match(d.error ?? '', /mailparser failed/);
+  });
+
   it('never rejects: noise and broken mail give what can be had and an error', async () => {
     const noise = await decodeMessage(Buffer.from([0xff, 0x00, 0x1b, 0x24, 0x42, 0x0a, 0x0a, 0x80]));
     assert.notEqual(noise.error, null);

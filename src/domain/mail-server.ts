@@ -217,12 +217,17 @@ export function applyServerPatch(current: MailServer, patch: MailServerPatch, is
     }
   }
   const inc = patch.incoming ?? {};
+  // A preset's incoming host and port follow its protocol: compare what the
+  // client sent with the values for the protocol it asks for.
+  const nextProtocol = preset && inc.protocol !== undefined ? inc.protocol : current.incoming.protocol;
+  const presetIncoming = preset ? { ...current.incoming, ...PRESETS[preset as PresetKey].incoming[nextProtocol] } : current.incoming;
   for (const key of Object.keys(inc) as (keyof IncomingSettings)[]) {
     if (key === 'host' && inc.host !== undefined && !preset) {
       next.incoming.host = checkHost('incoming.host', inc.host, issues);
       continue;
     }
-    if (changed(`incoming.${key}`, current.incoming[key], inc[key])) (next.incoming as Record<string, unknown>)[key] = inc[key];
+    const before = key === 'host' || key === 'port' ? presetIncoming[key] : current.incoming[key];
+    if (changed(`incoming.${key}`, before, inc[key])) (next.incoming as Record<string, unknown>)[key] = inc[key];
   }
   const out = patch.outgoing ?? {};
   for (const key of Object.keys(out) as (keyof OutgoingSettings)[]) {

@@ -28,7 +28,7 @@ function checker(schema: TSchema) {
 
 /** Throws ValidationError unless `value` matches `schema`; returns it typed. */
 export function validateSchema<T>(schema: TSchema, value: unknown): T {
-  const issues = schemaIssues(schema, value);
+  const issues = [...unsafeTextIssues(value), ...schemaIssues(schema, value)];
   if (issues.length) throw new ValidationError(issues);
   return value as T;
 }
@@ -125,4 +125,22 @@ function resolve(root: TSchema, schemaPath: string): Record<string, unknown> | u
     node = node?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
   }
   return node;
+}
+
+const UNSAFE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Strings anywhere in `value` that hold a NUL or a lone surrogate, as field issues. */
+export function unsafeTextIssues(value: unknown, path = '', out: FieldIssue[] = [], depth = 0): FieldIssue[] {
+  if (depth > 32 || out.length > 50) return out;
+  if (typeof value === 'string') {
+    if (UNSAFE_TEXT.test(value)) out.push({ path, key: 'validation.controlChars' });
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => unsafeTextIssues(v, path ? `${path}.${i}` : String(i), out, depth + 1));
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (UNSAFE_TEXT.test(k)) out.push({ path: path ? `${path}.?` : '?', key: 'validation.controlChars' });
+      else unsafeTextIssues(v, path ? `${path}.${k}` : k, out, depth + 1);
+    }
+  }
+  return out;
 }

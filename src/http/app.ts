@@ -13,7 +13,7 @@ import { createHmac } from 'node:crypto';
 import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { AppError, ValidationError } from '../domain/errors.ts';
-import { schemaIssues } from '../domain/validation.ts';
+import { schemaIssues, unsafeTextIssues } from '../domain/validation.ts';
 import { AuthService } from '../services/auth.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
@@ -52,7 +52,9 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   app.setValidatorCompiler(({ schema, httpPart }) => {
     return (value: unknown) => {
       const input = httpPart === 'body' ? value : Value.Convert(schema as TSchema, value);
-      const issues = schemaIssues(schema as TSchema, input);
+      // NUL and lone surrogates: PostgreSQL refuses the first, SQLite and PostgreSQL
+      // mangle the second differently — no user-typed text may carry either.
+      const issues = [...unsafeTextIssues(input), ...schemaIssues(schema as TSchema, input)];
       return issues.length ? { error: new ValidationError(issues) } : { value: input };
     };
   });
@@ -70,7 +72,7 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   });
   await app.register(fastifyRateLimit, {
     global: false,
-    errorResponseBuilder: (_req, context) => new AppError('RATE_LIMITED', 'error.rateLimited', { after: context.after, seconds: Math.ceil(context.ttl / 1000) }),
+    errorResponseBuilder: (_req, context) => new AppError('RATE_LIMITED', 'error.rateLimited', { seconds: Math.max(1, Math.ceil(context.ttl / 1000)) }),
   });
   await app.register(fastifyCookie);
   await app.register(fastifySession, {

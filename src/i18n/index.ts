@@ -15,21 +15,27 @@ export interface Catalogue {
 const CATALOGUES: Record<Lang, Catalogue> = { ja, en };
 
 export function t(lang: Lang, key: MessageKey | string, params: Record<string, unknown> = {}): string {
-  const template = CATALOGUES[lang].messages[key] ?? CATALOGUES.en.messages[key] ?? key;
+  const template = own(CATALOGUES[lang].messages, key) ?? own(CATALOGUES.en.messages, key) ?? key;
   return template.replace(/\{(\w+)\}/g, (m, name: string) => (name in params ? String(params[name]) : m));
 }
 
 /** The field's label, e.g. "受信メールサーバーのポート番号"; falls back to the path. */
 export function fieldLabel(lang: Lang, path: string): string {
   const fields = CATALOGUES[lang].fields;
-  if (fields[path]) return fields[path];
+  const exact = own(fields, path);
+  if (exact) return exact;
   // leaveOnServer.days, auth.mechanism … : try the last segments
   const parts = path.split('.');
   for (let i = 1; i < parts.length; i++) {
-    const sub = parts.slice(i).join('.');
-    if (fields[sub]) return fields[sub];
+    const label = own(fields, parts.slice(i).join('.'));
+    if (label) return label;
   }
   return path || (lang === 'ja' ? 'リクエスト' : 'request');
+}
+
+/** Only the catalogue's own entries: a field named "toString" is not a label. */
+function own(table: Record<string, string>, key: string): string | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
 /** Pick the language from an Accept-Language header: ja unless English is preferred. */

@@ -78,6 +78,8 @@ export function tcpConnect(host: string, port: number, timeoutMs: number): Promi
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.removeAllListeners('error');
+      // whoever takes the socket over listens too; this one only keeps a late error from crashing
+      socket.on('error', () => {});
       socket.setNoDelay(true);
       resolve({ socket, ms: Number((process.hrtime.bigint() - started) / 1_000_000n) });
     });
@@ -116,6 +118,7 @@ export function tlsHandshake(socket: net.Socket, host: string, settings: TlsSett
     secured.once('secureConnect', () => {
       clearTimeout(timer);
       secured.removeAllListeners('error');
+      secured.on('error', () => {});
       resolve(secured);
     });
   });
@@ -160,7 +163,7 @@ export function inspectCertificate(socket: tls.TLSSocket, host: string, now: Dat
   return {
     valid: problem === undefined,
     problem,
-    expiresSoon: days !== null && days < CERT_EXPIRY_WARNING_DAYS,
+    expiresSoon: days !== null && days >= 0 && days < CERT_EXPIRY_WARNING_DAYS,
     details: {
       protocol: socket.getProtocol() ?? null,
       cipher: socket.getCipher()?.name ?? null,
@@ -196,7 +199,7 @@ function describeName(name: tls.Certificate | undefined): string {
  */
 export class ProbeConnection {
   socket: net.Socket;
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
   private readonly lines: string[] = [];
   private waiter: { resolve: (line: string) => void; reject: (err: Error) => void } | undefined;
   private failure: MailError | undefined;

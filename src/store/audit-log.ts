@@ -1,6 +1,7 @@
 // The audit log: who changed what, when — field names only, never secret values.
-import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { uuidv7 } from './ids.ts';
 import type { Database } from './schema.ts';
 
 type Q = Kysely<Database> | Transaction<Database>;
@@ -23,7 +24,7 @@ export class AuditLogRepository {
     await q
       .insertInto('audit_log')
       .values({
-        id: randomUUID(),
+        id: uuidv7(),
         at: e.at ?? new Date().toISOString(),
         actor: e.actor,
         action: e.action,
@@ -54,11 +55,6 @@ export class AuditLogRepository {
       fields: JSON.parse(r.fields) as string[],
     }));
     const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > opts.limit && last ? Buffer.from(`${last.at}|${last.id}`).toString('base64url') : null };
+    return { items, nextCursor: rows.length > opts.limit && last ? encodeCursor(last.at, last.id) : null };
   }
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  const [at = '', id = ''] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  return [at, id];
 }

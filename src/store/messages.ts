@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { MailMetadata } from '../mail/metadata.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
 import type { Db } from './database.ts';
 import type { Database, MessageTable } from './schema.ts';
 
@@ -196,13 +197,13 @@ export class MessageRepository {
       );
     }
     if (opts.cursor) {
-      const [at = '', id = ''] = Buffer.from(opts.cursor, 'base64url').toString('utf8').split('|');
+      const [at, id] = decodeCursor(opts.cursor);
       query = query.where((eb) => eb.or([eb('received_at', '<', at), eb.and([eb('received_at', '=', at), eb('id', '<', id)])]));
     }
     const rows = await query.execute();
     const items = rows.slice(0, opts.limit).map(rowToMessage);
     const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > opts.limit && last ? Buffer.from(`${last.receivedAt}|${last.id}`).toString('base64url') : null };
+    return { items, nextCursor: rows.length > opts.limit && last ? encodeCursor(last.receivedAt, last.id) : null };
   }
 
   async count(accountId: string): Promise<number> {

@@ -127,6 +127,13 @@ export interface Database {
   message_uids: MessageUidTable;
   receive_notices: ReceiveNoticeTable;
   deletion_log: DeletionLogTable;
+  bulk_deliveries: BulkDeliveryTable;
+  deliveries: DeliveryTable;
+  delivery_recipients: DeliveryRecipientTable;
+  delivery_chunks: DeliveryChunkTable;
+  send_slots: SendSlotTable;
+  suppressions: SuppressionTable;
+  account_send_state: AccountSendStateTable;
 }
 
 export interface MessageTable {
@@ -180,4 +187,95 @@ export interface DeletionLogTable {
   status: string;
   requested_at: string;
   deleted_at: string | null;
+}
+
+// ---- sending (migration 0003) ------------------------------------------------
+
+export interface BulkDeliveryTable {
+  id: string;
+  account_id: string;
+  /** running | paused | done | cancelled */
+  status: string;
+  pause_reason: string | null;
+  subject_template: string;
+  text_template: string | null;
+  html_template: string | null;
+  charset: string;
+  total: number;
+  /** JSON array of skipped CSV rows */
+  skipped_json: string;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+export interface DeliveryTable {
+  id: string;
+  account_id: string;
+  bulk_id: string | null;
+  row_number: number | null;
+  fields_json: string | null;
+  subject: string | null;
+  message_id: string | null;
+  size: number | null;
+  charset: string;
+  charset_fallback: string | null;
+  created_by: string;
+  created_at: string;
+}
+
+export interface DeliveryRecipientTable {
+  id: string;
+  delivery_id: string;
+  account_id: string;
+  bulk_id: string | null;
+  seq: number;
+  /** to | cc | bcc */
+  kind: string;
+  address: string;
+  /** queued | sending | sent | deferred | failed | cancelled */
+  status: string;
+  priority: number;
+  attempts: number;
+  next_attempt_at: string;
+  lease_holder: string | null;
+  lease_expires_at: string | null;
+  code: number | null;
+  reply: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: string;
+  updated_at: string;
+  sent_at: string | null;
+}
+
+export interface DeliveryChunkTable {
+  delivery_id: string;
+  seq: number;
+  data: Buffer;
+}
+
+export interface SendSlotTable {
+  id: string;
+  server_id: string;
+  started_at: string;
+  holder: string;
+}
+
+export interface SuppressionTable {
+  address_key: string;
+  address: string;
+  reason: string | null;
+  created_by: string;
+  created_at: string;
+}
+
+export interface AccountSendStateTable {
+  account_id: string;
+  auth_failed_at: string | null;
+  account_updated_at: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  updated_at: string;
 }

@@ -149,8 +149,9 @@ test('a session: sign in, read with the cookie, writes need the CSRF token, sign
   const mine = (await auditEntries(h)).filter((e) => e.actor === `admin:${ADMIN}`).map((e) => e.action);
   assert.deepEqual(mine.sort(), ['mail_server.add', 'mail_server.change', 'mail_server.delete']);
 
-  // sign out: the same cookie no longer works
-  const out = await call(app, { method: 'POST', url: '/api/auth/sign-out', headers: cookie });
+  // sign out needs the CSRF token (another site must not sign us out); then the cookie no longer works
+  assertError(await call(app, { method: 'POST', url: '/api/auth/sign-out', headers: cookie }), 403, 'CSRF');
+  const out = await call(app, { method: 'POST', url: '/api/auth/sign-out', headers: withToken });
   assert.ok(out.status === 204 || out.status === 200, out.raw);
   assertError(await call(app, { url: '/api/v1/mail-servers', headers: cookie }), 401, 'UNAUTHENTICATED');
   assertError(await call(app, { ...writes[0]!, headers: withToken }), 401, 'UNAUTHENTICATED');
@@ -219,7 +220,7 @@ test('a session made by one app instance works in another sharing the database',
   assert.equal(add.status, 201, add.raw);
   assert.equal((await listServers(h)).length, 3);
   // signing out on the second ends it on the first too
-  await call(other, { method: 'POST', url: '/api/auth/sign-out', headers: { cookie } });
+  await call(other, { method: 'POST', url: '/api/auth/sign-out', headers: { cookie, 'x-csrf-token': csrf } });
   assertError(await call(h.app, { url: '/api/v1/mail-servers', headers: { cookie } }), 401, 'UNAUTHENTICATED');
 });
 

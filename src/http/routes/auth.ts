@@ -53,7 +53,11 @@ export function authRoutes(auth: AuthService): FastifyPluginAsync {
       },
     );
 
-    app.post('/sign-out', { schema: { tags, summary: 'Sign out' } }, async (req, reply) => {
+    app.post('/sign-out', { schema: { tags, summary: 'Sign out (needs the CSRF token while signed in)' } }, async (req, reply) => {
+      if (req.session.get('adminId')) {
+        // another site must not be able to sign an administrator out
+        await new Promise<void>((resolve, reject) => fastify.csrfProtection.call(fastify, req, reply, (err?: Error) => (err ? reject(err) : resolve())));
+      }
       await req.session.destroy();
       reply.status(204).send();
     });

@@ -1,0 +1,38 @@
+// Recipient addresses (RFC 5321 §4.1.2 Mailbox, dot-atom local parts only): what Yubin
+// will put into RCPT TO. Stricter than RFC 5322 on purpose (no quoted local parts, no
+// comments, no route addresses), looser in one place: Japanese mobile carriers issued
+// local parts with consecutive or trailing dots ("taro..yamada@docomo.ne.jp") that still
+// receive mail, so dots are allowed anywhere in the local part.
+import { domainToASCII } from 'node:url';
+
+/** RFC 5321 §4.5.3.1: local part ≤ 64 octets, the whole path ≤ 256 (254 without the brackets). */
+export const MAX_LOCAL_PART = 64;
+export const MAX_ADDRESS = 254;
+
+const LOCAL = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]+$/;
+const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+
+/**
+ * The address as Yubin sends it (trimmed, domain lower-cased and IDNA-encoded), or
+ * undefined when it cannot be a recipient.
+ */
+export function normalizeRecipient(raw: string): string | undefined {
+  const value = raw.trim();
+  const at = value.lastIndexOf('@');
+  if (at <= 0 || at === value.length - 1) return undefined;
+  const local = value.slice(0, at);
+  const domainRaw = value.slice(at + 1);
+  if (local.length > MAX_LOCAL_PART || !LOCAL.test(local)) return undefined;
+  // an IP literal ([192.0.2.1]) is legal but never what a bulk list means
+  const domain = domainToASCII(domainRaw.toLowerCase());
+  if (!domain) return undefined;
+  const labels = domain.split('.');
+  if (labels.length < 2 || !labels.every((l) => LABEL.test(l)) || /^\d+$/.test(labels[labels.length - 1]!)) return undefined;
+  const address = `${local}@${domain}`;
+  return address.length <= MAX_ADDRESS ? address : undefined;
+}
+
+/** The key that makes two spellings of one address the same (duplicates, suppressions). */
+export function recipientKey(address: string): string {
+  return address.trim().toLowerCase();
+}

@@ -1,0 +1,637 @@
+// Outgoing mail: deliveries (one mail each), their recipients (one state machine each:
+// queued → sending → sent | deferred | failed, or cancelled), the raw bytes of each mail,
+// bulk deliveries, the per-minute limit's slot ledger, the suppression list (配信停止) and
+// the accounts whose SMTP login was refused. Every SQL statement of sending lives here.
+//
+// Concurrency: several workers (processes, machines) share one database.
+//   - Claiming recipients is one transaction: PostgreSQL skips rows another worker holds
+//     (FOR UPDATE SKIP LOCKED); SQLite serializes writers, and a transaction that read a
+//     stale snapshot fails to commit and is run again (database.ts).
+//   - A claimed recipient carries a lease (holder + expiry) that its worker renews; a
+//     recipient whose lease ran out (its worker crashed) is claimed again by another.
+//   - The per-minute limit's slots are taken one at a time in a transaction serialized per
+//     mail server (PostgreSQL: an advisory lock on the server id; SQLite: the write lock).
+// Every write transaction starts with a read on SQLite: a transaction whose first statement
+// writes would wait for another connection's lock inside better-sqlite3, blocking the event
+// loop (and, with two connections in one process, the lock holder itself).
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Db } from './database.ts';
+import { rechunk } from './messages.ts';
+import type { BulkDeliveryTable, Database, DeliveryRecipientTable, DeliveryTable } from './schema.ts';
+
+type Trx = Transaction<Database>;
+type Q = Kysely<Database> | Trx;
+
+export type RecipientStatus = 'queued' | 'sending' | 'sent' | 'deferred' | 'failed' | 'cancelled';
+export type RecipientKind = 'to' | 'cc' | 'bcc';
+export type BulkStatus = 'running' | 'paused' | 'done' | 'cancelled';
+
+/** Statuses that still have work to do. */
+export const PENDING_STATUSES: RecipientStatus[] = ['queued', 'sending', 'deferred'];
+
+/** Rows per multi-row INSERT (well under both engines' parameter limits). */
+const INSERT_BATCH = 200;
+/** Ids per `IN (…)` list. */
+const IN_BATCH = 500;
+
+export interface NewDelivery {
+  id: string;
+  accountId: string;
+  bulkId: string | null;
+  rowNumber: number | null;
+  fields: Record<string, string> | null;
+  subject: string | null;
+  messageId: string | null;
+  size: number | null;
+  charset: string;
+  charsetFallback: string[] | null;
+  createdBy: string;
+  /** the composed mail (single sends); bulk mails are composed when sent */
+  raw?: Buffer | undefined;
+  recipients: { address: string; kind: RecipientKind }[];
+  /** 0 single send, 1 bulk */
+  priority: number;
+}
+
+export interface NewBulkDelivery {
+  id: string;
+  accountId: string;
+  subjectTemplate: string;
+  textTemplate: string | null;
+  htmlTemplate: string | null;
+  charset: string;
+  total: number;
+  skipped: unknown[];
+  createdBy: string;
+}
+
+/** A recipient a worker holds, with what it needs to compose and send. */
+export interface ClaimedRecipient {
+  id: string;
+  deliveryId: string;
+  accountId: string;
+  bulkId: string | null;
+  address: string;
+  kind: RecipientKind;
+  attempts: number;
+  priority: number;
+  createdAt: string;
+  serverId: string;
+  perMinuteLimit: number | null;
+  rowNumber: number | null;
+  fieldsJson: string | null;
+  charset: string;
+}
+
+export interface ClaimOptions {
+  holder: string;
+  now: Date;
+  leaseMs: number;
+  limit: number;
+  /** only single sends (priority 0) */
+  singlesOnly?: boolean | undefined;
+  /** only this delivery's recipients */
+  deliveryId?: string | undefined;
+  /** leave bulk mail of these servers alone (their per-minute window is full) */
+  skipThrottledServers?: string[] | undefined;
+  /** at most this many bulk recipients of rate-limited servers per claim */
+  maxThrottled?: number | undefined;
+}
+
+/** What became of one claimed recipient. */
+export interface RecipientResult {
+  id: string;
+  deliveryId: string;
+  bulkId: string | null;
+  /** 'queued': handed back unsent (pause, stop), no attempt counted */
+  status: 'sent' | 'deferred' | 'failed' | 'queued' | 'cancelled';
+  attempted: boolean;
+  nextAttemptAt?: string | undefined;
+  code?: number | undefined;
+  reply?: string | undefined;
+  errorCode?: string | undefined;
+  errorMessage?: string | undefined;
+  /** bulk: the mail as composed for this attempt, kept when sent */
+  mail?: { subject: string; messageId: string; size: number; charsetFallback: string[] | null; raw: Buffer } | undefined;
+}
+
+export type SlotDecision = { ok: true; at: number } | { ok: false; retryAt: number };
+
+export interface BulkCounts {
+  queued: number;
+  sending: number;
+  deferred: number;
+  sent: number;
+  failed: number;
+  cancelled: number;
+}
+
+export interface SuppressionRow {
+  address: string;
+  reason: string | null;
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface AccountSendFlag {
+  flagged: boolean;
+  authFailedAt: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function chunks<T>(list: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+export class DeliveryRepository {
+  private readonly db: Kysely<Database>;
+
+  constructor(private readonly store: Db) {
+    this.db = store.kysely;
+  }
+
+  /** A write transaction that takes its read snapshot first (see the top of this file). */
+  async write<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
+    return this.store.transaction(async (trx) => {
+      if (this.store.dialect === 'sqlite') await sql`select 1 from sqlite_master limit 1`.execute(trx);
+      return fn(trx);
+    });
+  }
+
+  // ---- creating -------------------------------------------------------------------
+
+  async insertDeliveries(trx: Trx, list: NewDelivery[], now: string): Promise<void> {
+    for (const part of chunks(list, INSERT_BATCH)) {
+      await trx
+        .insertInto('deliveries')
+        .values(
+          part.map((d) => ({
+            id: d.id,
+            account_id: d.accountId,
+            bulk_id: d.bulkId,
+            row_number: d.rowNumber,
+            fields_json: d.fields ? JSON.stringify(d.fields) : null,
+            subject: d.subject,
+            message_id: d.messageId,
+            size: d.size,
+            charset: d.charset,
+            charset_fallback: d.charsetFallback ? JSON.stringify(d.charsetFallback) : null,
+            created_by: d.createdBy,
+            created_at: now,
+          })),
+        )
+        .execute();
+    }
+    const recipients = list.flatMap((d) =>
+      d.recipients.map((r, seq) => ({
+        id: randomUUID(),
+        delivery_id: d.id,
+        account_id: d.accountId,
+        bulk_id: d.bulkId,
+        seq,
+        kind: r.kind,
+        address: r.address,
+        status: 'queued',
+        priority: d.priority,
+        attempts: 0,
+        next_attempt_at: now,
+        lease_holder: null,
+        lease_expires_at: null,
+        code: null,
+        reply: null,
+        error_code: null,
+        error_message: null,
+        created_at: now,
+        updated_at: now,
+        sent_at: null,
+      })),
+    );
+    for (const part of chunks(recipients, INSERT_BATCH)) await trx.insertInto('delivery_recipients').values(part).execute();
+    for (const d of list) if (d.raw) await this.insertRaw(trx, d.id, d.raw);
+  }
+
+  private async insertRaw(trx: Trx, deliveryId: string, raw: Buffer): Promise<void> {
+    for (const [seq, data] of rechunk([raw]).entries()) {
+      await trx
+        .insertInto('delivery_chunks')
+        .values({ delivery_id: deliveryId, seq, data })
+        .onConflict((oc) => oc.columns(['delivery_id', 'seq']).doNothing())
+        .execute();
+    }
+  }
+
+  async insertBulk(trx: Trx, b: NewBulkDelivery, now: string): Promise<void> {
+    await trx
+      .insertInto('bulk_deliveries')
+      .values({
+        id: b.id,
+        account_id: b.accountId,
+        status: b.total > 0 ? 'running' : 'done',
+        pause_reason: null,
+        subject_template: b.subjectTemplate,
+        text_template: b.textTemplate,
+        html_template: b.htmlTemplate,
+        charset: b.charset,
+        total: b.total,
+        skipped_json: JSON.stringify(b.skipped),
+        created_by: b.createdBy,
+        created_at: now,
+        updated_at: now,
+        finished_at: b.total > 0 ? null : now,
+      })
+      .execute();
+  }
+
+  // ---- reading --------------------------------------------------------------------
+
+  async getDelivery(id: string, q: Q = this.db): Promise<DeliveryTable | undefined> {
+    return q.selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async recipients(deliveryId: string, q: Q = this.db): Promise<DeliveryRecipientTable[]> {
+    return q.selectFrom('delivery_recipients').selectAll().where('delivery_id', '=', deliveryId).orderBy('seq').execute();
+  }
+
+  /** The mail's exact bytes (single sends: from the start; bulk mail: once sent). */
+  async raw(deliveryId: string): Promise<Buffer | undefined> {
+    const rows = await this.db.selectFrom('delivery_chunks').select('data').where('delivery_id', '=', deliveryId).orderBy('seq').execute();
+    return rows.length ? Buffer.concat(rows.map((r) => Buffer.from(r.data))) : undefined;
+  }
+
+  async getBulk(id: string, q: Q = this.db): Promise<BulkDeliveryTable | undefined> {
+    return q.selectFrom('bulk_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async bulkCounts(bulkId: string, q: Q = this.db): Promise<BulkCounts> {
+    const rows = await q
+      .selectFrom('delivery_recipients')
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('bulk_id', '=', bulkId)
+      .groupBy('status')
+      .execute();
+    const counts: BulkCounts = { queued: 0, sending: 0, deferred: 0, sent: 0, failed: 0, cancelled: 0 };
+    for (const r of rows) if (r.status in counts) counts[r.status as keyof BulkCounts] = Number(r.n);
+    return counts;
+  }
+
+  /** A bulk delivery's recipients in CSV order; `afterRow` is the cursor. */
+  async bulkRecipients(bulkId: string, opts: { status?: RecipientStatus | undefined; limit: number; afterRow?: number | undefined }) {
+    let q = this.db
+      .selectFrom('delivery_recipients as r')
+      .innerJoin('deliveries as d', 'd.id', 'r.delivery_id')
+      .select([
+        'd.row_number',
+        'r.delivery_id',
+        'r.address',
+        'r.status',
+        'r.attempts',
+        'r.next_attempt_at',
+        'r.code',
+        'r.reply',
+        'r.error_code',
+        'r.error_message',
+        'r.sent_at',
+        'r.updated_at',
+      ])
+      .where('r.bulk_id', '=', bulkId)
+      .orderBy('d.row_number')
+      .limit(opts.limit);
+    if (opts.status) q = q.where('r.status', '=', opts.status);
+    if (opts.afterRow !== undefined) q = q.where('d.row_number', '>', opts.afterRow);
+    return q.execute();
+  }
+
+  // ---- claiming and leases --------------------------------------------------------
+
+  /**
+   * Claim due recipients for `holder`: queued or deferred ones whose next attempt has come,
+   * and 'sending' ones whose lease ran out (their worker died mid-send: they go out again).
+   * Single sends first, then by due time. Recipients of paused or cancelled bulk deliveries
+   * are left alone.
+   */
+  async claim(opts: ClaimOptions): Promise<ClaimedRecipient[]> {
+    const now = opts.now.toISOString();
+    const leaseUntil = iso(opts.now.getTime() + opts.leaseMs);
+    return this.write(async (trx) => {
+      let q = trx
+        .selectFrom('delivery_recipients as r')
+        .innerJoin('deliveries as d', 'd.id', 'r.delivery_id')
+        .innerJoin('mail_accounts as a', 'a.id', 'r.account_id')
+        .leftJoin('bulk_deliveries as b', 'b.id', 'r.bulk_id')
+        .innerJoin('mail_servers as s', 's.id', 'a.server_id')
+        .select([
+          'r.id',
+          'r.delivery_id',
+          'r.account_id',
+          'r.bulk_id',
+          'r.address',
+          'r.kind',
+          'r.attempts',
+          'r.priority',
+          'r.created_at',
+          'a.server_id',
+          's.outgoing_per_minute_limit',
+          'd.row_number',
+          'd.fields_json',
+          'd.charset',
+        ])
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('r.status', 'in', ['queued', 'deferred']), eb('r.next_attempt_at', '<=', now)]),
+            eb.and([eb('r.status', '=', 'sending'), eb('r.lease_expires_at', '<', now)]),
+          ]),
+        )
+        .where((eb) => eb.or([eb('r.bulk_id', 'is', null), eb('b.status', '=', 'running')]))
+        .orderBy('r.priority')
+        .orderBy('r.next_attempt_at')
+        .limit(opts.limit);
+      if (opts.singlesOnly) q = q.where('r.priority', '=', 0);
+      if (opts.deliveryId) q = q.where('r.delivery_id', '=', opts.deliveryId);
+      const skip = opts.skipThrottledServers ?? [];
+      if (skip.length) {
+        q = q.where((eb) => eb.or([eb('r.bulk_id', 'is', null), eb('s.outgoing_per_minute_limit', 'is', null), eb('a.server_id', 'not in', skip)]));
+      }
+      if (this.store.dialect === 'postgres') q = q.forUpdate('r').skipLocked();
+      const rows = await q.execute();
+
+      let throttled = 0;
+      const maxThrottled = opts.maxThrottled ?? Number.POSITIVE_INFINITY;
+      const picked = rows.filter((r) => {
+        if (r.bulk_id === null || r.outgoing_per_minute_limit === null) return true;
+        return ++throttled <= maxThrottled;
+      });
+      for (const ids of chunks(picked.map((r) => r.id), IN_BATCH)) {
+        await trx
+          .updateTable('delivery_recipients')
+          .set({ status: 'sending', lease_holder: opts.holder, lease_expires_at: leaseUntil, updated_at: now })
+          .where('id', 'in', ids)
+          .execute();
+      }
+      return picked.map((r) => ({
+        id: r.id,
+        deliveryId: r.delivery_id,
+        accountId: r.account_id,
+        bulkId: r.bulk_id,
+        address: r.address,
+        kind: r.kind as RecipientKind,
+        attempts: Number(r.attempts),
+        priority: Number(r.priority),
+        createdAt: r.created_at,
+        serverId: r.server_id,
+        perMinuteLimit: r.outgoing_per_minute_limit === null ? null : Number(r.outgoing_per_minute_limit),
+        rowNumber: r.row_number === null ? null : Number(r.row_number),
+        fieldsJson: r.fields_json,
+        charset: r.charset,
+      }));
+    });
+  }
+
+  /** Renew the leases of everything `holder` is sending. */
+  async renewLeases(holder: string, now: Date, leaseMs: number): Promise<number> {
+    return this.write(async (trx) => {
+      const r = await trx
+        .updateTable('delivery_recipients')
+        .set({ lease_expires_at: iso(now.getTime() + leaseMs) })
+        .where('lease_holder', '=', holder)
+        .where('status', '=', 'sending')
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows);
+    });
+  }
+
+  /** The subset of `ids` still held by `holder` (a recipient cancelled meanwhile is not). */
+  async stillHeld(ids: string[], holder: string): Promise<Set<string>> {
+    const held = new Set<string>();
+    for (const part of chunks(ids, IN_BATCH)) {
+      const rows = await this.db.selectFrom('delivery_recipients').select('id').where('id', 'in', part).where('status', '=', 'sending').where('lease_holder', '=', holder).execute();
+      for (const r of rows) held.add(r.id);
+    }
+    return held;
+  }
+
+  /**
+   * Record what happened to claimed recipients, in one transaction. A 'sent' is kept
+   * whoever holds the row now (the mail did go out); any other result only while `holder`
+   * still holds it. Returns the bulk deliveries touched.
+   */
+  async applyResults(holder: string, results: RecipientResult[], now: Date): Promise<Set<string>> {
+    const at = now.toISOString();
+    const bulks = new Set<string>();
+    await this.write(async (trx) => {
+      for (const r of results) {
+        if (r.bulkId) bulks.add(r.bulkId);
+        const attempts = r.attempted ? sql<number>`attempts + 1` : sql<number>`attempts`;
+        let u = trx
+          .updateTable('delivery_recipients')
+          .set({
+            status: r.status,
+            attempts,
+            lease_holder: null,
+            lease_expires_at: null,
+            updated_at: at,
+            ...(r.status === 'sent' ? { sent_at: at } : {}),
+            ...(r.nextAttemptAt !== undefined ? { next_attempt_at: r.nextAttemptAt } : {}),
+            ...(r.attempted ? { code: r.code ?? null, reply: r.reply ?? null, error_code: r.errorCode ?? null, error_message: r.errorMessage ?? null } : {}),
+          })
+          .where('id', '=', r.id);
+        u = r.status === 'sent' ? u.where('status', '<>', 'sent') : u.where('status', '=', 'sending').where('lease_holder', '=', holder);
+        await u.execute();
+        if (r.mail && r.status === 'sent') {
+          await trx
+            .updateTable('deliveries')
+            .set({
+              subject: r.mail.subject,
+              message_id: r.mail.messageId,
+              size: r.mail.size,
+              charset_fallback: r.mail.charsetFallback ? JSON.stringify(r.mail.charsetFallback) : null,
+            })
+            .where('id', '=', r.deliveryId)
+            .execute();
+          await this.insertRaw(trx, r.deliveryId, r.mail.raw);
+        }
+      }
+    });
+    return bulks;
+  }
+
+  // ---- the per-minute limit -------------------------------------------------------
+
+  /**
+   * Take one send slot of `serverId`: granted when fewer than `limit` slots started within
+   * the last `spanMs` (the window plus a safety margin), else refused with the moment the
+   * oldest of them leaves the span. Slot times never go backwards for one server, so the
+   * check made when a slot is taken holds for every window that ends at it.
+   */
+  async acquireSlot(serverId: string, limit: number, spanMs: number, holder: string, clock: () => number = Date.now): Promise<SlotDecision> {
+    return this.write(async (trx) => {
+      if (this.store.dialect === 'postgres') {
+        await sql`select pg_advisory_xact_lock(hashtext(${'yubin-send-slots:' + serverId}))`.execute(trx);
+      }
+      const nowMs = clock();
+      const since = iso(nowMs - spanMs);
+      const row = await trx
+        .selectFrom('send_slots')
+        .select([(eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.max('started_at').as('latest')])
+        .where('server_id', '=', serverId)
+        .where('started_at', '>', since)
+        .executeTakeFirstOrThrow();
+      const n = Number(row.n);
+      if (n >= limit) {
+        const oldest = await trx
+          .selectFrom('send_slots')
+          .select('started_at')
+          .where('server_id', '=', serverId)
+          .where('started_at', '>', since)
+          .orderBy('started_at')
+          .offset(n - limit)
+          .limit(1)
+          .executeTakeFirstOrThrow();
+        return { ok: false, retryAt: Date.parse(oldest.started_at) + spanMs + 1 };
+      }
+      const at = Math.max(nowMs, row.latest ? Date.parse(String(row.latest)) : 0);
+      await trx.insertInto('send_slots').values({ id: randomUUID(), server_id: serverId, started_at: iso(at), holder }).execute();
+      await trx.deleteFrom('send_slots').where('server_id', '=', serverId).where('started_at', '<', iso(nowMs - 2 * spanMs)).execute();
+      return { ok: true, at };
+    });
+  }
+
+  /** The slots of a server since `since` (tests and diagnostics). */
+  async slotTimes(serverId: string, since = ''): Promise<string[]> {
+    const rows = await this.db.selectFrom('send_slots').select('started_at').where('server_id', '=', serverId).where('started_at', '>', since).orderBy('started_at').execute();
+    return rows.map((r) => r.started_at);
+  }
+
+  // ---- bulk delivery state --------------------------------------------------------
+
+  /** Move a bulk delivery from one of `from` to `to`; false when it was in none of them. */
+  async setBulkStatus(trx: Trx, id: string, from: BulkStatus[], to: BulkStatus, reason: string | null, now: string): Promise<boolean> {
+    const r = await trx
+      .updateTable('bulk_deliveries')
+      .set({ status: to, pause_reason: reason, updated_at: now, ...(to === 'done' || to === 'cancelled' ? { finished_at: now } : {}) })
+      .where('id', '=', id)
+      .where('status', 'in', from)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Every recipient not yet sent or failed becomes 'cancelled' (one being sent right now finishes). */
+  async cancelRecipients(trx: Trx, bulkId: string, now: string): Promise<void> {
+    await trx
+      .updateTable('delivery_recipients')
+      .set({ status: 'cancelled', lease_holder: null, lease_expires_at: null, updated_at: now })
+      .where('bulk_id', '=', bulkId)
+      .where((eb) => eb.or([eb('status', 'in', ['queued', 'deferred']), eb.and([eb('status', '=', 'sending'), eb('lease_expires_at', '<', now)])]))
+      .execute();
+  }
+
+  /** Running bulk deliveries among `ids` with nothing left to do become 'done'. */
+  async finishBulks(ids: Iterable<string>, now: Date): Promise<void> {
+    const at = now.toISOString();
+    for (const id of ids) {
+      await this.write(async (trx) => {
+        const pending = await trx
+          .selectFrom('delivery_recipients')
+          .select('id')
+          .where('bulk_id', '=', id)
+          .where('status', 'in', PENDING_STATUSES)
+          .limit(1)
+          .executeTakeFirst();
+        if (!pending) await this.setBulkStatus(trx, id, ['running'], 'done', null, at);
+      });
+    }
+  }
+
+  /** Bulk deliveries' statuses, for workers deciding whether to go on. */
+  async bulkStatuses(ids: string[]): Promise<Map<string, BulkStatus>> {
+    const out = new Map<string, BulkStatus>();
+    for (const part of chunks(ids, IN_BATCH)) {
+      const rows = await this.db.selectFrom('bulk_deliveries').select(['id', 'status']).where('id', 'in', part).execute();
+      for (const r of rows) out.set(r.id, r.status as BulkStatus);
+    }
+    return out;
+  }
+
+  // ---- suppression list (配信停止) -------------------------------------------------
+
+  async addSuppressions(trx: Trx, list: { key: string; address: string }[], reason: string | null, actor: string, now: string): Promise<void> {
+    for (const part of chunks(list, INSERT_BATCH)) {
+      await trx
+        .insertInto('suppressions')
+        .values(part.map((s) => ({ address_key: s.key, address: s.address, reason, created_by: actor, created_at: now })))
+        .onConflict((oc) => oc.column('address_key').doNothing())
+        .execute();
+    }
+  }
+
+  async removeSuppressions(trx: Trx, keys: string[]): Promise<number> {
+    let removed = 0;
+    for (const part of chunks(keys, IN_BATCH)) {
+      const r = await trx.deleteFrom('suppressions').where('address_key', 'in', part).executeTakeFirst();
+      removed += Number(r.numDeletedRows);
+    }
+    return removed;
+  }
+
+  async listSuppressions(opts: { limit: number; after?: string | undefined }): Promise<SuppressionRow[]> {
+    let q = this.db.selectFrom('suppressions').selectAll().orderBy('address_key').limit(opts.limit);
+    if (opts.after !== undefined) q = q.where('address_key', '>', opts.after);
+    const rows = await q.execute();
+    return rows.map((r) => ({ address: r.address, reason: r.reason, createdBy: r.created_by, createdAt: r.created_at }));
+  }
+
+  /** Which of these address keys are suppressed. */
+  async suppressedKeys(keys: string[], q: Q = this.db): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const part of chunks(keys, IN_BATCH)) {
+      const rows = await q.selectFrom('suppressions').select('address_key').where('address_key', 'in', part).execute();
+      for (const r of rows) out.add(r.address_key);
+    }
+    return out;
+  }
+
+  // ---- accounts whose SMTP login was refused --------------------------------------
+
+  async flagAuthFailure(accountId: string, errorCode: string, errorMessage: string, now: Date): Promise<void> {
+    const at = now.toISOString();
+    await this.write(async (trx) => {
+      const account = await trx.selectFrom('mail_accounts').select('updated_at').where('id', '=', accountId).executeTakeFirst();
+      if (!account) return;
+      const values = { auth_failed_at: at, account_updated_at: account.updated_at, error_code: errorCode, error_message: errorMessage, updated_at: at };
+      await trx
+        .insertInto('account_send_state')
+        .values({ account_id: accountId, ...values })
+        .onConflict((oc) => oc.column('account_id').doUpdateSet(values))
+        .execute();
+    });
+  }
+
+  async clearAuthFailure(accountId: string, now: Date): Promise<void> {
+    await this.write(async (trx) => {
+      await trx
+        .updateTable('account_send_state')
+        .set({ auth_failed_at: null, account_updated_at: null, error_code: null, error_message: null, updated_at: now.toISOString() })
+        .where('account_id', '=', accountId)
+        .where('auth_failed_at', 'is not', null)
+        .execute();
+    });
+  }
+
+  /** Flagged while the account has not been changed since its login was refused. */
+  async accountSendFlag(accountId: string): Promise<AccountSendFlag> {
+    const row = await this.db
+      .selectFrom('account_send_state as st')
+      .innerJoin('mail_accounts as a', 'a.id', 'st.account_id')
+      .select(['st.auth_failed_at', 'st.account_updated_at', 'st.error_code', 'st.error_message', 'a.updated_at'])
+      .where('st.account_id', '=', accountId)
+      .executeTakeFirst();
+    if (!row?.auth_failed_at) return { flagged: false, authFailedAt: null, errorCode: null, errorMessage: null };
+    const changedSince = row.account_updated_at !== null && row.updated_at > row.account_updated_at;
+    return { flagged: !changedSince, authFailedAt: row.auth_failed_at, errorCode: row.error_code, errorMessage: row.error_message };
+  }
+}

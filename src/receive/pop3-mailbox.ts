@@ -6,6 +6,9 @@ import { MailError } from '../protocols/mail-error.ts';
 import { connectPop3, type Pop3AuthOptions } from '../protocols/pop3/index.ts';
 import type { MailboxCredentials, MailboxSession, OpenMailboxOptions, RemoteMessage } from './mailbox.ts';
 
+/** RETRs in flight: enough to keep Dovecot streaming while a batch is committed. */
+export const POP3_PIPELINE_WINDOW = 256;
+
 export async function openPop3Mailbox(incoming: MailServer['incoming'], creds: MailboxCredentials, opts: OpenMailboxOptions): Promise<MailboxSession> {
   const auth: Pop3AuthOptions = creds.accessToken
     ? { method: 'xoauth2', user: creds.username, accessToken: creds.accessToken }
@@ -17,6 +20,7 @@ export async function openPop3Mailbox(incoming: MailServer['incoming'], creds: M
     allowInvalidCertificate: incoming.allowInvalidCertificate,
     apop: incoming.apop,
     auth,
+    pipelineWindow: POP3_PIPELINE_WINDOW,
     ...(opts.ca ? { ca: opts.ca } : {}),
     ...(opts.logger ? { logger: opts.logger } : {}),
   });

@@ -14,7 +14,7 @@ import { extractMetadata, createMetadataCollector } from '../mail/metadata.ts';
 import { isMailError } from '../protocols/mail-error.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
-import type { KnownUid, IncomingMail, MessageRepository } from '../store/messages.ts';
+import { ChunkAccumulator, type KnownUid, type IncomingMail, type MessageRepository } from '../store/messages.ts';
 import type { MailboxOpener, MailboxSession, RemoteMessage } from './mailbox.ts';
 import { openImapMailbox } from './imap-mailbox.ts';
 import { openPop3Mailbox } from './pop3-mailbox.ts';
@@ -141,15 +141,18 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
     let fetchedCount = 0;
     await session.fetchMany(toFetch, async (msg, body: Readable) => {
       const collector = createMetadataCollector();
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of body) {
-        const b = chunk as Buffer;
-        collector.update(b);
-        chunks.push(b);
-        size += b.length;
-      }
-      batch.push({ uid: msg.uid, chunks, meta: collector.end() });
+      const acc = new ChunkAccumulator();
+      // 'data' events rather than for-await: one hop less per chunk on the hot path
+      await new Promise<void>((resolve, reject) => {
+        body.on('data', (chunk: Buffer) => {
+          collector.update(chunk);
+          acc.push(chunk);
+        });
+        body.once('end', resolve);
+        body.once('error', reject);
+      });
+      const size = acc.size;
+      batch.push({ uid: msg.uid, chunks: acc.end(), meta: collector.end() });
       batchBytes += size;
       doneBytes += size;
       fetchedCount++;

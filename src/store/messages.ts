@@ -5,12 +5,73 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { MailMetadata } from '../mail/metadata.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import { uuidv7 } from './ids.ts';
 import type { Db } from './database.ts';
-import type { Database, MessageTable } from './schema.ts';
+import type { Database, MessageChunkTable, MessageTable, MessageUidTable } from './schema.ts';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
 export const CHUNK_BYTES = 1024 * 1024;
+/** Rows per multi-row INSERT (SQLite allows 32,766 bound values; messages have 15 columns). */
+const ROWS_PER_INSERT = 500;
+/** Bytes of chunk data bound in one INSERT. */
+const BYTES_PER_INSERT = 4 * 1024 * 1024;
+const IN_LIST_MAX = 500;
+
+function toMessageRow(id: string, accountId: string, now: string, meta: MailMetadata): MessageTable {
+  return {
+    id,
+    account_id: accountId,
+    received_at: now,
+    size: meta.size,
+    sha256: meta.sha256,
+    from_name: meta.from?.name ?? null,
+    from_address: meta.from?.address ?? null,
+    to_json: JSON.stringify(meta.to),
+    cc_json: JSON.stringify(meta.cc),
+    subject: meta.subject,
+    date: meta.date,
+    message_id: meta.messageId,
+    attachment_names: JSON.stringify(meta.attachmentNames),
+    has_attachments: meta.hasAttachments ? 1 : 0,
+    parse_error: meta.parseError,
+  };
+}
+
+/**
+ * Collects a mail's bytes as they arrive into pieces of CHUNK_BYTES, so the small
+ * socket buffers are let go at once and a big mail is held only once.
+ */
+export class ChunkAccumulator {
+  readonly pieces: Buffer[] = [];
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  size = 0;
+
+  push(chunk: Buffer): void {
+    this.size += chunk.length;
+    while (chunk.length) {
+      const take = Math.min(chunk.length, CHUNK_BYTES - this.pendingBytes);
+      this.pending.push(take === chunk.length ? chunk : chunk.subarray(0, take));
+      this.pendingBytes += take;
+      chunk = chunk.subarray(take);
+      if (this.pendingBytes === CHUNK_BYTES) this.flush();
+    }
+  }
+
+  end(): Buffer[] {
+    this.flush();
+    return this.pieces;
+  }
+
+  private flush(): void {
+    if (!this.pendingBytes) return;
+    // a small mail keeps its one socket buffer as is; bigger ones are joined per MiB
+    this.pieces.push(this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes));
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+}
 
 export interface KnownUid {
   messageId: string;
@@ -114,48 +175,56 @@ export class MessageRepository {
    */
   async storeBatch(accountId: string, mails: IncomingMail[], now: string): Promise<StoredResult[]> {
     return this.store.transaction(async (trx) => {
-      const results: StoredResult[] = [];
-      for (const m of mails) {
-        const existing = await trx
+      // one query for the whole batch: which of these exact byte sequences are already stored?
+      const shas = [...new Set(mails.map((m) => m.meta.sha256))];
+      const existing = new Map<string, string>();
+      for (let i = 0; i < shas.length; i += IN_LIST_MAX) {
+        const rows = await trx
           .selectFrom('messages')
-          .select('id')
+          .select(['id', 'sha256'])
           .where('account_id', '=', accountId)
-          .where('sha256', '=', m.meta.sha256)
-          .executeTakeFirst();
-        let messageId = existing?.id;
-        if (!messageId) {
-          messageId = randomUUID();
-          await trx
-            .insertInto('messages')
-            .values({
-              id: messageId,
-              account_id: accountId,
-              received_at: now,
-              size: m.meta.size,
-              sha256: m.meta.sha256,
-              from_name: m.meta.from?.name ?? null,
-              from_address: m.meta.from?.address ?? null,
-              to_json: JSON.stringify(m.meta.to),
-              cc_json: JSON.stringify(m.meta.cc),
-              subject: m.meta.subject,
-              date: m.meta.date,
-              message_id: m.meta.messageId,
-              attachment_names: JSON.stringify(m.meta.attachmentNames),
-              has_attachments: m.meta.hasAttachments ? 1 : 0,
-              parse_error: m.meta.parseError,
-            })
-            .execute();
-          const pieces = rechunk(m.chunks);
-          for (const [seq, data] of pieces.entries()) {
-            await trx.insertInto('message_chunks').values({ message_id: messageId, seq, data }).execute();
-          }
+          .where('sha256', 'in', shas.slice(i, i + IN_LIST_MAX))
+          .execute();
+        for (const r of rows) existing.set(r.sha256, r.id);
+      }
+      const results: StoredResult[] = [];
+      const messageRows: MessageTable[] = [];
+      const chunkRows: MessageChunkTable[] = [];
+      const uidRows: MessageUidTable[] = [];
+      for (const m of mails) {
+        let messageId = existing.get(m.meta.sha256);
+        const isNew = messageId === undefined;
+        if (messageId === undefined) {
+          messageId = uuidv7(); // time-ordered: inserts land at the end of the B-trees
+          existing.set(m.meta.sha256, messageId); // the same bytes twice in one batch: stored once
+          messageRows.push(toMessageRow(messageId, accountId, now, m.meta));
+          for (const [seq, data] of rechunk(m.chunks).entries()) chunkRows.push({ message_id: messageId, seq, data });
         }
+        uidRows.push({ account_id: accountId, uid: m.uid, message_id: messageId, first_seen_at: now, deleted_at: null });
+        results.push({ uid: m.uid, messageId, isNew });
+      }
+      for (let i = 0; i < messageRows.length; i += ROWS_PER_INSERT) {
+        await trx.insertInto('messages').values(messageRows.slice(i, i + ROWS_PER_INSERT)).execute();
+      }
+      // chunk rows in statements of bounded bytes: a 50 MB mail is not bound in one go
+      let group: MessageChunkTable[] = [];
+      let groupBytes = 0;
+      for (const row of chunkRows) {
+        if (group.length && (groupBytes + row.data.length > BYTES_PER_INSERT || group.length >= ROWS_PER_INSERT)) {
+          await trx.insertInto('message_chunks').values(group).execute();
+          group = [];
+          groupBytes = 0;
+        }
+        group.push(row);
+        groupBytes += row.data.length;
+      }
+      if (group.length) await trx.insertInto('message_chunks').values(group).execute();
+      for (let i = 0; i < uidRows.length; i += ROWS_PER_INSERT) {
         await trx
           .insertInto('message_uids')
-          .values({ account_id: accountId, uid: m.uid, message_id: messageId, first_seen_at: now, deleted_at: null })
+          .values(uidRows.slice(i, i + ROWS_PER_INSERT))
           .onConflict((oc) => oc.columns(['account_id', 'uid']).doNothing())
           .execute();
-        results.push({ uid: m.uid, messageId, isNew: !existing });
       }
       return results;
     });

@@ -52,9 +52,12 @@ export async function windowed<T, R>(
     });
   };
   fill();
+  // refill in bulk once half the window is used: one write (one syscall, one TCP
+  // segment) for many commands, instead of one per finished reply
+  const low = Math.max(1, Math.floor(window / 2));
   while (inflight.length > 0) {
     const head = inflight.shift() as { item: T; result: Promise<R> };
     await finish(head.item, head.result);
-    fill();
+    if (inflight.length < low) fill();
   }
 }

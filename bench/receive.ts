@@ -139,7 +139,7 @@ async function peakRssOfBigMail(bed: Mailbed, bytes: number): Promise<number> {
   const line = 'A'.repeat(76) + '\r\n';
   const body = line.repeat(Math.ceil(bytes / line.length));
   await bed.deliver(user, `From: big@example.com\r\nTo: x@example.com\r\nSubject: 50 MB\r\n\r\n${body}`);
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./receive-rss-child.ts', import.meta.url).pathname], {
+  const child = spawn(process.execPath, [new URL('./receive-rss-child.mjs', import.meta.url).pathname], {
     env: { ...process.env, BENCH_PORT: String(bed.ports.pop3), BENCH_USER: user, BENCH_PW: pw },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -15,8 +15,9 @@ import { isMailError } from '../protocols/mail-error.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
 import { ChunkAccumulator, type KnownUid, type IncomingMail, type MessageRepository } from '../store/messages.ts';
+import { uuidv7 } from '../store/ids.ts';
+import { BIG_MAIL_GC_INTERVAL_BYTES, collectYoungGarbage } from './memory.ts';
 import type { MailboxOpener, MailboxSession, RemoteMessage } from './mailbox.ts';
-import { openImapMailbox } from './imap-mailbox.ts';
 import { openPop3Mailbox } from './pop3-mailbox.ts';
 
 /** Default caps for one run; the next run continues. */
@@ -25,6 +26,10 @@ export const DEFAULT_MAX_BYTES_PER_RUN = 512 * 1024 * 1024;
 /** Mails per durable commit: fewer commits (fsyncs) without holding much in memory. */
 export const COMMIT_BATCH_MESSAGES = 200;
 export const COMMIT_BATCH_BYTES = 8 * 1024 * 1024;
+/** Mails larger than this (by the server's size) are streamed into the database. */
+export const STREAM_TO_DATABASE_BYTES = 4 * 1024 * 1024;
+/** Rows of a streamed big mail: small, so no large buffers are joined on the way. */
+const STAGE_BYTES = 256 * 1024;
 /** With "leave on server without limit", warn from this many received mails left there. */
 export const BACKLOG_WARNING_THRESHOLD = 500;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -58,8 +63,9 @@ export interface ReceiveOptions {
   logger?: Logger;
 }
 
-export const defaultOpener: MailboxOpener = (incoming, creds, opts) =>
-  incoming.protocol === 'pop3' ? openPop3Mailbox(incoming, creds, opts) : openImapMailbox(incoming, creds, opts);
+// imapflow is loaded on first use: a POP3-only installation does not pay its memory
+export const defaultOpener: MailboxOpener = async (incoming, creds, opts) =>
+  incoming.protocol === 'pop3' ? openPop3Mailbox(incoming, creds, opts) : (await import('./imap-mailbox.ts')).openImapMailbox(incoming, creds, opts);
 
 export async function receiveAccount(ctx: AppContext, messages: MessageRepository, accountId: string, opts: ReceiveOptions = {}): Promise<ReceiveSummary> {
   const now = opts.now ?? (() => new Date());
@@ -138,8 +144,49 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
       batchBytes = 0;
     };
     progress({ phase: 'receiving', total: toFetch.length, done: 0, bytes: 0 });
+    await messages.clearStaging(accountId);
     let fetchedCount = 0;
     await session.fetchMany(toFetch, async (msg, body: Readable) => {
+      if (msg.size > STREAM_TO_DATABASE_BYTES) {
+        // a big mail goes to the database MiB by MiB as it arrives, never whole in memory
+        await flush();
+        const collector = createMetadataCollector();
+        const stagingId = uuidv7();
+        let seq = 0;
+        let pending: Buffer[] = [];
+        let pendingBytes = 0;
+        let size = 0;
+        let lastGcAt = 0;
+        const stage = async () => {
+          if (!pendingBytes) return;
+          await messages.stageChunk(accountId, stagingId, seq++, Buffer.concat(pending, pendingBytes));
+          pending = [];
+          pendingBytes = 0;
+        };
+        for await (const chunk of body) {
+          const b = chunk as Buffer;
+          collector.update(b);
+          pending.push(b);
+          pendingBytes += b.length;
+          size += b.length;
+          if (pendingBytes >= STAGE_BYTES) await stage();
+          if (size - lastGcAt >= BIG_MAIL_GC_INTERVAL_BYTES) {
+            lastGcAt = size;
+            collectYoungGarbage();
+          }
+        }
+        await stage();
+        const meta = collector.end();
+        const at = now().toISOString();
+        const r = await messages.commitStaged(accountId, stagingId, msg.uid, meta, at);
+        stored.set(r.uid, { messageId: r.messageId, firstSeenAt: at, sha256: meta.sha256 });
+        if (r.isNew) summary.received++;
+        else summary.duplicates++;
+        doneBytes += size;
+        fetchedCount++;
+        progress({ phase: 'receiving', total: toFetch.length, done: fetchedCount, bytes: doneBytes });
+        return;
+      }
       const collector = createMetadataCollector();
       const acc = new ChunkAccumulator();
       // 'data' events rather than for-await: one hop less per chunk on the hot path

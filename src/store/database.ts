@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
-import pg from 'pg';
+import { createRequire } from 'node:module';
 import type { Database } from './schema.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -49,6 +49,8 @@ export const SQLITE_BUSY_TIMEOUT = 10_000;
 
 export function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: string }): Db {
   if (opts.databaseUrl) {
+    // loaded only when PostgreSQL is configured: the SQLite default stays lighter
+    const pg = createRequire(import.meta.url)('pg') as typeof import('pg');
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
     // An idle client's error (server restart) must not crash the process.
     pool.on('error', () => undefined);

@@ -230,6 +230,49 @@ export class MessageRepository {
     });
   }
 
+  // ---- big mails: streamed into the database as they arrive -------------------------
+
+  /** Forget the staged bytes of runs that never finished (crash, dropped connection). */
+  async clearStaging(accountId: string): Promise<void> {
+    await this.db.deleteFrom('message_staging_chunks').where('account_id', '=', accountId).execute();
+  }
+
+  async stageChunk(accountId: string, stagingId: string, seq: number, data: Buffer): Promise<void> {
+    await this.db.insertInto('message_staging_chunks').values({ staging_id: stagingId, account_id: accountId, seq, data }).execute();
+  }
+
+  /**
+   * The staged mail becomes a message (or, with bytes already stored, one more UID
+   * of that message) and its UID is marked — in one transaction, like storeBatch.
+   */
+  async commitStaged(accountId: string, stagingId: string, uid: string, meta: MailMetadata, now: string): Promise<StoredResult> {
+    return this.store.transaction(async (trx) => {
+      const existing = await trx.selectFrom('messages').select('id').where('account_id', '=', accountId).where('sha256', '=', meta.sha256).executeTakeFirst();
+      let messageId = existing?.id;
+      if (!messageId) {
+        messageId = uuidv7();
+        await trx.insertInto('messages').values(toMessageRow(messageId, accountId, now, meta)).execute();
+        await trx
+          .insertInto('message_chunks')
+          .columns(['message_id', 'seq', 'data'])
+          .expression((eb) =>
+            eb
+              .selectFrom('message_staging_chunks')
+              .select((e) => [e.val(messageId!).as('message_id'), 'seq', 'data'])
+              .where('staging_id', '=', stagingId),
+          )
+          .execute();
+      }
+      await trx.deleteFrom('message_staging_chunks').where('staging_id', '=', stagingId).execute();
+      await trx
+        .insertInto('message_uids')
+        .values({ account_id: accountId, uid, message_id: messageId, first_seen_at: now, deleted_at: null })
+        .onConflict((oc) => oc.columns(['account_id', 'uid']).doNothing())
+        .execute();
+      return { uid, messageId, isNew: !existing };
+    });
+  }
+
   async get(id: string): Promise<MessageSummary | undefined> {
     const r = await this.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
     return r ? rowToMessage(r) : undefined;

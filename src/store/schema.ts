@@ -124,6 +124,7 @@ export interface Database {
   leases: LeaseTable;
   messages: MessageTable;
   message_chunks: MessageChunkTable;
+  message_staging_chunks: MessageStagingChunkTable;
   message_uids: MessageUidTable;
   receive_notices: ReceiveNoticeTable;
   deletion_log: DeletionLogTable;
@@ -156,6 +157,13 @@ export interface MessageTable {
 
 export interface MessageChunkTable {
   message_id: string;
+  seq: number;
+  data: Buffer;
+}
+
+export interface MessageStagingChunkTable {
+  staging_id: string;
+  account_id: string;
   seq: number;
   data: Buffer;
 }

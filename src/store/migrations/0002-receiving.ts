@@ -38,6 +38,17 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('message_chunks_pk', ['message_id', 'seq'])
     .execute();
 
+  // a big mail's bytes as they arrive, before the mail is complete and committed
+  // (no foreign key: the message row does not exist yet; cleared at the next run)
+  await db.schema
+    .createTable('message_staging_chunks')
+    .addColumn('staging_id', 'text', (c) => c.notNull())
+    .addColumn('account_id', 'text', (c) => c.notNull())
+    .addColumn('seq', 'integer', (c) => c.notNull())
+    .addColumn('data', blobType, (c) => c.notNull())
+    .addPrimaryKeyConstraint('message_staging_chunks_pk', ['staging_id', 'seq'])
+    .execute();
+
   await db.schema
     .createTable('message_uids')
     .addColumn('account_id', 'text', (c) => c.notNull().references('mail_accounts.id').onDelete('cascade'))

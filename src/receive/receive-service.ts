@@ -2,7 +2,9 @@
 // account's lease (never two runs of one account at once, across processes), and
 // the account's receive status.
 import { hostname } from 'node:os';
-import { AppError } from '../domain/errors.ts';
+import { AppError, MessageRef } from '../domain/errors.ts';
+import type { Lang } from '../i18n/index.ts';
+import { testAccountConnection, type ConnectionTestResult } from './connection-test.ts';
 import { isMailError } from '../protocols/mail-error.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
@@ -107,4 +109,13 @@ export async function receiveStatus(ctx: AppContext, accountId: string, now = ne
     warnings:
       policy.mode === 'forever' && (storedOnServer ?? 0) >= BACKLOG_WARNING_THRESHOLD ? [{ code: 'BACKLOG', count: storedOnServer ?? 0 }] : [],
   };
+}
+
+/** The staged connection test of an account with its stored credentials. */
+export async function runConnectionTest(ctx: AppContext, accountId: string, lang: Lang, opts: { ca?: Buffer | string } = {}): Promise<ConnectionTestResult> {
+  const accounts = new MailAccountService(ctx);
+  const account = await accounts.get(accountId);
+  const server = await ctx.repos.servers.get(account.serverId);
+  if (!server) throw new AppError('NOT_FOUND', 'error.notFound', { what: new MessageRef('what.mailServer') });
+  return testAccountConnection(server, await accounts.credentials(accountId), { lang, ...opts });
 }

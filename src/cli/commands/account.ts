@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { MailAccount } from '../../domain/mail-account.ts';
+import { langFromEnv } from '../../i18n/index.ts';
+import { runConnectionTest } from '../../receive/receive-service.ts';
 import { MailAccountService } from '../../services/mail-accounts.ts';
 import { cliActor, intOrString, output, parseJsonInput, readStdin, table, withContext } from '../context.ts';
 import { resolveServer } from './server.ts';
@@ -127,6 +129,24 @@ export function registerAccountCommands(program: Command): Command {
         const a = await service.find(ref);
         await service.delete(cliActor(), a.id);
         output(f.json, { deleted: a.id }, () => `deleted ${a.address}`);
+      });
+    });
+  account
+    .command('test <account>')
+    .description('staged connection test (DNS, TCP, TLS, greeting, auth, mailbox) — read-only')
+    .option('--json', 'print JSON')
+    .action(async (ref: string, f: { json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const a = await new MailAccountService(ctx).find(ref);
+        const result = await runConnectionTest(ctx, a.id, langFromEnv());
+        output(f.json, result, () =>
+          (['incoming', 'outgoing'] as const)
+            .map((side) =>
+              [`${side === 'incoming' ? '受信 incoming' : '送信 outgoing'}:`, ...result[side].map((s) => `  ${s.ok ? (s.warning ? '⚠' : '✓') : '✗'} ${s.stage.padEnd(12)} ${s.message}`)].join('\n'),
+            )
+            .join('\n'),
+        );
+        if (!result.ok) process.exitCode = 1;
       });
     });
   return account;

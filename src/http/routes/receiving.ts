@@ -3,7 +3,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { receiveNow, receiveStatus } from '../../receive/receive-service.ts';
+import { receiveNow, receiveStatus, runConnectionTest } from '../../receive/receive-service.ts';
+import { requestLang } from '../lang.ts';
 import type { AppContext } from '../../services/context.ts';
 import { MailAccountService } from '../../services/mail-accounts.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
@@ -26,6 +27,18 @@ export function receivingRoutes(ctx: AppContext): FastifyPluginAsync {
       '/mail-accounts/:id/receive',
       { schema: { tags, summary: 'One receive run now (capped; hasMore says whether to run again)', params: IdParams, response: { 200: ReceiveSummarySchema, ...errorResponses } } },
       async (req) => receiveNow(ctx, req.params.id),
+    );
+    app.post(
+      '/mail-accounts/:id/test',
+      {
+        schema: {
+          tags,
+          summary: 'Staged connection test: DNS, TCP, TLS, greeting and capabilities, authentication, mailbox (read-only); never shows a secret',
+          params: IdParams,
+          response: { 200: Type.Unknown(), ...errorResponses },
+        },
+      },
+      async (req) => runConnectionTest(ctx, req.params.id, requestLang(req)),
     );
     app.get(
       '/mail-accounts/:id/status',

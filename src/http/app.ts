@@ -27,7 +27,7 @@ import { mailAccountRoutes } from './routes/mail-accounts.ts';
 import { mailServerRoutes } from './routes/mail-servers.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { receivingRoutes } from './routes/receiving.ts';
-import { setupPage } from './routes/setup-page.ts';
+import { registerWebUi, type WebUi } from './static.ts';
 
 export interface BuildAppOptions {
   /** pino logger options, or false for none (tests) */
@@ -61,13 +61,23 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   // Responses are plain JSON.stringify: schemas document them, services shape them.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(handleError);
+  // filled in once the static files are registered, at the end
+  const web: { ui?: WebUi } = {};
   app.setNotFoundHandler((req, reply) => {
+    if (web.ui?.isUiRoute(req)) return web.ui.sendIndex(reply);
     handleError(new AppError('NOT_FOUND', 'error.route', { method: req.method, url: req.url.split('?')[0] }), req, reply);
   });
 
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {
-      directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] },
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        // served over plain HTTP on a LAN too: upgrading the UI's own requests to https would break it
+        upgradeInsecureRequests: null,
+      },
     },
   });
   await app.register(fastifyRateLimit, {
@@ -111,7 +121,6 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   });
 
   await app.register(authRoutes(services.auth), { prefix: '/api/auth' });
-  await app.register(setupPage);
 
   await app.register(
     async (v1) => {
@@ -124,6 +133,9 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
     },
     { prefix: '/api/v1' },
   );
+
+  // the browser UI (web/dist) at /, with its routes (including /setup?token=…) falling back to index.html
+  web.ui = await registerWebUi(app);
 
   return app;
 }

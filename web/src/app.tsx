@@ -1,0 +1,52 @@
+// Routes. Everything but /signin and /setup needs a signed-in administrator.
+import { Navigate, Outlet, Route, Routes, useLocation } from 'react-router';
+import { Header, SettingsLayout } from './components/layout.tsx';
+import { useI18n } from './i18n/i18n.tsx';
+import { MailServerDeletePage } from './pages/mail-server-delete.tsx';
+import { MailServerFormPage } from './pages/mail-server-form.tsx';
+import { MailServerOrderPage } from './pages/mail-server-order.tsx';
+import { MailServersPage } from './pages/mail-servers.tsx';
+import { SettingsGeneralPage } from './pages/settings-general.tsx';
+import { SetupPage, SignInPage } from './pages/sign-in.tsx';
+import { useSession } from './session.tsx';
+
+function RequireSignIn() {
+  const { info } = useSession();
+  const { t } = useI18n();
+  const location = useLocation();
+  if (!info) return <p className="loading">{t('common.loading')}</p>;
+  if (!info.signedIn) return <Navigate to={`/signin?next=${encodeURIComponent(location.pathname + location.search)}`} replace />;
+  return <Outlet />;
+}
+
+function NotFound() {
+  const { t } = useI18n();
+  return <p className="page">{t('common.notFound')}</p>;
+}
+
+export function App() {
+  return (
+    <>
+      <Header />
+      <main>
+        <Routes>
+          <Route path="/signin" element={<SignInPage />} />
+          <Route path="/setup" element={<SetupPage />} />
+          <Route element={<RequireSignIn />}>
+            <Route index element={<Navigate to="/settings" replace />} />
+            <Route path="settings" element={<SettingsLayout />}>
+              <Route index element={<Navigate to="general" replace />} />
+              <Route path="general" element={<SettingsGeneralPage />} />
+              <Route path="general/mail-servers" element={<MailServersPage />} />
+              <Route path="general/mail-servers/new" element={<MailServerFormPage />} />
+              <Route path="general/mail-servers/order" element={<MailServerOrderPage />} />
+              <Route path="general/mail-servers/:id/edit" element={<MailServerFormPage />} />
+              <Route path="general/mail-servers/:id/delete" element={<MailServerDeletePage />} />
+            </Route>
+            <Route path="*" element={<NotFound />} />
+          </Route>
+        </Routes>
+      </main>
+    </>
+  );
+}

@@ -1,0 +1,79 @@
+// Form building blocks: a labelled row with its help text and the API's error for
+// that field right next to it, and the banner with the API's message.
+import { useId, type ReactNode } from 'react';
+import type { ApiError } from '../api/client.ts';
+
+export interface RowProps {
+  /** the API path of the field (e.g. "incoming.port"): errors for it show in this row */
+  path?: string;
+  label: ReactNode;
+  /** id of the control the label is for; a fieldset-like row (radios) passes none */
+  htmlFor?: string;
+  help?: ReactNode;
+  error?: string | undefined;
+  required?: boolean;
+  children: ReactNode;
+}
+
+export function Row({ path, label, htmlFor, help, error, required, children }: RowProps) {
+  return (
+    <div className={'form-row' + (error ? ' has-error' : '')} data-field={path}>
+      <div className="form-label">
+        {htmlFor ? <label htmlFor={htmlFor}>{label}</label> : <span>{label}</span>}
+        {required ? <span className="required" aria-hidden="true">*</span> : null}
+      </div>
+      <div className="form-control">
+        {children}
+        {error ? (
+          <p className="field-error" role="alert" id={htmlFor ? htmlFor + '-error' : undefined}>
+            {error}
+          </p>
+        ) : null}
+        {help ? <div className="help">{help}</div> : null}
+      </div>
+    </div>
+  );
+}
+
+/** The API's message; field errors that no row shows are listed under it. */
+export function ErrorBanner({ error, shownPaths = [], otherLabel }: { error: ApiError | undefined | null; shownPaths?: string[]; otherLabel?: string }) {
+  if (!error) return null;
+  const validation = error.code === 'VALIDATION' && error.fields.length > 0;
+  const rest = validation ? error.fields.filter((f) => !shownPaths.includes(f.path)) : [];
+  // the API's validation message repeats every field message after its summary
+  const message = validation ? summaryOf(error.message, error.fields) : error.message;
+  return (
+    <div className="banner banner-error" role="alert" data-testid="error-banner">
+      <p>{message}</p>
+      {rest.length ? (
+        <>
+          {otherLabel && rest.length < error.fields.length ? <p>{otherLabel}</p> : null}
+          <ul>
+            {rest.map((f) => (
+              <li key={f.path + f.message}>{f.message}</li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+    </div>
+  );
+}
+
+function summaryOf(message: string, fields: { message: string }[]): string {
+  const first = fields[0]?.message;
+  const at = first ? message.indexOf(first) : -1;
+  return at > 0 ? message.slice(0, at).trim() : message;
+}
+
+export function Notice({ kind = 'info', children }: { kind?: 'info' | 'warning' | 'success'; children: ReactNode }) {
+  return (
+    <div className={`banner banner-${kind}`} role={kind === 'warning' ? 'note' : 'status'}>
+      {children}
+    </div>
+  );
+}
+
+/** A stable id for a control, for label htmlFor and aria-describedby. */
+export function useFieldId(name: string): string {
+  return useId().replace(/:/g, '') + '-' + name.replace(/\W/g, '-');
+}

@@ -2,6 +2,10 @@
 import { Navigate, Outlet, Route, Routes, useLocation } from 'react-router';
 import { Header, SettingsLayout } from './components/layout.tsx';
 import { useI18n } from './i18n/i18n.tsx';
+import { MailAccountDeletePage } from './pages/mail-account-delete.tsx';
+import { MailAccountDetailPage } from './pages/mail-account-detail.tsx';
+import { MailAccountFormPage } from './pages/mail-account-form.tsx';
+import { MailAccountsPage } from './pages/mail-accounts.tsx';
 import { MailServerDeletePage } from './pages/mail-server-delete.tsx';
 import { MailServerFormPage } from './pages/mail-server-form.tsx';
 import { MailServerOrderPage } from './pages/mail-server-order.tsx';
@@ -42,6 +46,11 @@ export function App() {
               <Route path="general/mail-servers/order" element={<MailServerOrderPage />} />
               <Route path="general/mail-servers/:id/edit" element={<MailServerFormPage />} />
               <Route path="general/mail-servers/:id/delete" element={<MailServerDeletePage />} />
+              <Route path="general/mail-accounts" element={<MailAccountsPage />} />
+              <Route path="general/mail-accounts/new" element={<MailAccountFormPage />} />
+              <Route path="general/mail-accounts/:id" element={<MailAccountDetailPage />} />
+              <Route path="general/mail-accounts/:id/edit" element={<MailAccountFormPage />} />
+              <Route path="general/mail-accounts/:id/delete" element={<MailAccountDeletePage />} />
             </Route>
             <Route path="*" element={<NotFound />} />
           </Route>

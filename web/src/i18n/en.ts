@@ -140,6 +140,7 @@ export const en: Record<keyof typeof ja, string> = {
   'accountForm.selectServer': 'Choose one',
   'accountForm.leave.delete': 'Delete (recommended)',
   'accountForm.leave.days': 'days, then delete',
+  'accountForm.leave.daysRadio': 'Delete after N days',
   'accountForm.leave.forever': 'Without limit',
   'accountForm.leaveLead': 'Whether Yubin deletes received mail from the mail server.',
   'accountForm.leaveWarning':

@@ -140,6 +140,7 @@ export const ja = {
   'accountForm.selectServer': '選択してください',
   'accountForm.leave.delete': '削除する（推奨）',
   'accountForm.leave.days': '日後に削除',
+  'accountForm.leave.daysRadio': 'N日後に削除',
   'accountForm.leave.forever': '無期限',
   'accountForm.leaveLead': 'Yubinで受信したメールをメールサーバーから削除するかどうかを選びます。',
   'accountForm.leaveWarning':

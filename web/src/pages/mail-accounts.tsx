@@ -1,0 +1,127 @@
+// システム設定 › 全般 › メールアカウント: every account with its mail server, its last
+// receive and its status (error, oversize notices, the backlog warning), 追加する and
+// 変更する / 削除する on each row.
+import { Link } from 'react-router';
+import { api } from '../api/client.ts';
+import type { MailAccount, MailServer, ReceiveStatus } from '../api/types.ts';
+import { ErrorBanner, Notice } from '../components/form.tsx';
+import { ACCOUNTS, Page, SERVERS, useSettingsCrumbs } from '../components/layout.tsx';
+import { useLoad } from '../components/use-load.ts';
+import { useI18n } from '../i18n/i18n.tsx';
+
+export interface AccountsData {
+  accounts: MailAccount[];
+  servers: MailServer[];
+  statuses: Record<string, ReceiveStatus | undefined>;
+}
+
+export async function loadAccounts(withStatus: boolean): Promise<AccountsData> {
+  const [accounts, servers] = await Promise.all([
+    api<{ items: MailAccount[] }>('GET', '/api/v1/mail-accounts'),
+    api<{ items: MailServer[] }>('GET', '/api/v1/mail-servers'),
+  ]);
+  const statuses: AccountsData['statuses'] = {};
+  if (withStatus) {
+    await Promise.all(
+      accounts.items.map(async (a) => {
+        statuses[a.id] = await api<ReceiveStatus>('GET', `/api/v1/mail-accounts/${encodeURIComponent(a.id)}/status`).catch(() => undefined);
+      }),
+    );
+  }
+  return { accounts: accounts.items, servers: servers.items, statuses };
+}
+
+/** 正常 / エラー / 未受信 / 停止中 / 受信中, with the error, notices and backlog warning under it. */
+export function AccountStatus({ status }: { status: ReceiveStatus | undefined }) {
+  const { t, msg } = useI18n();
+  if (!status) return null;
+  let label: string;
+  let kind: string;
+  if (status.running) [label, kind] = [t('accounts.status.running'), 'muted'];
+  else if (!status.enabled) [label, kind] = [t('accounts.status.disabled'), 'muted'];
+  else if (status.lastError) [label, kind] = [t('accounts.status.error'), 'error'];
+  else if (!status.lastRunAt) [label, kind] = [t('accounts.status.never'), 'muted'];
+  else [label, kind] = [t('accounts.status.ok'), 'ok'];
+  return (
+    <div className="account-status" data-status={kind}>
+      <span className={`status status-${kind}`}>{label}</span>
+      {status.lastError ? <p className="status-note error-text">{status.lastError.message}</p> : null}
+      {status.notices.length ? <p className="status-note warn">{t('accounts.notices', { count: status.notices.length })}</p> : null}
+      {status.warnings.map((w) => (
+        <p key={w.code} className="status-note warn" data-warning={w.code}>
+          {msg('error.backlog', { count: w.count })}
+        </p>
+      ))}
+    </div>
+  );
+}
+
+export function MailAccountsPage() {
+  const { t, field, dateTime } = useI18n();
+  const crumbs = useSettingsCrumbs();
+  const { data, error } = useLoad(() => loadAccounts(true), []);
+  const serverName = (id: string) => data?.servers.find((s) => s.id === id)?.name ?? id;
+  const hasOthers = !!data?.servers.length;
+
+  return (
+    <Page crumbs={[...crumbs, { label: t('settings.mailAccounts') }]} title={t('accounts.title')}>
+      <ErrorBanner error={error} />
+      {data ? (
+        <>
+          <div className="toolbar">
+            <Link className="button-link" to={`${ACCOUNTS}/new`}>
+              {t('common.add')}
+            </Link>
+          </div>
+          {!hasOthers ? (
+            <Notice>
+              <Link to={SERVERS}>{t('accounts.needServer')}</Link>
+            </Notice>
+          ) : null}
+          {data.accounts.length ? (
+            <table className="list" data-testid="accounts">
+              <thead>
+                <tr>
+                  <th scope="col">{t('accounts.col.name')}</th>
+                  <th scope="col">{field('address')}</th>
+                  <th scope="col">{field('serverId')}</th>
+                  <th scope="col">{t('accounts.col.lastReceive')}</th>
+                  <th scope="col">{t('accounts.col.status')}</th>
+                  <th scope="col" className="actions-col">
+                    {t('servers.col.actions')}
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.accounts.map((a) => {
+                  const st = data.statuses[a.id];
+                  return (
+                    <tr key={a.id} data-account-id={a.id}>
+                      <th scope="row">
+                        <Link to={`${ACCOUNTS}/${a.id}`}>{a.displayName}</Link>
+                      </th>
+                      <td>{a.address}</td>
+                      <td>{serverName(a.serverId)}</td>
+                      <td className="last-receive">{dateTime(st?.lastRunAt)}</td>
+                      <td>
+                        <AccountStatus status={st} />
+                      </td>
+                      <td className="actions">
+                        <Link to={`${ACCOUNTS}/${a.id}/edit`}>{t('common.change')}</Link>
+                        <Link to={`${ACCOUNTS}/${a.id}/delete`}>{t('common.delete')}</Link>
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          ) : (
+            <p className="empty">{t('accounts.empty')}</p>
+          )}
+        </>
+      ) : error ? null : (
+        <p>{t('common.loading')}</p>
+      )}
+    </Page>
+  );
+}

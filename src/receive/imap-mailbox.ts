@@ -16,6 +16,9 @@ export const IMAP_CONNECTION_TIMEOUT = 30_000;
 export const IMAP_GREETING_TIMEOUT = 30_000;
 export const IMAP_SOCKET_TIMEOUT = 120_000;
 
+const IMAPFLOW_CLOSED = new Set(['NoConnection', 'EConnectionClosed', 'ClosedAfterConnectText', 'ClosedAfterConnectTLS', 'StateLogout']);
+const IMAPFLOW_TIMEOUT = new Set(['CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT', 'ETIMEOUT']);
+
 export function classifyImapError(err: unknown, command?: string): MailError {
   if (err instanceof MailError) return err;
   const e = err as { authenticationFailed?: boolean; code?: string; responseText?: string; serverResponseCode?: string; message?: string; tlsFailed?: boolean };
@@ -30,10 +33,11 @@ export function classifyImapError(err: unknown, command?: string): MailError {
   if (e?.serverResponseCode === 'UNAVAILABLE' || e?.serverResponseCode === 'INUSE') {
     return new MailError('SERVER_TEMPORARY', text, { kind: 'transient', command, response: e?.responseText, cause: err });
   }
+  // imapflow's own codes for a connection that went away or took too long
+  if (e?.code && IMAPFLOW_CLOSED.has(e.code)) return new MailError('CONNECTION_CLOSED', text, { kind: 'transient', command, cause: err });
+  if (e?.code && IMAPFLOW_TIMEOUT.has(e.code)) return new MailError('TIMEOUT', text, { kind: 'transient', command, cause: err });
   if (e?.code && /^E[A-Z]+$/.test(e.code)) return fromSocketError(err, command);
-  if (e?.code === 'NoConnection' || e?.code === 'ETIMEOUT' || /timeout/i.test(text)) {
-    return new MailError('CONNECTION_CLOSED', text, { kind: 'transient', command, cause: err });
-  }
+  if (/timeout/i.test(text)) return new MailError('TIMEOUT', text, { kind: 'transient', command, cause: err });
   const fromSocket = fromSocketError(err, command);
   if (fromSocket.code === 'TLS_FAILED') return fromSocket;
   return new MailError('COMMAND_FAILED', text, { kind: 'transient', command, response: e?.responseText, cause: err });

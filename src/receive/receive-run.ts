@@ -86,8 +86,6 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
     session = await (opts.openMailbox ?? defaultOpener)(server.incoming, { username: creds.username, password: creds.password }, { ca: opts.ca, logger: log });
     progress({ phase: 'listing', total: 0, done: 0, bytes: 0 });
     const remote = await session.list();
-    const onServer = new Set(remote.map((m) => m.uid));
-    await messages.settlePendingDeletions(accountId, onServer, started);
     const known = await messages.knownUids(accountId);
 
     // --- decide what is new, and what is too large to receive -------------------------
@@ -135,7 +133,7 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
       const results = await messages.storeBatch(accountId, batch, at);
       for (const [i, r] of results.entries()) {
         const m = batch[i]!;
-        stored.set(r.uid, { messageId: r.messageId, firstSeenAt: at, sha256: m.meta.sha256 });
+        stored.set(r.uid, { messageId: r.messageId, firstSeenAt: r.firstSeenAt, sha256: m.meta.sha256 });
         if (r.isNew) summary.received++;
         else summary.duplicates++;
       }
@@ -179,7 +177,7 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
         const meta = collector.end();
         const at = now().toISOString();
         const r = await messages.commitStaged(accountId, stagingId, msg.uid, meta, at);
-        stored.set(r.uid, { messageId: r.messageId, firstSeenAt: at, sha256: meta.sha256 });
+        stored.set(r.uid, { messageId: r.messageId, firstSeenAt: r.firstSeenAt, sha256: meta.sha256 });
         if (r.isNew) summary.received++;
         else summary.duplicates++;
         doneBytes += size;
@@ -210,6 +208,11 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
 
     // --- only now: deletions, by the account's policy --------------------------------------
     const all = new Map<string, KnownUid>([...known, ...stored]);
+    // what an interrupted earlier run asked to delete: settle it now that every UID we
+    // could fetch is matched to a stored message
+    const onServerMessageIds = new Set(remote.flatMap((m) => (all.has(m.uid) ? [all.get(m.uid)!.messageId] : [])));
+    const allIdentified = remote.every((m) => all.has(m.uid) || oversizeUids.has(m.uid));
+    await messages.settlePendingDeletions(accountId, onServerMessageIds, allIdentified, now().toISOString());
     const policy = account.leaveOnServer;
     const cutoff = policy.mode === 'days' ? now().getTime() - (policy.days ?? 0) * DAY_MS : 0;
     const toDelete = remote.filter((m) => {

@@ -88,6 +88,8 @@ export interface IncomingMail {
 export interface StoredResult {
   uid: string;
   messageId: string;
+  /** when Yubin first stored these bytes: a new UID for old bytes keeps the old time */
+  firstSeenAt: string;
   /** false when the same bytes were already stored for this account (UIDVALIDITY change…) */
   isNew: boolean;
 }
@@ -177,31 +179,31 @@ export class MessageRepository {
     return this.store.transaction(async (trx) => {
       // one query for the whole batch: which of these exact byte sequences are already stored?
       const shas = [...new Set(mails.map((m) => m.meta.sha256))];
-      const existing = new Map<string, string>();
+      const existing = new Map<string, { id: string; receivedAt: string }>();
       for (let i = 0; i < shas.length; i += IN_LIST_MAX) {
         const rows = await trx
           .selectFrom('messages')
-          .select(['id', 'sha256'])
+          .select(['id', 'sha256', 'received_at'])
           .where('account_id', '=', accountId)
           .where('sha256', 'in', shas.slice(i, i + IN_LIST_MAX))
           .execute();
-        for (const r of rows) existing.set(r.sha256, r.id);
+        for (const r of rows) existing.set(r.sha256, { id: r.id, receivedAt: r.received_at });
       }
       const results: StoredResult[] = [];
       const messageRows: MessageTable[] = [];
       const chunkRows: MessageChunkTable[] = [];
       const uidRows: MessageUidTable[] = [];
       for (const m of mails) {
-        let messageId = existing.get(m.meta.sha256);
-        const isNew = messageId === undefined;
-        if (messageId === undefined) {
-          messageId = uuidv7(); // time-ordered: inserts land at the end of the B-trees
-          existing.set(m.meta.sha256, messageId); // the same bytes twice in one batch: stored once
-          messageRows.push(toMessageRow(messageId, accountId, now, m.meta));
-          for (const [seq, data] of rechunk(m.chunks).entries()) chunkRows.push({ message_id: messageId, seq, data });
+        let found = existing.get(m.meta.sha256);
+        const isNew = found === undefined;
+        if (found === undefined) {
+          found = { id: uuidv7(), receivedAt: now }; // time-ordered ids: inserts land at the end of the B-trees
+          existing.set(m.meta.sha256, found); // the same bytes twice in one batch: stored once
+          messageRows.push(toMessageRow(found.id, accountId, now, m.meta));
+          for (const [seq, data] of rechunk(m.chunks).entries()) chunkRows.push({ message_id: found.id, seq, data });
         }
-        uidRows.push({ account_id: accountId, uid: m.uid, message_id: messageId, first_seen_at: now, deleted_at: null });
-        results.push({ uid: m.uid, messageId, isNew });
+        uidRows.push({ account_id: accountId, uid: m.uid, message_id: found.id, first_seen_at: found.receivedAt, deleted_at: null });
+        results.push({ uid: m.uid, messageId: found.id, firstSeenAt: found.receivedAt, isNew });
       }
       for (let i = 0; i < messageRows.length; i += ROWS_PER_INSERT) {
         await trx.insertInto('messages').values(messageRows.slice(i, i + ROWS_PER_INSERT)).execute();
@@ -247,8 +249,14 @@ export class MessageRepository {
    */
   async commitStaged(accountId: string, stagingId: string, uid: string, meta: MailMetadata, now: string): Promise<StoredResult> {
     return this.store.transaction(async (trx) => {
-      const existing = await trx.selectFrom('messages').select('id').where('account_id', '=', accountId).where('sha256', '=', meta.sha256).executeTakeFirst();
+      const existing = await trx
+        .selectFrom('messages')
+        .select(['id', 'received_at'])
+        .where('account_id', '=', accountId)
+        .where('sha256', '=', meta.sha256)
+        .executeTakeFirst();
       let messageId = existing?.id;
+      const firstSeenAt = existing?.received_at ?? now;
       if (!messageId) {
         messageId = uuidv7();
         await trx.insertInto('messages').values(toMessageRow(messageId, accountId, now, meta)).execute();
@@ -266,10 +274,10 @@ export class MessageRepository {
       await trx.deleteFrom('message_staging_chunks').where('staging_id', '=', stagingId).execute();
       await trx
         .insertInto('message_uids')
-        .values({ account_id: accountId, uid, message_id: messageId, first_seen_at: now, deleted_at: null })
+        .values({ account_id: accountId, uid, message_id: messageId, first_seen_at: firstSeenAt, deleted_at: null })
         .onConflict((oc) => oc.columns(['account_id', 'uid']).doNothing())
         .execute();
-      return { uid, messageId, isNew: !existing };
+      return { uid, messageId, firstSeenAt, isNew: !existing };
     });
   }
 
@@ -372,15 +380,25 @@ export class MessageRepository {
   }
 
   /**
-   * Pending entries from an interrupted run: those whose UID is gone from the
-   * server were deleted (QUIT went through before the crash); the others were not.
+   * Pending entries from an interrupted run (deletion asked, commit not confirmed):
+   * an entry whose stored message is still on the server (under any UID) was not
+   * deleted; otherwise it was — but only when every mail on the server is
+   * identified. UIDs can all change (IMAP UIDVALIDITY, Dovecot's POP3 UIDLs), and
+   * then "UID gone" proves nothing until the new UIDs are matched by SHA-256.
    */
-  async settlePendingDeletions(accountId: string, onServer: Set<string>, now: string): Promise<void> {
-    const rows = await this.db.selectFrom('deletion_log').select(['id', 'uid']).where('account_id', '=', accountId).where('status', '=', 'pending').execute();
-    const done = rows.filter((r) => !onServer.has(r.uid));
-    const notDone = rows.filter((r) => onServer.has(r.uid));
+  async settlePendingDeletions(accountId: string, onServerMessageIds: Set<string>, allIdentified: boolean, now: string): Promise<void> {
+    const rows = await this.db
+      .selectFrom('deletion_log')
+      .select(['id', 'uid', 'message_id'])
+      .where('account_id', '=', accountId)
+      .where('status', '=', 'pending')
+      .execute();
+    const notDone = rows.filter((r) => onServerMessageIds.has(r.message_id));
+    const done = allIdentified ? rows.filter((r) => !onServerMessageIds.has(r.message_id)) : [];
     if (done.length) await this.confirmDeletions(accountId, done.map((r) => r.id), done.map((r) => r.uid), now);
-    if (notDone.length) await this.db.updateTable('deletion_log').set({ status: 'not_deleted' }).where('id', 'in', notDone.map((r) => r.id)).execute();
+    for (let i = 0; i < notDone.length; i += IN_LIST_MAX) {
+      await this.db.updateTable('deletion_log').set({ status: 'not_deleted' }).where('id', 'in', notDone.slice(i, i + IN_LIST_MAX).map((r) => r.id)).execute();
+    }
   }
 
   async deletionLog(accountId: string, limit: number): Promise<{ id: string; uid: string; sha256: string; messageId: string; policy: string; status: string; requestedAt: string; deletedAt: string | null }[]> {

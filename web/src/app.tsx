@@ -10,6 +10,8 @@ import { MailServerDeletePage } from './pages/mail-server-delete.tsx';
 import { MailServerFormPage } from './pages/mail-server-form.tsx';
 import { MailServerOrderPage } from './pages/mail-server-order.tsx';
 import { MailServersPage } from './pages/mail-servers.tsx';
+import { MailPage } from './pages/mail.tsx';
+import { MessagePage } from './pages/message.tsx';
 import { SettingsGeneralPage } from './pages/settings-general.tsx';
 import { SetupPage, SignInPage } from './pages/sign-in.tsx';
 import { useSession } from './session.tsx';
@@ -37,7 +39,9 @@ export function App() {
           <Route path="/signin" element={<SignInPage />} />
           <Route path="/setup" element={<SetupPage />} />
           <Route element={<RequireSignIn />}>
-            <Route index element={<Navigate to="/settings" replace />} />
+            <Route index element={<Navigate to="/mail" replace />} />
+            <Route path="mail" element={<MailPage />} />
+            <Route path="mail/:id" element={<MessagePage />} />
             <Route path="settings" element={<SettingsLayout />}>
               <Route index element={<Navigate to="general" replace />} />
               <Route path="general" element={<SettingsGeneralPage />} />

@@ -1,0 +1,153 @@
+// 受信メール: the accounts in the left pane; for the chosen one, its mail newest
+// first (from, subject, date, size, attachment mark) with search by subject or
+// sender and paging (the API's cursors).
+import { useEffect, useState, type FormEvent } from 'react';
+import { Link, NavLink, useSearchParams } from 'react-router';
+import { api, qs } from '../api/client.ts';
+import type { MailAccount, MessageSummary, Page as ApiPage } from '../api/types.ts';
+import { ErrorBanner, Notice } from '../components/form.tsx';
+import { ClipIcon } from '../components/icons.tsx';
+import { Page } from '../components/layout.tsx';
+import { useLoad } from '../components/use-load.ts';
+import { useI18n } from '../i18n/i18n.tsx';
+
+export const PAGE_SIZE = 50;
+
+export function sender(m: { from: { name: string; address: string } | null }): string {
+  if (!m.from) return '';
+  return m.from.name ? `${m.from.name} <${m.from.address}>` : m.from.address;
+}
+
+export function MailPage() {
+  const { t } = useI18n();
+  const [params, setParams] = useSearchParams();
+  const { data: accounts, error: accountsError } = useLoad(() => api<{ items: MailAccount[] }>('GET', '/api/v1/mail-accounts').then((r) => r.items), []);
+  const accountId = params.get('account') ?? accounts?.[0]?.id ?? '';
+  const q = params.get('q') ?? '';
+  const account = accounts?.find((a) => a.id === accountId);
+
+  return (
+    <div className="mail">
+      <aside className="left-pane">
+        <h2>{t('mail.accounts')}</h2>
+        <nav aria-label={t('mail.accounts')}>
+          <ul>
+            {accounts?.map((a) => (
+              <li key={a.id}>
+                <NavLink to={`/mail?account=${a.id}`} className={() => (a.id === accountId ? 'active' : '')}>
+                  {a.displayName}
+                  <span className="address">{a.address}</span>
+                </NavLink>
+              </li>
+            ))}
+          </ul>
+        </nav>
+      </aside>
+      <div className="mail-main">
+        <Page crumbs={[{ label: t('mail.title'), to: '/mail' }, ...(account ? [{ label: account.displayName }] : [])]} title={account ? `${account.displayName} <${account.address}>` : t('mail.title')}>
+          <ErrorBanner error={accountsError} />
+          {accounts && accounts.length === 0 ? <Notice>{t('mail.noAccounts')}</Notice> : null}
+          {accountId ? (
+            <MessageList
+              key={`${accountId}|${q}`}
+              accountId={accountId}
+              q={q}
+              onSearch={(next) => {
+                const p = new URLSearchParams(params);
+                p.set('account', accountId);
+                if (next) p.set('q', next);
+                else p.delete('q');
+                setParams(p);
+              }}
+            />
+          ) : null}
+        </Page>
+      </div>
+    </div>
+  );
+}
+
+function MessageList({ accountId, q, onSearch }: { accountId: string; q: string; onSearch: (q: string) => void }) {
+  const { t, dateTime, size } = useI18n();
+  const [input, setInput] = useState(q);
+  // cursors[i] is the cursor of page i (page 0 has none)
+  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const [pageNo, setPageNo] = useState(0);
+  const cursor = cursors[pageNo];
+  const { data, error, loading } = useLoad(
+    () => api<ApiPage<MessageSummary>>('GET', '/api/v1/messages' + qs({ accountId, q: q || undefined, limit: PAGE_SIZE, cursor })),
+    [accountId, q, cursor],
+  );
+
+  useEffect(() => setInput(q), [q]);
+
+  function search(e: FormEvent) {
+    e.preventDefault();
+    onSearch(input.trim());
+  }
+  function next() {
+    if (!data?.nextCursor) return;
+    const nextCursors = cursors.slice(0, pageNo + 1);
+    nextCursors.push(data.nextCursor);
+    setCursors(nextCursors);
+    setPageNo(pageNo + 1);
+  }
+
+  return (
+    <>
+      <form className="search" role="search" onSubmit={search}>
+        <input type="search" aria-label={t('mail.search')} placeholder={t('mail.search')} value={input} onChange={(e) => setInput(e.target.value)} />
+        <button type="submit">{t('mail.searchButton')}</button>
+        {q ? (
+          <button type="button" onClick={() => onSearch('')}>
+            {t('mail.clearSearch')}
+          </button>
+        ) : null}
+      </form>
+      <ErrorBanner error={error} />
+      {data ? (
+        data.items.length ? (
+          <table className="list" data-testid="messages" aria-busy={loading}>
+            <thead>
+              <tr>
+                <th scope="col" className="clip-col">
+                  <ClipIcon label={t('mail.col.attachment')} />
+                </th>
+                <th scope="col">{t('mail.col.from')}</th>
+                <th scope="col">{t('mail.col.subject')}</th>
+                <th scope="col">{t('mail.col.date')}</th>
+                <th scope="col" className="num">
+                  {t('mail.col.size')}
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.items.map((m) => (
+                <tr key={m.id} data-message-id={m.id}>
+                  <td className="clip">{m.hasAttachments ? <ClipIcon label={t('mail.attachment')} /> : null}</td>
+                  <td>{sender(m)}</td>
+                  <td>
+                    <Link to={`/mail/${m.id}`}>{m.subject || t('mail.noSubject')}</Link>
+                  </td>
+                  <td className="date">{dateTime(m.date ?? m.receivedAt)}</td>
+                  <td className="num">{size(m.size)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          <p className="empty">{t('mail.empty')}</p>
+        )
+      ) : null}
+      <div className="pager">
+        <button type="button" onClick={() => setPageNo(pageNo - 1)} disabled={pageNo === 0}>
+          {t('mail.prev')}
+        </button>
+        <span>{t('mail.page', { page: pageNo + 1 })}</span>
+        <button type="button" onClick={next} disabled={!data?.nextCursor}>
+          {t('mail.next')}
+        </button>
+      </div>
+    </>
+  );
+}

@@ -2,6 +2,7 @@
 import { Navigate, Outlet, Route, Routes, useLocation } from 'react-router';
 import { Header, SettingsLayout } from './components/layout.tsx';
 import { useI18n } from './i18n/i18n.tsx';
+import { AuditLogPage } from './pages/audit-log.tsx';
 import { MailAccountDeletePage } from './pages/mail-account-delete.tsx';
 import { MailAccountDetailPage } from './pages/mail-account-detail.tsx';
 import { MailAccountFormPage } from './pages/mail-account-form.tsx';
@@ -55,6 +56,7 @@ export function App() {
               <Route path="general/mail-accounts/:id" element={<MailAccountDetailPage />} />
               <Route path="general/mail-accounts/:id/edit" element={<MailAccountFormPage />} />
               <Route path="general/mail-accounts/:id/delete" element={<MailAccountDeletePage />} />
+              <Route path="general/audit-log" element={<AuditLogPage />} />
             </Route>
             <Route path="*" element={<NotFound />} />
           </Route>

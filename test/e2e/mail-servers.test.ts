@@ -247,8 +247,24 @@ test('mail servers: navigation, presets, add/change, reorder, delete, language',
     await field(page, 'outgoing.port').locator('.field-error').waitFor();
     assert.match((await field(page, 'outgoing.port').locator('.field-error').textContent()) ?? '', /Outgoing port/);
     await ui.shot('mail-server-form-en');
+  });
+
+  await t.test('the language is remembered per user', async () => {
+    await new AuthService(ui.ctx).createAdmin('other', 'another long password');
+    await page.getByRole('button', { name: 'Settings menu' }).click();
+    await page.getByRole('menuitem', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('User name').fill('other');
+    await page.getByLabel('Password').fill('another long password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('.app-nav').getByRole('link', { name: 'Received mail' }).waitFor();
     await page.getByRole('button', { name: '日本語' }).click();
-    await page.getByRole('heading', { name: 'メールサーバーの追加' }).waitFor();
+    await page.locator('.app-nav').getByRole('link', { name: '受信メール' }).waitFor();
+    await page.getByRole('button', { name: '設定メニュー' }).click();
+    await page.getByRole('menuitem', { name: 'ログアウト' }).click();
+    await signIn(ui);
+    await page.locator('.app-nav').getByRole('link', { name: 'Received mail' }).waitFor();
+    assert.equal(await page.locator('html').getAttribute('lang'), 'en', 'admin chose English before');
   });
 });
 

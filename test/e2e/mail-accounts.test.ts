@@ -161,16 +161,41 @@ test('mail accounts: add/change with leave-on-server, connection test, receive n
     await ui.shot('mail-accounts');
   });
 
+  await t.test('a server whose SMTP auth does not use the account credentials asks for SMTP ones', async () => {
+    await new MailServerService(ui.ctx).add('test', {
+      name: 'Separate SMTP',
+      incoming: { protocol: 'imap4', host: 'imap.example.com' },
+      outgoing: { host: 'smtp.example.com', auth: { mechanism: 'LOGIN', useAccountCredentials: false } },
+    });
+    await page.goto(`${ui.baseUrl}/settings/general/mail-accounts/new`);
+    await page.getByLabel('表示名').fill('Info');
+    await page.getByLabel('メールアドレス').fill('info@example.com');
+    assert.equal(await page.getByLabel('SMTP認証のユーザー名').count(), 0);
+    await page.getByLabel('メールサーバー', { exact: true }).selectOption({ label: 'Separate SMTP' });
+    await page.getByLabel('ユーザー名', { exact: true }).fill('info');
+    await page.getByLabel('パスワード', { exact: true }).fill('info-pw');
+    await page.getByLabel('SMTP認証のユーザー名').fill('smtp-info');
+    await page.getByLabel('SMTP認証のパスワード').fill('smtp-pw');
+    await page.getByRole('button', { name: '追加する' }).click();
+    await page.getByRole('heading', { name: 'Info <info@example.com>' }).waitFor();
+    const info = (await accounts.list()).find((a) => a.address === 'info@example.com')!;
+    const creds = await accounts.credentials(info.id);
+    assert.equal(creds.smtpUsername, 'smtp-info');
+    assert.equal(creds.smtpPassword, 'smtp-pw');
+    await page.goto(`${ui.baseUrl}/settings/general/mail-accounts`);
+    await page.getByTestId('accounts').waitFor();
+  });
+
   await t.test('delete: いいえ keeps the account, はい deletes it', async () => {
     const row = () => page.getByTestId('accounts').locator('tbody tr').filter({ hasText: 'sales@example.com' });
     await row().getByRole('link', { name: '削除する' }).click();
     await page.getByRole('button', { name: 'いいえ' }).click();
     await page.getByTestId('accounts').waitFor();
-    assert.equal((await accounts.list()).length, 2);
+    assert.equal((await accounts.list()).length, 3);
     await row().getByRole('link', { name: '削除する' }).click();
     await page.getByRole('button', { name: 'はい' }).click();
     await page.getByTestId('accounts').waitFor();
-    assert.deepEqual((await accounts.list()).map((a) => a.address), ['support@example.com']);
+    assert.deepEqual((await accounts.list()).map((a) => a.address).sort(), ['info@example.com', 'support@example.com']);
     assert.equal(await row().count(), 0);
   });
 });

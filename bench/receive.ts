@@ -177,8 +177,9 @@ try {
     add('yubin POP3 → SQLite (stored + metadata)', await yubinReceive(bed, user, pw, 'pop3'));
     add('yubin IMAP4 → SQLite (stored + metadata)', await yubinReceive(bed, user, pw, 'imap4'));
   }
-  add('fetchmail POP3 → MDA', await peerTool('fetchmail', bed, user, pw, work));
-  add('getmail6 POP3 → Maildir', await peerTool('getmail', bed, user, pw, work));
+  const peer = (name: string) => peerTool(name, bed, user, pw, work).catch((err: Error) => `failed: ${err.message.split('\n')[0]}`);
+  add('fetchmail POP3 → MDA', await peer('fetchmail'));
+  add('getmail6 POP3 → Maildir', await peer('getmail'));
 
   const rate = (r: Row) => N / median(r.seconds);
   const raw = rows.find((r) => r.name.startsWith('raw'));

@@ -85,7 +85,7 @@ export class ValidationError extends AppError {
   }
 }
 
-export function notFound(what: 'what.mailServer' | 'what.mailAccount' | 'what.apiToken' | 'what.message'): AppError {
+export function notFound(what: 'what.mailServer' | 'what.mailAccount' | 'what.apiToken' | 'what.message' | 'what.attachment'): AppError {
   return new AppError('NOT_FOUND', 'error.notFound', { what: new MessageRef(what) });
 }
 

@@ -53,6 +53,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'error.receiveBusy': 'This mail account is being received right now. Try again when it is done.',
     'error.backlog': '{count} received mails are left on the server. With “without limit” the mailbox may fill up.',
     'what.message': 'Mail',
+    'what.attachment': 'Attachment',
     'what.mailServer': 'Mail server',
     'what.mailAccount': 'Mail account',
     'what.apiToken': 'API token',

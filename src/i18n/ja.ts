@@ -53,6 +53,7 @@ export const ja = {
     'error.receiveBusy': 'このメールアカウントは現在受信中です。終わってからもう一度お試しください。',
     'error.backlog': 'サーバーに受信済みのメールが{count}通残っています。「無期限」の設定ではサーバーの容量があふれるおそれがあります。',
     'what.message': 'メール',
+    'what.attachment': '添付ファイル',
     'what.mailServer': 'メールサーバー',
     'what.mailAccount': 'メールアカウント',
     'what.apiToken': 'APIトークン',

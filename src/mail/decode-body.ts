@@ -207,3 +207,20 @@ export async function decodeMessage(raw: Buffer): Promise<DecodedMessage> {
   result.error = errors.length ? errors.join('; ') : null;
   return result;
 }
+
+/** One attachment of a stored mail, decoded (index as in DecodedMessage.attachments); null if there is none. */
+export async function decodeAttachment(raw: Buffer, index: number): Promise<(DecodedAttachment & { content: Buffer }) | null> {
+  let input = raw;
+  try {
+    input = prepareForMailparser(raw, scanMime(raw));
+  } catch {
+    // parse the raw bytes as they are
+  }
+  try {
+    const parsed = await simpleParser(input, { skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true });
+    const a = parsed.attachments[index];
+    return a ? { ...attachmentFromMailparser(a), content: a.content } : null;
+  } catch {
+    return null;
+  }
+}

@@ -179,6 +179,11 @@ test('received mail: list, search, paging, Japanese and HTML mail, raw source', 
     assert.equal(await frame.locator('a').getAttribute('target'), '_blank');
     await page.getByTestId('remote-blocked').waitFor();
     assert.match((await page.getByTestId('attachments').textContent()) ?? '', /report\.pdf/);
+    // the attachment link downloads it, decoded, with the session cookie
+    const href = await page.getByTestId('attachment-link').first().getAttribute('href');
+    const att = await page.request.get(new URL(href!, page.url()).href);
+    assert.equal(att.status(), 200);
+    assert.match(att.headers()['content-disposition'] ?? '', /^attachment; .*report\.pdf/);
     // the text part is one click away
     await page.getByRole('button', { name: 'テキスト' }).click();
     assert.match((await page.getByTestId('text-body').textContent()) ?? '', /Plain news body/);

@@ -212,7 +212,6 @@ export const en: Record<keyof typeof ja, string> = {
   'message.messageId': 'Message-ID',
   'message.size': 'Size',
   'message.attachments': 'Attachments',
-  'message.attachmentsNote': 'Attachments are part of the mail’s source.',
   'message.raw': 'Download the source',
   'message.showText': 'Text',
   'message.showHtml': 'HTML',

@@ -212,7 +212,6 @@ export const ja = {
   'message.messageId': 'Message-ID',
   'message.size': 'サイズ',
   'message.attachments': '添付ファイル',
-  'message.attachmentsNote': '添付ファイルは、メールのソースに含まれています。',
   'message.raw': 'メールのソースをダウンロード',
   'message.showText': 'テキスト',
   'message.showHtml': 'HTML',

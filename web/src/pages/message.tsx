@@ -92,11 +92,14 @@ export function MessagePage() {
               <ul className="attachments" data-testid="attachments">
                 {d.attachments.map((a, i) => (
                   <li key={i}>
-                    <ClipIcon /> {a.filename ?? `(${a.contentType})`} <span className="hint">({a.contentType}, {size(a.size)})</span>
+                    <ClipIcon />{' '}
+                    <a href={`/api/v1/messages/${encodeURIComponent(m.id)}/attachments/${i}`} download={a.filename ?? undefined} data-testid="attachment-link">
+                      {a.filename ?? `(${a.contentType})`}
+                    </a>{' '}
+                    <span className="hint">({a.contentType}, {size(a.size)})</span>
                   </li>
                 ))}
               </ul>
-              <p className="hint">{t('message.attachmentsNote')}</p>
             </section>
           ) : null}
           {safe && d.text ? (

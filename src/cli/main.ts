@@ -4,7 +4,9 @@
 import { Command } from 'commander';
 import { registerAccountCommands } from './commands/account.ts';
 import { registerAdminCommands } from './commands/admin.ts';
+import { registerBulkCommands } from './commands/bulk.ts';
 import { registerReceiveCommand } from './commands/receive.ts';
+import { registerSendCommand } from './commands/send.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerWorkerCommand } from './commands/worker.ts';
 import { registerServerCommands } from './commands/server.ts';
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerAdminCommands(program);
   registerServerCommands(program);
   registerAccountCommands(program);
+  registerSendCommand(program);
+  registerBulkCommands(program);
   return program;
 }
 

@@ -22,6 +22,8 @@ import { pendingMigrations } from '../store/migrate.ts';
 import { DatabaseSessionStore, requireAuth, SESSION_COOKIE, SESSION_MAX_AGE } from './auth.ts';
 import { BODY_LIMIT, handleError } from './error-mapper.ts';
 import { auditLogRoutes } from './routes/audit-log.ts';
+import { bulkDeliveryRoutes } from './routes/bulk-deliveries.ts';
+import { deliveryRoutes } from './routes/deliveries.ts';
 import { authRoutes } from './routes/auth.ts';
 import { mailAccountRoutes } from './routes/mail-accounts.ts';
 import { mailServerRoutes } from './routes/mail-servers.ts';
@@ -128,6 +130,8 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
       await v1.register(mailServerRoutes(services.servers));
       await v1.register(mailAccountRoutes(services.accounts));
       await v1.register(auditLogRoutes(ctx));
+      await v1.register(deliveryRoutes(ctx));
+      await v1.register(bulkDeliveryRoutes(ctx));
       await v1.register(receivingRoutes(ctx));
       await v1.register(messageRoutes(ctx));
     },

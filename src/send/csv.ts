@@ -97,8 +97,10 @@ export function parseCsv(input: string): CsvTable {
           i++;
         }
         if (!closed) {
-          errors.push({ problem: 'unterminatedQuote', row, line: startLine });
-          return { header: [], rows: [], errors };
+          // it ran to the end of the text: nothing after this row can be read
+          broken = { problem: 'unterminatedQuote', row, line: startLine };
+          values.push(value);
+          break;
         }
         // after the closing quote: a comma, a line end or the end of the text
         const c = text.charCodeAt(i);
@@ -131,7 +133,11 @@ export function parseCsv(input: string): CsvTable {
     }
     // a blank line holds no recipient, but keeps its row number (as a spreadsheet shows it)
     if (values.length === 1 && values[0] === '' && !broken) continue;
-    if (broken) errors.push(broken);
+    if (broken) {
+      // one error per row: its fields cannot be counted for sure either
+      errors.push(broken);
+      continue;
+    }
     records.push({ row, line: startLine, values });
   }
 

@@ -11,6 +11,7 @@ import { openDatabase, type Db } from '../store/database.ts';
 import { MailAccountRepository } from '../store/mail-accounts.ts';
 import { MailServerRepository } from '../store/mail-servers.ts';
 import { MessageRepository } from '../store/messages.ts';
+import { DeliveryRepository } from '../store/deliveries.ts';
 import { LeaseRepository } from '../store/leases.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 
@@ -30,6 +31,7 @@ export interface AppContext {
     tokens: ApiTokenRepository;
     settings: SettingsRepository;
     messages: MessageRepository;
+    deliveries: DeliveryRepository;
     leases: LeaseRepository;
   };
   close(): Promise<void>;
@@ -61,6 +63,7 @@ export async function openContext(config: AppConfig, opts: { log?: Logger; migra
       tokens: new ApiTokenRepository(k),
       settings: new SettingsRepository(k),
       messages: new MessageRepository(db),
+      deliveries: new DeliveryRepository(db),
       leases: new LeaseRepository(k),
     },
     close: () => db.close(),

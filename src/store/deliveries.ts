@@ -15,7 +15,7 @@
 // writes would wait for another connection's lock inside better-sqlite3, blocking the event
 // loop (and, with two connections in one process, the lock holder itself).
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Db } from './database.ts';
 import { rechunk } from './messages.ts';
 import type { BulkDeliveryTable, Database, DeliveryRecipientTable, DeliveryTable } from './schema.ts';
@@ -34,6 +34,8 @@ export const PENDING_STATUSES: RecipientStatus[] = ['queued', 'sending', 'deferr
 const INSERT_BATCH = 200;
 /** Ids per `IN (…)` list. */
 const IN_BATCH = 500;
+/** Slots are kept this long (then deleted by the next slot of the server): a record of what went out when. */
+export const SLOT_RETENTION_MS = 60 * 60_000;
 
 export interface NewDelivery {
   id: string;
@@ -142,6 +144,19 @@ export interface AccountSendFlag {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Results per UPDATE (each adds a few parameters per CASE). */
+const RESULT_BATCH = 100;
+
+/**
+ * `CASE <key> WHEN k1 THEN v1 … ELSE <otherwise> END`: one column of a multi-row UPDATE.
+ * Integer values are cast: PostgreSQL would read an untyped parameter as text.
+ */
+function caseOf<T>(key: string, pairs: [string, T][], otherwise: RawBuilder<unknown>, cast?: 'integer'): RawBuilder<T> {
+  if (pairs.length === 0) return otherwise as RawBuilder<T>;
+  const whens = pairs.map(([k, v]) => (cast ? sql`WHEN ${k} THEN CAST(${v} AS integer)` : sql`WHEN ${k} THEN ${v}`));
+  return sql<T>`CASE ${sql.ref(key)} ${sql.join(whens, sql` `)} ELSE ${otherwise} END`;
+}
 
 function chunks<T>(list: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -319,46 +334,48 @@ export class DeliveryRepository {
     const now = opts.now.toISOString();
     const leaseUntil = iso(opts.now.getTime() + opts.leaseMs);
     return this.write(async (trx) => {
-      let q = trx
-        .selectFrom('delivery_recipients as r')
-        .innerJoin('deliveries as d', 'd.id', 'r.delivery_id')
-        .innerJoin('mail_accounts as a', 'a.id', 'r.account_id')
-        .leftJoin('bulk_deliveries as b', 'b.id', 'r.bulk_id')
-        .innerJoin('mail_servers as s', 's.id', 'a.server_id')
-        .select([
-          'r.id',
-          'r.delivery_id',
-          'r.account_id',
-          'r.bulk_id',
-          'r.address',
-          'r.kind',
-          'r.attempts',
-          'r.priority',
-          'r.created_at',
-          'a.server_id',
-          's.outgoing_per_minute_limit',
-          'd.row_number',
-          'd.fields_json',
-          'd.charset',
-        ])
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('r.status', 'in', ['queued', 'deferred']), eb('r.next_attempt_at', '<=', now)]),
-            eb.and([eb('r.status', '=', 'sending'), eb('r.lease_expires_at', '<', now)]),
-          ]),
-        )
-        .where((eb) => eb.or([eb('r.bulk_id', 'is', null), eb('b.status', '=', 'running')]))
-        .orderBy('r.priority')
-        .orderBy('r.next_attempt_at')
-        .limit(opts.limit);
-      if (opts.singlesOnly) q = q.where('r.priority', '=', 0);
-      if (opts.deliveryId) q = q.where('r.delivery_id', '=', opts.deliveryId);
-      const skip = opts.skipThrottledServers ?? [];
-      if (skip.length) {
-        q = q.where((eb) => eb.or([eb('r.bulk_id', 'is', null), eb('s.outgoing_per_minute_limit', 'is', null), eb('a.server_id', 'not in', skip)]));
-      }
-      if (this.store.dialect === 'postgres') q = q.forUpdate('r').skipLocked();
-      const rows = await q.execute();
+      // Two index walks in claiming order, each stopping at the limit (the partial indexes
+      // of migration 0003; their conditions are written as literals so both engines match
+      // them): recipients whose worker died first, then the due ones.
+      const candidates = (stale: boolean, limit: number) => {
+        let q = trx
+          .selectFrom('delivery_recipients as r')
+          .innerJoin('deliveries as d', 'd.id', 'r.delivery_id')
+          .innerJoin('mail_accounts as a', 'a.id', 'r.account_id')
+          .leftJoin('bulk_deliveries as b', 'b.id', 'r.bulk_id')
+          .innerJoin('mail_servers as s', 's.id', 'a.server_id')
+          .select([
+            'r.id',
+            'r.delivery_id',
+            'r.account_id',
+            'r.bulk_id',
+            'r.address',
+            'r.kind',
+            'r.attempts',
+            'r.priority',
+            'r.created_at',
+            'a.server_id',
+            's.outgoing_per_minute_limit',
+            'd.row_number',
+            'd.fields_json',
+            'd.charset',
+          ])
+          .where((eb) => eb.or([eb('r.bulk_id', 'is', null), eb('b.status', '=', 'running')]))
+          .limit(limit);
+        q = stale
+          ? q.where(sql<boolean>`r.status = 'sending'`).where('r.lease_expires_at', '<', now).orderBy('r.lease_expires_at')
+          : q.where(sql<boolean>`r.status in ('queued', 'deferred')`).where('r.next_attempt_at', '<=', now).orderBy('r.priority').orderBy('r.next_attempt_at');
+        if (opts.singlesOnly) q = q.where('r.priority', '=', 0);
+        if (opts.deliveryId) q = q.where('r.delivery_id', '=', opts.deliveryId);
+        const skip = opts.skipThrottledServers ?? [];
+        if (skip.length) {
+          q = q.where((eb) => eb.or([eb('r.bulk_id', 'is', null), eb('s.outgoing_per_minute_limit', 'is', null), eb('a.server_id', 'not in', skip)]));
+        }
+        if (this.store.dialect === 'postgres') q = q.forUpdate('r').skipLocked();
+        return q.execute();
+      };
+      const rows = await candidates(true, opts.limit);
+      if (rows.length < opts.limit) rows.push(...(await candidates(false, opts.limit - rows.length)));
 
       let throttled = 0;
       const maxThrottled = opts.maxThrottled ?? Number.POSITIVE_INFINITY;
@@ -366,12 +383,11 @@ export class DeliveryRepository {
         if (r.bulk_id === null || r.outgoing_per_minute_limit === null) return true;
         return ++throttled <= maxThrottled;
       });
-      for (const ids of chunks(picked.map((r) => r.id), IN_BATCH)) {
-        await trx
-          .updateTable('delivery_recipients')
-          .set({ status: 'sending', lease_holder: opts.holder, lease_expires_at: leaseUntil, updated_at: now })
-          .where('id', 'in', ids)
-          .execute();
+      for (const ids of chunks(
+        picked.map((r) => r.id),
+        IN_BATCH,
+      )) {
+        await trx.updateTable('delivery_recipients').set({ status: 'sending', lease_holder: opts.holder, lease_expires_at: leaseUntil, updated_at: now }).where('id', 'in', ids).execute();
       }
       return picked.map((r) => ({
         id: r.id,
@@ -399,61 +415,77 @@ export class DeliveryRepository {
         .updateTable('delivery_recipients')
         .set({ lease_expires_at: iso(now.getTime() + leaseMs) })
         .where('lease_holder', '=', holder)
-        .where('status', '=', 'sending')
+        .where(sql<boolean>`status = 'sending'`)
         .executeTakeFirst();
       return Number(r.numUpdatedRows);
     });
   }
 
-  /** The subset of `ids` still held by `holder` (a recipient cancelled meanwhile is not). */
-  async stillHeld(ids: string[], holder: string): Promise<Set<string>> {
-    const held = new Set<string>();
-    for (const part of chunks(ids, IN_BATCH)) {
-      const rows = await this.db.selectFrom('delivery_recipients').select('id').where('id', 'in', part).where('status', '=', 'sending').where('lease_holder', '=', holder).execute();
-      for (const r of rows) held.add(r.id);
-    }
-    return held;
-  }
-
   /**
    * Record what happened to claimed recipients, in one transaction. A 'sent' is kept
    * whoever holds the row now (the mail did go out); any other result only while `holder`
-   * still holds it. Returns the bulk deliveries touched.
+   * still holds it. Returns the bulk deliveries touched. A batch is a few statements, not a
+   * few per recipient: each column is set with one CASE over the recipients' ids.
    */
   async applyResults(holder: string, results: RecipientResult[], now: Date): Promise<Set<string>> {
     const at = now.toISOString();
-    const bulks = new Set<string>();
+    const bulks = new Set(results.flatMap((r) => (r.bulkId ? [r.bulkId] : [])));
     await this.write(async (trx) => {
-      for (const r of results) {
-        if (r.bulkId) bulks.add(r.bulkId);
-        const attempts = r.attempted ? sql<number>`attempts + 1` : sql<number>`attempts`;
-        let u = trx
-          .updateTable('delivery_recipients')
-          .set({
-            status: r.status,
-            attempts,
-            lease_holder: null,
-            lease_expires_at: null,
-            updated_at: at,
-            ...(r.status === 'sent' ? { sent_at: at } : {}),
-            ...(r.nextAttemptAt !== undefined ? { next_attempt_at: r.nextAttemptAt } : {}),
-            ...(r.attempted ? { code: r.code ?? null, reply: r.reply ?? null, error_code: r.errorCode ?? null, error_message: r.errorMessage ?? null } : {}),
-          })
-          .where('id', '=', r.id);
-        u = r.status === 'sent' ? u.where('status', '<>', 'sent') : u.where('status', '=', 'sending').where('lease_holder', '=', holder);
-        await u.execute();
-        if (r.mail && r.status === 'sent') {
-          await trx
-            .updateTable('deliveries')
+      for (const part of chunks(results, RESULT_BATCH)) {
+        const sent = part.filter((r) => r.status === 'sent');
+        const other = part.filter((r) => r.status !== 'sent');
+        for (const group of [sent, other]) {
+          if (group.length === 0) continue;
+          const attempted = group.filter((r) => r.attempted);
+          const retried = group.filter((r) => r.nextAttemptAt !== undefined);
+          const byId = <T>(list: RecipientResult[], value: (r: RecipientResult) => T): [string, T][] => list.map((r) => [r.id, value(r)]);
+          let u = trx
+            .updateTable('delivery_recipients')
             .set({
-              subject: r.mail.subject,
-              message_id: r.mail.messageId,
-              size: r.mail.size,
-              charset_fallback: r.mail.charsetFallback ? JSON.stringify(r.mail.charsetFallback) : null,
+              status: caseOf('id', byId(group, (r) => r.status), sql`status`),
+              attempts: sql<number>`attempts + ${caseOf('id', byId(attempted, () => 1), sql`0`, 'integer')}`,
+              next_attempt_at: caseOf('id', byId(retried, (r) => r.nextAttemptAt), sql`next_attempt_at`),
+              code: caseOf('id', byId(attempted, (r) => r.code ?? null), sql`code`, 'integer'),
+              reply: caseOf('id', byId(attempted, (r) => r.reply ?? null), sql`reply`),
+              error_code: caseOf('id', byId(attempted, (r) => r.errorCode ?? null), sql`error_code`),
+              error_message: caseOf('id', byId(attempted, (r) => r.errorMessage ?? null), sql`error_message`),
+              sent_at: group === sent ? at : sql`sent_at`,
+              lease_holder: null,
+              lease_expires_at: null,
+              updated_at: at,
             })
-            .where('id', '=', r.deliveryId)
+            .where(
+              'id',
+              'in',
+              group.map((r) => r.id),
+            );
+          u = group === sent ? u.where('status', '<>', 'sent') : u.where('status', '=', 'sending').where('lease_holder', '=', holder);
+          await u.execute();
+        }
+        const mails = sent.filter((r): r is RecipientResult & { mail: NonNullable<RecipientResult['mail']> } => r.mail !== undefined);
+        if (mails.length === 0) continue;
+        const byDelivery = <T>(value: (r: (typeof mails)[number]) => T): [string, T][] => mails.map((r) => [r.deliveryId, value(r)]);
+        await trx
+          .updateTable('deliveries')
+          .set({
+            subject: caseOf('id', byDelivery((r) => r.mail.subject), sql`subject`),
+            message_id: caseOf('id', byDelivery((r) => r.mail.messageId), sql`message_id`),
+            size: caseOf('id', byDelivery((r) => r.mail.size), sql`size`, 'integer'),
+            charset_fallback: caseOf('id', byDelivery((r) => (r.mail.charsetFallback ? JSON.stringify(r.mail.charsetFallback) : null)), sql`charset_fallback`),
+          })
+          .where(
+            'id',
+            'in',
+            mails.map((r) => r.deliveryId),
+          )
+          .execute();
+        const pieces = mails.flatMap((r) => rechunk([r.mail.raw]).map((data, seq) => ({ delivery_id: r.deliveryId, seq, data })));
+        for (const rows of chunks(pieces, RESULT_BATCH)) {
+          await trx
+            .insertInto('delivery_chunks')
+            .values(rows)
+            .onConflict((oc) => oc.columns(['delivery_id', 'seq']).doNothing())
             .execute();
-          await this.insertRaw(trx, r.deliveryId, r.mail.raw);
         }
       }
     });
@@ -496,15 +528,15 @@ export class DeliveryRepository {
       }
       const at = Math.max(nowMs, row.latest ? Date.parse(String(row.latest)) : 0);
       await trx.insertInto('send_slots').values({ id: randomUUID(), server_id: serverId, started_at: iso(at), holder }).execute();
-      await trx.deleteFrom('send_slots').where('server_id', '=', serverId).where('started_at', '<', iso(nowMs - 2 * spanMs)).execute();
+      await trx.deleteFrom('send_slots').where('server_id', '=', serverId).where('started_at', '<', iso(nowMs - Math.max(2 * spanMs, SLOT_RETENTION_MS))).execute();
       return { ok: true, at };
     });
   }
 
-  /** The slots of a server since `since` (tests and diagnostics). */
-  async slotTimes(serverId: string, since = ''): Promise<string[]> {
-    const rows = await this.db.selectFrom('send_slots').select('started_at').where('server_id', '=', serverId).where('started_at', '>', since).orderBy('started_at').execute();
-    return rows.map((r) => r.started_at);
+  /** The slots of a server since `since`, oldest first (tests and diagnostics). */
+  async slotTimes(serverId: string, since = ''): Promise<{ startedAt: string; holder: string }[]> {
+    const rows = await this.db.selectFrom('send_slots').select(['started_at', 'holder']).where('server_id', '=', serverId).where('started_at', '>', since).orderBy('started_at').execute();
+    return rows.map((r) => ({ startedAt: r.started_at, holder: r.holder }));
   }
 
   // ---- bulk delivery state --------------------------------------------------------
@@ -520,6 +552,16 @@ export class DeliveryRepository {
     return Number(r.numUpdatedRows) > 0;
   }
 
+  /** Pause every running bulk delivery of an account (its login was refused); returns their ids. */
+  async pauseBulksOfAccount(accountId: string, reason: string, now: Date): Promise<string[]> {
+    const at = now.toISOString();
+    return this.write(async (trx) => {
+      const rows = await trx.selectFrom('bulk_deliveries').select('id').where('account_id', '=', accountId).where('status', '=', 'running').execute();
+      for (const r of rows) await this.setBulkStatus(trx, r.id, ['running'], 'paused', reason, at);
+      return rows.map((r) => r.id);
+    });
+  }
+
   /** Every recipient not yet sent or failed becomes 'cancelled' (one being sent right now finishes). */
   async cancelRecipients(trx: Trx, bulkId: string, now: string): Promise<void> {
     await trx
@@ -530,19 +572,18 @@ export class DeliveryRepository {
       .execute();
   }
 
+  /** Whether any recipient of the bulk delivery is still queued, sending or deferred. */
+  async hasPending(bulkId: string, q: Q = this.db): Promise<boolean> {
+    const row = await q.selectFrom('delivery_recipients').select('id').where('bulk_id', '=', bulkId).where('status', 'in', PENDING_STATUSES).limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** Running bulk deliveries among `ids` with nothing left to do become 'done'. */
   async finishBulks(ids: Iterable<string>, now: Date): Promise<void> {
     const at = now.toISOString();
     for (const id of ids) {
       await this.write(async (trx) => {
-        const pending = await trx
-          .selectFrom('delivery_recipients')
-          .select('id')
-          .where('bulk_id', '=', id)
-          .where('status', 'in', PENDING_STATUSES)
-          .limit(1)
-          .executeTakeFirst();
-        if (!pending) await this.setBulkStatus(trx, id, ['running'], 'done', null, at);
+        if (!(await this.hasPending(id, trx))) await this.setBulkStatus(trx, id, ['running'], 'done', null, at);
       });
     }
   }

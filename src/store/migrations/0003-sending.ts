@@ -83,10 +83,13 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .addColumn('sent_at', 'text')
     .execute();
-  await db.schema.createIndex('delivery_recipients_due').on('delivery_recipients').columns(['status', 'priority', 'next_attempt_at']).execute();
+  // claiming walks these in order and stops at its limit (partial indexes: only rows with
+  // work left; the claim query writes the same conditions as literals)
+  await sql`create index delivery_recipients_due on delivery_recipients (priority, next_attempt_at) where status in ('queued', 'deferred')`.execute(db);
+  await sql`create index delivery_recipients_stale on delivery_recipients (lease_expires_at) where status = 'sending'`.execute(db);
+  await sql`create index delivery_recipients_lease on delivery_recipients (lease_holder) where status = 'sending'`.execute(db);
   await db.schema.createIndex('delivery_recipients_delivery').on('delivery_recipients').columns(['delivery_id', 'seq']).execute();
   await db.schema.createIndex('delivery_recipients_bulk').on('delivery_recipients').columns(['bulk_id', 'status']).execute();
-  await db.schema.createIndex('delivery_recipients_lease').on('delivery_recipients').columns(['lease_holder']).execute();
 
   await db.schema
     .createTable('delivery_chunks')

@@ -1,0 +1,236 @@
+// Sending benchmark: Yubin's send worker against Postfix's smtp-source, both sending to
+// Postfix's smtp-sink on loopback, with the same number of parallel SMTP sessions.
+//
+//   smtp-source -d -s S -m N -l 10240    N mails of 10 KB over S sessions, connections reused
+//   smtp-source    -s S -m N -l 10240    the same, a new connection per mail
+//   Yubin                                 a bulk delivery of N rows (CSV → ~10 KB mails), sent
+//                                         by one worker with S sessions; the clock stops when
+//                                         every recipient's status is committed (SQLite)
+//
+//   SmtpSession alone                     the protocol layer without Yubin: the same mails
+//                                         composed beforehand, no database
+//
+// Prints mails/s and Yubin ÷ smtp-source (the connection-reusing one, like Yubin). Asserts
+// nothing; the numbers depend on the machine. Needs /usr/sbin/smtp-sink and smtp-source
+// (Debian package postfix).
+// Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL]]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { composeMail, type ComposedMail } from '../src/mail/compose.ts';
+import { SmtpSession } from '../src/protocols/smtp/smtp-client.ts';
+import { BulkDeliveryService } from '../src/send/bulk-service.ts';
+import { startSendWorker } from '../src/send/send-worker.ts';
+import { openContext, type AppContext } from '../src/services/context.ts';
+import { MailAccountService } from '../src/services/mail-accounts.ts';
+import { MailServerService } from '../src/services/mail-servers.ts';
+
+const SMTP_SINK = '/usr/sbin/smtp-sink';
+const SMTP_SOURCE = '/usr/sbin/smtp-source';
+const MAIL_BYTES = 10 * 1024;
+
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '10000' },
+    sessions: { type: 'string', default: '1,8' },
+    postgres: { type: 'string' },
+    'rate-window': { type: 'string', default: '2000' },
+    'rate-limit': { type: 'string', default: '40' },
+    'rate-mails': { type: 'string', default: '400' },
+    'no-rate': { type: 'boolean', default: false },
+    'no-throughput': { type: 'boolean', default: false },
+  },
+});
+const COUNT = Number(values.count);
+const SESSIONS = values.sessions.split(',').map(Number);
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const open = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+function startSink(port: number): ChildProcess {
+  const args = ['-h', 'bench.sink', `127.0.0.1:${port}`, '256'];
+  if (process.getuid?.() === 0) args.unshift('-u', 'nobody');
+  return spawn(SMTP_SINK, args, { stdio: 'ignore' });
+}
+
+/** smtp-source's mails/s. */
+function smtpSource(port: number, sessions: number, reuse: boolean): number {
+  const args = [...(reuse ? ['-d'] : []), '-s', String(sessions), '-m', String(COUNT), '-l', String(MAIL_BYTES), '-f', 'bench@example.com', '-t', 'rcpt@example.net', `127.0.0.1:${port}`];
+  const t0 = performance.now();
+  const r = spawnSync(SMTP_SOURCE, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`smtp-source failed: ${r.stderr?.toString()}`);
+  return COUNT / seconds;
+}
+
+/** ~10 KB of text: plain ASCII lines, like smtp-source's, with the row's merge fields. */
+function bodyTemplate(): string {
+  // lines under 76 characters: plain 7bit, as smtp-source sends (longer ones would be quoted-printable)
+  const line = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.\n';
+  return `Dear {{name}},\n\n${line.repeat(Math.floor((MAIL_BYTES - 200) / line.length))}\nCustomer number {{number}}\n`;
+}
+
+/**
+ * The ceiling under Yubin: SmtpSession (nodemailer's SMTPConnection) alone, the same mails
+ * composed beforehand, no database — what the protocol layer can do in one Node.js thread.
+ */
+async function sessionsOnly(port: number, sessions: number): Promise<number> {
+  const mails: ComposedMail[] = [];
+  for (let i = 0; i < 100; i++) {
+    mails.push(await composeMail({ from: { name: 'Bench', address: 'bench@example.com' }, to: [`rcpt${i}@example.net`], subject: `Notice for Customer ${i}`, text: bodyTemplate() }));
+  }
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: sessions }, async () => {
+      const session = new SmtpSession({ host: '127.0.0.1', port, encryption: 'none', auth: null, maxMessageBytes: null });
+      while (next < COUNT) {
+        const m = mails[next++ % mails.length]!;
+        await session.send(m.envelope, m.raw);
+      }
+      await session.quit();
+    }),
+  );
+  return COUNT / ((performance.now() - t0) / 1000);
+}
+
+async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: number; createSeconds: number; bytes: number }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'yubin-bench-send-'));
+  const ctx = await openContext({ dataDir, databaseUrl: values.postgres, secretKey: randomBytes(32), host: '127.0.0.1', port: 0 }, { log: pino({ level: 'silent' }) });
+  try {
+    const t0 = performance.now();
+    const { bulkId: id } = await setupBulk(ctx, port, null, COUNT);
+    const bulk = new BulkDeliveryService(ctx);
+    const createSeconds = (performance.now() - t0) / 1000;
+
+    const t1 = performance.now();
+    const worker = startSendWorker(ctx, { sessions, batchSize: 64 });
+    // an index lookup, cheap enough not to slow the worker it watches
+    while (await ctx.repos.deliveries.hasPending(id)) await new Promise((r) => setTimeout(r, 20));
+    const seconds = (performance.now() - t1) / 1000;
+    await worker.stop();
+    const status = await bulk.get(id);
+    if (status.sent !== COUNT) throw new Error(`sent ${status.sent} of ${COUNT} (failed ${status.failed})`);
+    const sample = (await bulk.recipients(id, { limit: 1 })).items[0]!;
+    const raw = await ctx.repos.deliveries.raw(sample.deliveryId);
+    return { mailsPerSecond: COUNT / seconds, createSeconds, bytes: raw?.length ?? 0 };
+  } finally {
+    await ctx.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function setupBulk(ctx: AppContext, port: number, perMinuteLimit: number | null, count: number): Promise<{ bulkId: string; serverId: string }> {
+  const server = await new MailServerService(ctx).add('bench', {
+    name: `smtp-sink ${port} ${Date.now()} ${Math.random()}`,
+    incoming: { protocol: 'pop3', host: '127.0.0.1', port: 110, encryption: 'none' },
+    outgoing: { host: '127.0.0.1', port, encryption: 'none', auth: { mechanism: null }, maxMessageBytes: null, perMinuteLimit },
+  });
+  const account = await new MailAccountService(ctx).add('bench', {
+    displayName: 'Bench',
+    serverId: server.id,
+    address: `bench.${Date.now()}.${Math.floor(Math.random() * 1e6)}@example.com`,
+    fromName: 'Bench',
+    username: 'bench',
+    password: 'bench',
+  });
+  const csv = ['email,name,number', ...Array.from({ length: count }, (_, i) => `rcpt${i}@example.net,Customer ${i},${100000 + i}`)].join('\r\n');
+  const { id } = await new BulkDeliveryService(ctx).create('bench', { accountId: account.id, subject: 'Notice for {{name}}', text: bodyTemplate(), recipientsCsv: csv });
+  return { bulkId: id, serverId: server.id };
+}
+
+/**
+ * The per-minute limit with a short window (the worker's rateWindowMs knob): two workers on
+ * two connections to one database send one bulk delivery; prints the most starts in any
+ * window (must not exceed the limit) and the steady rate as a share of the limit (slots after
+ * the first window, from the database).
+ */
+async function rateLimit(port: number): Promise<void> {
+  const windowMs = Number(values['rate-window']);
+  const limit = Number(values['rate-limit']);
+  const count = Number(values['rate-mails']);
+  const dataDir = mkdtempSync(join(tmpdir(), 'yubin-bench-rate-'));
+  const config = { dataDir, databaseUrl: values.postgres, secretKey: randomBytes(32), host: '127.0.0.1', port: 0 };
+  const a = await openContext(config, { log: pino({ level: 'silent' }) });
+  const b = await openContext(config, { log: pino({ level: 'silent' }) });
+  try {
+    const { bulkId, serverId } = await setupBulk(a, port, limit, count);
+    const opts = { sessions: 2, pollIntervalMs: 50, rateWindowMs: windowMs };
+    const workers = [startSendWorker(a, opts), startSendWorker(b, opts)];
+    while (await a.repos.deliveries.hasPending(bulkId)) await new Promise((r) => setTimeout(r, 50));
+    await Promise.all(workers.map((w) => w.stop()));
+    const slots = (await a.repos.deliveries.slotTimes(serverId)).map((x) => Date.parse(x.startedAt));
+    let most = 0;
+    for (let i = 0, j = 0; i < slots.length; i++) {
+      while (slots[i]! - slots[j]! >= windowMs) j++;
+      most = Math.max(most, i - j + 1);
+    }
+    // the limit allows start i + limit one window after start i at the earliest: the mean
+    // of those gaps against the window is the share of the limit reached
+    let gaps = 0;
+    for (let i = 0; i + limit < slots.length; i++) gaps += slots[i + limit]! - slots[i]!;
+    const meanGap = gaps / (slots.length - limit);
+    const share = ((windowMs / meanGap) * 100).toFixed(1);
+    console.log(`\nper-minute limit, window shortened to ${windowMs} ms: limit ${limit}, ${count} mails, 2 workers × 2 sessions`);
+    console.log(
+      `| most starts in any ${windowMs} ms window | mean time from a start to the start ${limit} later | share of the limit reached |\n|---|---|---|\n| ${most} (limit ${limit}) | ${meanGap.toFixed(0)} ms | ${share} % |`,
+    );
+  } finally {
+    await a.close();
+    await b.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  for (const bin of [SMTP_SINK, SMTP_SOURCE]) if (!existsSync(bin)) throw new Error(`${bin} is missing (apt-get install postfix)`);
+  const port = await freePort();
+  const sink = startSink(port);
+  try {
+    await waitForPort(port);
+    if (!values['no-throughput']) {
+      console.log(`${COUNT} mails of ~${MAIL_BYTES / 1024} KB to smtp-sink on 127.0.0.1:${port} (${values.postgres ? 'PostgreSQL' : 'SQLite'})\n`);
+      const rows: string[][] = [['sessions', 'smtp-source -d', 'smtp-source (new conn.)', 'SmtpSession alone (pre-composed, no DB)', 'Yubin', 'Yubin ÷ smtp-source -d']];
+      for (const s of SESSIONS) {
+        const reuse = smtpSource(port, s, true);
+        const fresh = smtpSource(port, s, false);
+        const bare = await sessionsOnly(port, s);
+        const y = await yubin(port, s);
+        console.log(`sessions ${s}: mail ${y.bytes} bytes; server, account and bulk delivery set up in ${y.createSeconds.toFixed(2)} s`);
+        rows.push([String(s), reuse.toFixed(0), fresh.toFixed(0), bare.toFixed(0), y.mailsPerSecond.toFixed(0), (y.mailsPerSecond / reuse).toFixed(2)]);
+      }
+      console.log('\n' + rows.map((r) => `| ${r.join(' | ')} |`).join('\n').replace(/\n/, `\n|${rows[0]!.map(() => '---').join('|')}|\n`));
+    }
+    if (!values['no-rate']) await rateLimit(port);
+  } finally {
+    sink.kill();
+  }
+}
+
+await main();

@@ -1,0 +1,205 @@
+// yubin bulk create|status|recipients|pause|resume|cancel, and the suppression list
+// (suppress, unsuppress, suppressions) — the same services as /api/v1/bulk-deliveries.
+// `status` draws a progress bar; `--watch` (and `create --wait`) redraw it until the end.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { langFromEnv } from '../../i18n/index.ts';
+import { BulkDeliveryService } from '../../send/bulk-service.ts';
+import type { BulkDelivery, SkippedRow } from '../../send/schemas.ts';
+import { startSendWorker } from '../../send/send-worker.ts';
+import { SuppressionService } from '../../send/suppression-service.ts';
+import type { AppContext } from '../../services/context.ts';
+import { cliActor, intOrString, output, table, withContext } from '../context.ts';
+import { readText } from './send.ts';
+
+/** How often --watch reads the progress. */
+export const WATCH_INTERVAL_MS = 500;
+const BAR_WIDTH = 30;
+
+interface CreateFlags {
+  account: string;
+  csv: string;
+  subject: string;
+  text?: string;
+  textFile?: string;
+  htmlFile?: string;
+  charset?: string;
+  addressColumn?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+/** "[██████░░░░]  60%  sent 6  failed 0  pending 4 / 10  running" */
+export function progressLine(b: BulkDelivery): string {
+  const done = b.sent + b.failed + b.cancelled;
+  const ratio = b.total > 0 ? done / b.total : 1;
+  const filled = Math.round(ratio * BAR_WIDTH);
+  const bar = '█'.repeat(filled) + '░'.repeat(BAR_WIDTH - filled);
+  const extra = [b.cancelled ? `cancelled ${b.cancelled}` : '', b.pauseReason ? `(${b.pauseReason})` : ''].filter(Boolean).join('  ');
+  return `[${bar}] ${String(Math.floor(ratio * 100)).padStart(3)}%  sent ${b.sent}  failed ${b.failed}  pending ${b.pending} / ${b.total}  ${b.status}${extra ? '  ' + extra : ''}`;
+}
+
+function skippedText(skipped: SkippedRow[]): string[] {
+  return skipped.map((s) => `  row ${s.row}: ${s.address || '(empty)'} — ${s.message}`);
+}
+
+function describeBulk(b: BulkDelivery): string {
+  return [
+    `bulk delivery ${b.id}  ${b.subject}`,
+    progressLine(b),
+    ...(b.accountError ? [`account error: ${b.accountError.code} ${b.accountError.message} (${b.accountError.at})`] : []),
+    ...(b.skipped.length ? [`skipped ${b.skipped.length}:`, ...skippedText(b.skipped)] : []),
+  ].join('\n');
+}
+
+const FINAL = new Set(['done', 'cancelled']);
+
+/** Redraw the progress until the bulk delivery is done or cancelled (or paused, with `untilPaused`). */
+async function watch(ctx: AppContext, id: string, untilPaused: boolean): Promise<BulkDelivery> {
+  const service = new BulkDeliveryService(ctx);
+  const lang = langFromEnv();
+  let b = await service.get(id, lang);
+  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: '[{bar}] {percentage}%  sent {sent}  failed {failed}  pending {pending} / {total}  {status}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  bar?.start(b.total, 0, {});
+  try {
+    for (;;) {
+      bar?.update(b.sent + b.failed + b.cancelled, { sent: b.sent, failed: b.failed, pending: b.pending, status: b.status });
+      if (FINAL.has(b.status) || (untilPaused && b.status === 'paused')) return b;
+      await new Promise((r) => setTimeout(r, WATCH_INTERVAL_MS));
+      b = await service.get(id, lang);
+    }
+  } finally {
+    bar?.stop();
+  }
+}
+
+export function registerBulkCommands(program: Command): Command {
+  const bulk = program.command('bulk').description('一斉配信: create, status, recipients, pause, resume, cancel; suppression list');
+
+  bulk
+    .command('create')
+    .description('queue one mail per CSV row ({{column}} merge fields in subject and body)')
+    .requiredOption('--account <account>', 'sending mail account (address or id)')
+    .requiredOption('--csv <file>', 'recipients CSV with a header row (UTF-8, UTF-8 with BOM, Shift_JIS)')
+    .requiredOption('--subject <template>', '件名 (template)')
+    .option('--text <template>', '本文 (template)')
+    .option('--text-file <file>', '本文 template from a UTF-8 file (- for stdin)')
+    .option('--html-file <file>', 'HTML本文 template from a UTF-8 file')
+    .option('--charset <charset>', 'utf-8 (default) or iso-2022-jp')
+    .option('--address-column <name>', 'the CSV column with the address (default: email / メールアドレス …)')
+    .option('--wait', 'send from this process too, and show progress until done')
+    .option('--json', 'print JSON')
+    .action(async (f: CreateFlags) => {
+      await withContext(async (ctx) => {
+        const body: Record<string, unknown> = {
+          accountId: f.account,
+          subject: f.subject,
+          recipientsCsvBase64: (f.csv === '-' ? Buffer.from(readText('-'), 'utf8') : readFileSync(f.csv)).toString('base64'),
+        };
+        if (f.text !== undefined) body.text = f.text;
+        if (f.textFile !== undefined) body.text = readText(f.textFile);
+        if (f.htmlFile !== undefined) body.html = readText(f.htmlFile);
+        if (f.charset !== undefined) body.charset = f.charset;
+        if (f.addressColumn !== undefined) body.addressColumn = f.addressColumn;
+        const created = await new BulkDeliveryService(ctx).create(cliActor(), body, langFromEnv());
+        if (!f.wait) {
+          output(f.json, created, () =>
+            [`bulk delivery ${created.id}: ${created.total} recipients queued`, ...(created.skipped.length ? [`skipped ${created.skipped.length}:`, ...skippedText(created.skipped)] : [])].join('\n'),
+          );
+          return;
+        }
+        const worker = startSendWorker(ctx);
+        let b: BulkDelivery;
+        try {
+          b = await watch(ctx, created.id, true);
+        } finally {
+          await worker.stop();
+        }
+        output(f.json, { ...created, progress: b }, () => describeBulk(b));
+        if (b.failed > 0 || b.status === 'paused') process.exitCode = 1;
+      });
+    });
+
+  bulk
+    .command('status <id>')
+    .description('progress: total, sent, failed, pending')
+    .option('--watch', 'redraw until done or cancelled')
+    .option('--json', 'print JSON')
+    .action(async (id: string, f: { watch?: boolean; json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const b = f.watch ? await watch(ctx, id, false) : await new BulkDeliveryService(ctx).get(id, langFromEnv());
+        output(f.json, b, () => describeBulk(b));
+      });
+    });
+
+  bulk
+    .command('recipients <id>')
+    .description('per-recipient status in CSV order')
+    .option('--status <status>', 'only queued | sending | sent | deferred | failed | cancelled')
+    .option('--limit <n>', 'at most this many (default 100)')
+    .option('--cursor <row>', 'after this CSV row')
+    .option('--json', 'print JSON')
+    .action(async (id: string, f: { status?: string; limit?: string; cursor?: string; json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const query = { status: f.status, limit: f.limit === undefined ? undefined : intOrString(f.limit), cursor: f.cursor } as Parameters<BulkDeliveryService['recipients']>[1];
+        const page = await new BulkDeliveryService(ctx).recipients(id, query);
+        output(f.json, page, () =>
+          table([
+            ['ROW', 'ADDRESS', 'STATUS', 'ATTEMPTS', 'CODE', 'REPLY'],
+            ...page.items.map((r) => [String(r.row), r.address, r.status, String(r.attempts), r.code === null ? '' : String(r.code), (r.reply ?? r.error?.message ?? '').replace(/\s+/g, ' ')]),
+          ]) + (page.nextCursor ? `\n(more: --cursor ${page.nextCursor})` : ''),
+        );
+      });
+    });
+
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    bulk
+      .command(`${action} <id>`)
+      .option('--json', 'print JSON')
+      .action(async (id: string, f: { json?: boolean }) => {
+        await withContext(async (ctx) => {
+          const b = await new BulkDeliveryService(ctx)[action](cliActor(), id, langFromEnv());
+          output(f.json, b, () => describeBulk(b));
+        });
+      });
+  }
+
+  bulk
+    .command('suppress <addresses...>')
+    .description('add to the suppression list (配信停止): bulk deliveries skip these addresses')
+    .option('--reason <reason>', 'why')
+    .option('--json', 'print JSON')
+    .action(async (addresses: string[], f: { reason?: string; json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const r = await new SuppressionService(ctx).add(cliActor(), { addresses, reason: f.reason ?? null });
+        output(f.json, r, () => `added ${r.added}`);
+      });
+    });
+
+  bulk
+    .command('unsuppress <addresses...>')
+    .description('remove from the suppression list')
+    .option('--json', 'print JSON')
+    .action(async (addresses: string[], f: { json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const r = await new SuppressionService(ctx).remove(cliActor(), addresses);
+        output(f.json, r, () => `removed ${r.removed}`);
+      });
+    });
+
+  bulk
+    .command('suppressions')
+    .description('list the suppression list')
+    .option('--limit <n>', 'at most this many (default 100)')
+    .option('--cursor <address>', 'after this address')
+    .option('--json', 'print JSON')
+    .action(async (f: { limit?: string; cursor?: string; json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const limit = f.limit === undefined ? undefined : Number(intOrString(f.limit)) || undefined;
+        const page = await new SuppressionService(ctx).list({ limit, cursor: f.cursor });
+        output(f.json, page, () => table([['ADDRESS', 'REASON', 'BY', 'AT'], ...page.items.map((s) => [s.address, s.reason ?? '', s.createdBy, s.createdAt])]));
+      });
+    });
+  return bulk;
+}

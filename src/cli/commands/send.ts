@@ -1,0 +1,106 @@
+// yubin send: one mail now, through the same service as POST /api/v1/deliveries, sent from
+// this process at once (or by whichever worker claims it first), never held back by the
+// per-minute limit. Exit code 1 when a recipient failed.
+import { readFileSync } from 'node:fs';
+import { basename, extname } from 'node:path';
+import type { Command } from 'commander';
+import { DeliveryService } from '../../send/delivery-service.ts';
+import type { Delivery } from '../../send/schemas.ts';
+import { sendDeliveryNow } from '../../send/send-worker.ts';
+import { cliActor, output, parseJsonInput, readStdin, withContext } from '../context.ts';
+
+interface SendFlags {
+  account?: string;
+  to: string[];
+  cc: string[];
+  bcc: string[];
+  subject?: string;
+  text?: string;
+  textFile?: string;
+  htmlFile?: string;
+  attach: string[];
+  charset?: string;
+  input?: string;
+  wait: boolean;
+  json?: boolean;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.pdf': 'application/pdf',
+  '.txt': 'text/plain',
+  '.csv': 'text/csv',
+  '.html': 'text/html',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.zip': 'application/zip',
+  '.xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  '.docx': 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+};
+
+const collect = (value: string, list: string[]): string[] => [...list, value];
+
+/** A file's text; "-" is stdin. */
+export function readText(file: string): string {
+  return file === '-' ? readStdin() : readFileSync(file, 'utf8');
+}
+
+export function describeDelivery(d: Delivery): string {
+  const lines = [`delivery ${d.id}: ${d.status}  ${d.subject ?? ''}`];
+  for (const r of d.recipients) {
+    const detail = [r.code, r.reply ?? r.error?.message].filter((x) => x !== null && x !== undefined).join(' ');
+    const when = r.status === 'deferred' && r.nextAttemptAt ? ` (next attempt ${r.nextAttemptAt})` : '';
+    lines.push(`  ${r.kind.padEnd(3)} ${r.address}  ${r.status}${when}${detail ? `  ${detail}` : ''}`);
+  }
+  return lines.join('\n');
+}
+
+export function registerSendCommand(program: Command): void {
+  program
+    .command('send')
+    .description('send one mail now (never throttled)')
+    .option('--account <account>', 'sending mail account (address or id)')
+    .option('--to <address>', 'To (repeatable)', collect, [])
+    .option('--cc <address>', 'Cc (repeatable)', collect, [])
+    .option('--bcc <address>', 'Bcc (repeatable)', collect, [])
+    .option('--subject <subject>', '件名')
+    .option('--text <text>', '本文')
+    .option('--text-file <file>', '本文 from a UTF-8 file (- for stdin)')
+    .option('--html-file <file>', 'HTML本文 from a UTF-8 file')
+    .option('--attach <file>', 'attachment (repeatable)', collect, [])
+    .option('--charset <charset>', 'utf-8 (default) or iso-2022-jp')
+    .option('--input <file>', 'JSON DeliveryInput (- for stdin); flags override it')
+    .option('--no-wait', 'queue only: a running `yubin serve` or `yubin worker` sends it')
+    .option('--json', 'print JSON')
+    .action(async (f: SendFlags) => {
+      await withContext(async (ctx) => {
+        const body: Record<string, unknown> = f.input ? (parseJsonInput(readText(f.input)) as Record<string, unknown>) : {};
+        if (f.account !== undefined) body.accountId = f.account;
+        if (f.to.length) body.to = f.to;
+        if (f.cc.length) body.cc = f.cc;
+        if (f.bcc.length) body.bcc = f.bcc;
+        body.to ??= [];
+        if (f.subject !== undefined) body.subject = f.subject;
+        if (f.text !== undefined) body.text = f.text;
+        if (f.textFile !== undefined) body.text = readText(f.textFile);
+        if (f.htmlFile !== undefined) body.html = readText(f.htmlFile);
+        if (f.charset !== undefined) body.charset = f.charset;
+        if (f.attach.length) {
+          body.attachments = f.attach.map((file) => ({
+            filename: basename(file),
+            contentType: CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
+            contentBase64: readFileSync(file).toString('base64'),
+          }));
+        }
+        const service = new DeliveryService(ctx);
+        let d = await service.create(cliActor(), body);
+        if (f.wait) {
+          await sendDeliveryNow(ctx, d.id);
+          d = await service.get(d.id);
+        }
+        output(f.json, d, () => describeDelivery(d) + (d.status === 'deferred' ? '\n(retried by a running `yubin serve` or `yubin worker`)' : ''));
+        if (d.status === 'failed') process.exitCode = 1;
+      });
+    });
+}

@@ -1,0 +1,81 @@
+// Composing the mails of deliveries: From is the account's fromName and address, the
+// envelope sender the account's address. A bulk mail is composed when it is sent, from the
+// bulk delivery's templates and its CSV row; its Message-ID comes from the delivery id, so
+// a retry sends the same Message-ID and a receiver can tell the copies apart from new mail.
+import { composeMail, type ComposeAttachment, type ComposedMail, type MailCharset } from '../mail/compose.ts';
+import { renderTemplate } from '../mail/template.ts';
+
+export interface Sender {
+  fromName: string;
+  address: string;
+}
+
+export interface BulkTemplates {
+  subject: string;
+  text: string | null;
+  html: string | null;
+  charset: MailCharset;
+}
+
+export interface ComposedDelivery extends ComposedMail {
+  subject: string;
+}
+
+function messageIdFor(deliveryId: string, sender: Sender): string {
+  const domain = sender.address.slice(sender.address.lastIndexOf('@') + 1) || 'yubin.invalid';
+  return `<${deliveryId}@${domain}>`;
+}
+
+/** Replace the merge fields; a header holds one line, so line breaks in the subject become spaces. */
+export function renderBulk(t: BulkTemplates, fields: Readonly<Record<string, string>>): { subject: string; text: string | null; html: string | null } {
+  return {
+    subject: renderTemplate(t.subject, fields).text.replace(/\r\n|\r|\n/g, ' '),
+    text: t.text === null ? null : renderTemplate(t.text, fields).text,
+    html: t.html === null ? null : renderTemplate(t.html, fields, { escapeHtml: true }).text,
+  };
+}
+
+/** One bulk mail: one recipient in To. */
+export async function composeBulkMail(t: BulkTemplates, sender: Sender, to: string, fields: Readonly<Record<string, string>>, deliveryId: string, date?: Date): Promise<ComposedDelivery> {
+  const r = renderBulk(t, fields);
+  const mail = await composeMail({
+    from: { name: sender.fromName, address: sender.address },
+    to: [to],
+    subject: r.subject,
+    text: r.text,
+    html: r.html,
+    charset: t.charset,
+    messageId: messageIdFor(deliveryId, sender),
+    date,
+  });
+  return { ...mail, subject: r.subject };
+}
+
+export interface SingleMailInput {
+  to: string[];
+  cc: string[];
+  bcc: string[];
+  subject: string;
+  text: string | null;
+  html: string | null;
+  attachments: ComposeAttachment[];
+  charset: MailCharset;
+}
+
+/** A single send, composed when it is queued (its size is known before it is accepted). */
+export async function composeSingleMail(input: SingleMailInput, sender: Sender, deliveryId: string): Promise<ComposedDelivery> {
+  const subject = input.subject.replace(/\r\n|\r|\n/g, ' ');
+  const mail = await composeMail({
+    from: { name: sender.fromName, address: sender.address },
+    to: input.to,
+    cc: input.cc,
+    bcc: input.bcc,
+    subject,
+    text: input.text,
+    html: input.html,
+    attachments: input.attachments,
+    charset: input.charset,
+    messageId: messageIdFor(deliveryId, sender),
+  });
+  return { ...mail, subject };
+}

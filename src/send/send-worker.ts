@@ -1,0 +1,606 @@
+// The send worker (PRODUCT.md §5): claims due recipients from the shared database and
+// sends them over SMTP, any number of workers in any number of processes at once.
+//
+//   loop: claim a batch (single sends first) → per account, one SmtpSession per loop →
+//         per mail: bulk delivery still running? → compose (bulk) → per-minute slot (bulk
+//         mail of a rate-limited server only) → send → decide each recipient (outcome.ts)
+//         → group commit (result-committer.ts)
+//
+// `sessions` loops run side by side, so that is the number of parallel SMTP sessions; one
+// more loop takes single sends only, so a single send never waits behind bulk mail held
+// back by the per-minute limit. A slot is taken right before the mail's MAIL FROM on an
+// already open connection, and slots are kept a small margin longer than the window, so
+// that the SMTP server too never sees more than the limit start in any window.
+// Crash safety: claimed recipients carry a lease this worker renews; a recipient whose
+// worker died goes out again from another one. `stop()` lets mails in flight finish,
+// hands back what it claimed but did not send, and commits every result.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { MailAccount } from '../domain/mail-account.ts';
+import type { MailServer } from '../domain/mail-server.ts';
+import type { MailCharset } from '../mail/compose.ts';
+import { isMailError, MailError } from '../protocols/mail-error.ts';
+import { SmtpSession, type SmtpRecipientResult, type SmtpSendOptions, type SmtpSendResult } from '../protocols/smtp/smtp-client.ts';
+import type { AppContext } from '../services/context.ts';
+import { MailAccountService } from '../services/mail-accounts.ts';
+import type { BulkStatus, ClaimedRecipient, RecipientResult } from '../store/deliveries.ts';
+import type { BulkDeliveryTable } from '../store/schema.ts';
+import { composeBulkMail } from './compose-delivery.ts';
+import { decideDelivery, type DeliveryDecision } from './outcome.ts';
+import { ResultCommitter } from './result-committer.ts';
+import { smtpOptionsFor, type SmtpExtras } from './smtp-options.ts';
+import { onSendWork } from './wake.ts';
+
+/** Parallel SMTP sessions (sender loops) per worker. */
+export const DEFAULT_SESSIONS = 4;
+/** Recipients claimed per loop iteration. */
+export const DEFAULT_BATCH = 32;
+/** How often an idle worker looks for work (new work in this process wakes it at once). */
+export const POLL_INTERVAL = 1_000;
+/** A claimed recipient's lease; renewed every third of it while the worker lives. */
+export const LEASE_MS = 60_000;
+/** The per-minute limit's window. Tests shorten it. */
+export const RATE_WINDOW_MS = 60_000;
+/** A slot that frees within this long is waited for; later, the mail is handed back. */
+export const MAX_SLOT_WAIT_MS = 1_000;
+/** An SMTP session with nothing to send for this long says QUIT. */
+export const SESSION_IDLE_MS = 5_000;
+/** Account, server and credentials are read again after this long. */
+export const ACCOUNT_CACHE_MS = 5_000;
+/** Mails of an account that could not be read are tried again after this long. */
+export const ACCOUNT_RETRY_MS = 60_000;
+/** A bulk delivery's status (pause, cancel) is read again after this long. */
+export const BULK_STATUS_CACHE_MS = 500;
+
+/** Slots occupy the window plus this margin (2 %, at most a second): what the server sees never exceeds the limit. */
+export function defaultRateMarginMs(windowMs: number): number {
+  return Math.min(1_000, Math.ceil(windowMs * 0.02));
+}
+
+export interface SendWorkerOptions {
+  /** This worker's name in leases and slots; random by default. */
+  holder?: string | undefined;
+  sessions?: number | undefined;
+  batchSize?: number | undefined;
+  pollIntervalMs?: number | undefined;
+  leaseMs?: number | undefined;
+  rateWindowMs?: number | undefined;
+  rateMarginMs?: number | undefined;
+  /** extra trusted CA certificates for SMTP servers */
+  ca?: SmtpExtras['ca'];
+  logger?: Logger | undefined;
+  /** only this delivery's recipients (`yubin send`), without the single-send loop */
+  deliveryId?: string | undefined;
+}
+
+export interface SendWorker {
+  readonly holder: string;
+  /** Finish the mails in flight, hand back the rest, commit every result. */
+  stop(): Promise<void>;
+}
+
+interface AccountContext {
+  account: MailAccount;
+  server: MailServer;
+  /** the SMTP options, or why there are none (XOAUTH2, missing credentials) */
+  options: SmtpSendOptions | MailError;
+  /** a session opened for another version of the settings is not reused */
+  version: string;
+  flagged: boolean;
+  at: number;
+}
+
+/** What one SMTP transaction sends: a single send's due recipients, or one bulk mail. */
+interface Unit {
+  items: ClaimedRecipient[];
+  bulkId: string | null;
+  deliveryId: string;
+  serverId: string;
+  perMinuteLimit: number | null;
+}
+
+/** A mail ready to go: its bytes, its envelope, and (bulk) what to record once it is sent. */
+interface PreparedMail {
+  raw: Buffer;
+  envelope: { from: string; to: string[] };
+  info?: RecipientResult['mail'];
+}
+
+interface PooledSession {
+  session: SmtpSession;
+  version: string;
+  lastUsed: number;
+}
+
+export function startSendWorker(ctx: AppContext, opts: SendWorkerOptions = {}): SendWorker {
+  const worker = new Worker(ctx, opts);
+  worker.start();
+  return worker;
+}
+
+/**
+ * Send one delivery now in this process (`yubin send`): returns once no recipient is queued
+ * or being sent (a deferred one waits for its retry), or after `timeoutMs`. If another
+ * worker already holds the recipients, this waits for its result.
+ */
+export async function sendDeliveryNow(ctx: AppContext, deliveryId: string, opts: SendWorkerOptions & { timeoutMs?: number } = {}): Promise<void> {
+  const worker = startSendWorker(ctx, { ...opts, sessions: 1, deliveryId, pollIntervalMs: opts.pollIntervalMs ?? 200 });
+  const deadline = Date.now() + (opts.timeoutMs ?? 10 * 60_000);
+  try {
+    while (Date.now() < deadline) {
+      const rows = await ctx.repos.deliveries.recipients(deliveryId);
+      if (!rows.some((r) => r.status === 'queued' || r.status === 'sending')) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await worker.stop();
+  }
+}
+
+class Worker implements SendWorker {
+  readonly holder: string;
+  readonly #ctx: AppContext;
+  readonly #log: Logger;
+  readonly #sessions: number;
+  readonly #batch: number;
+  readonly #poll: number;
+  readonly #leaseMs: number;
+  readonly #spanMs: number;
+  readonly #extras: SmtpExtras;
+  readonly #deliveryId: string | undefined;
+  readonly #committer: ResultCommitter;
+  readonly #accounts = new Map<string, AccountContext>();
+  readonly #bulks = new Map<string, BulkDeliveryTable>();
+  readonly #bulkStatus = new Map<string, { status: BulkStatus | undefined; at: number }>();
+  /** servers whose window is full, until when */
+  readonly #throttledUntil = new Map<string, number>();
+  readonly #sleepers = new Set<() => void>();
+  #loops: Promise<void>[] = [];
+  #stopping = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(ctx: AppContext, opts: SendWorkerOptions) {
+    this.#ctx = ctx;
+    this.holder = opts.holder ?? `send-${randomUUID()}`;
+    this.#log = (opts.logger ?? ctx.log).child({ component: 'send-worker', holder: this.holder });
+    this.#sessions = Math.max(1, opts.sessions ?? DEFAULT_SESSIONS);
+    this.#batch = Math.max(1, opts.batchSize ?? DEFAULT_BATCH);
+    this.#poll = opts.pollIntervalMs ?? POLL_INTERVAL;
+    this.#leaseMs = opts.leaseMs ?? LEASE_MS;
+    const window = opts.rateWindowMs ?? RATE_WINDOW_MS;
+    this.#spanMs = window + (opts.rateMarginMs ?? defaultRateMarginMs(window));
+    this.#extras = { ca: opts.ca };
+    this.#deliveryId = opts.deliveryId;
+    this.#committer = new ResultCommitter(ctx.repos.deliveries, this.holder, this.#log);
+  }
+
+  start(): void {
+    this.#unsubscribe = onSendWork(() => this.#wakeAll());
+    this.#heartbeat = setInterval(() => void this.#renewLeases(), Math.max(50, Math.floor(this.#leaseMs / 3)));
+    this.#heartbeat.unref();
+    for (let i = 0; i < this.#sessions; i++) this.#loops.push(this.#loop(false));
+    if (!this.#deliveryId) this.#loops.push(this.#loop(true));
+    this.#log.info({ event: 'send.worker.start', sessions: this.#sessions }, 'send worker started');
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#unsubscribe?.();
+    this.#wakeAll();
+    await Promise.allSettled(this.#loops);
+    clearInterval(this.#heartbeat);
+    await this.#committer.close();
+    this.#log.info({ event: 'send.worker.stop' }, 'send worker stopped');
+  }
+
+  // ---- the loop -------------------------------------------------------------------
+
+  async #loop(singlesOnly: boolean): Promise<void> {
+    const pool = new Map<string, PooledSession>();
+    try {
+      while (!this.#stopping) {
+        let items: ClaimedRecipient[];
+        try {
+          const now = Date.now();
+          const throttled = [...this.#throttledUntil].filter(([, until]) => until > now).map(([id]) => id);
+          items = await this.#ctx.repos.deliveries.claim({
+            holder: this.holder,
+            now: new Date(now),
+            leaseMs: this.#leaseMs,
+            limit: singlesOnly ? Math.min(this.#batch, 8) : this.#batch,
+            singlesOnly,
+            deliveryId: this.#deliveryId,
+            skipThrottledServers: throttled,
+            maxThrottled: 1,
+          });
+        } catch (err) {
+          this.#log.error({ event: 'send.claim.failed', err }, 'could not claim deliveries');
+          await this.#sleep(this.#poll, true);
+          continue;
+        }
+        if (items.length === 0) {
+          await this.#closeIdle(pool);
+          await this.#sleep(this.#idleWait(), true);
+          continue;
+        }
+        await this.#process(items, pool);
+      }
+    } finally {
+      await Promise.allSettled([...pool.values()].map((p) => p.session.quit()));
+    }
+  }
+
+  /** Until the next poll, or until a throttled server's window opens, whichever is first. */
+  #idleWait(): number {
+    const now = Date.now();
+    let wait = this.#poll;
+    for (const until of this.#throttledUntil.values()) if (until > now) wait = Math.min(wait, until - now);
+    return Math.max(1, wait);
+  }
+
+  async #process(items: ClaimedRecipient[], pool: Map<string, PooledSession>): Promise<void> {
+    const byAccount = new Map<string, ClaimedRecipient[]>();
+    for (const item of items) {
+      const list = byAccount.get(item.accountId) ?? [];
+      list.push(item);
+      byAccount.set(item.accountId, list);
+    }
+    for (const [accountId, list] of byAccount) await this.#sendForAccount(accountId, toUnits(list), pool);
+  }
+
+  async #sendForAccount(accountId: string, units: Unit[], pool: Map<string, PooledSession>): Promise<void> {
+    let actx: AccountContext | undefined;
+    try {
+      actx = await this.#accountContext(accountId);
+    } catch (err) {
+      // unreadable (the database, a secret that does not open): try again in a while
+      this.#log.error({ event: 'send.account.failed', accountId, err }, 'could not read the account');
+      await this.#release(
+        units.flatMap((u) => u.items),
+        new Date(Date.now() + ACCOUNT_RETRY_MS).toISOString(),
+      );
+      return;
+    }
+    if (!actx) return; // the account is gone, and its deliveries with it
+    if (actx.options instanceof MailError) {
+      await this.#finishAll(units, actx.options);
+      return;
+    }
+    const session = this.#session(pool, actx);
+    // the next bulk mail is composed while this one is on the wire
+    const prepared = new Map<Unit, Promise<PreparedMail>>();
+    const prepare = (u: Unit): Promise<PreparedMail> => {
+      let p = prepared.get(u);
+      if (!p) {
+        p = this.#mailFor(u, actx);
+        p.catch(() => undefined); // awaited (and its error handled) when the unit's turn comes
+        prepared.set(u, p);
+      }
+      return p;
+    };
+
+    for (let i = 0; i < units.length; i++) {
+      const unit = units[i]!;
+      if (this.#stopping) {
+        await this.#release(units.slice(i).flatMap((u) => u.items));
+        return;
+      }
+      if (unit.bulkId) {
+        const status = await this.#bulkStatusOf(unit.bulkId);
+        if (status === 'cancelled') {
+          await this.#committer.push(unit.items.map((it) => ({ id: it.id, deliveryId: it.deliveryId, bulkId: it.bulkId, status: 'cancelled', attempted: false })));
+          continue;
+        }
+        if (status !== 'running') {
+          await this.#release(unit.items);
+          continue;
+        }
+      }
+
+      // the mail, before the slot: nothing slow between the slot and MAIL FROM
+      let mail: PreparedMail;
+      try {
+        mail = await prepare(unit);
+        prepared.delete(unit);
+      } catch (err) {
+        const error = isMailError(err) ? err : new MailError('COMMAND_FAILED', `the mail could not be composed: ${(err as Error).message}`, { kind: 'permanent' });
+        await this.#finish(unit, error);
+        continue;
+      }
+
+      if (unit.bulkId && unit.perMinuteLimit !== null) {
+        try {
+          if (!session.connected) await session.connect();
+        } catch (err) {
+          await this.#sessionFailed(err, units.slice(i), actx, pool);
+          return;
+        }
+        if (!(await this.#takeSlot(unit.serverId, unit.perMinuteLimit))) {
+          // the window is full for a while: hand back this server's bulk mail, go on with the rest
+          const rest = units.slice(i);
+          const held = rest.filter((u) => u.bulkId && u.serverId === unit.serverId && u.perMinuteLimit !== null);
+          await this.#release(held.flatMap((u) => u.items));
+          units = [...units.slice(0, i + 1), ...rest.filter((u) => !held.includes(u))];
+          continue;
+        }
+      }
+
+      const next = units[i + 1];
+      if (next?.bulkId) void prepare(next);
+      let result: SmtpSendResult;
+      try {
+        result = await session.send(mail.envelope, mail.raw);
+      } catch (err) {
+        if (isSessionFailure(err)) {
+          await this.#sessionFailed(err, units.slice(i), actx, pool);
+          return;
+        }
+        await this.#finish(unit, err as Error);
+        continue;
+      }
+      pool.get(accountId)!.lastUsed = Date.now();
+      await this.#recordResult(unit, result, mail.info, actx);
+    }
+  }
+
+  // ---- composing and sending ------------------------------------------------------
+
+  async #mailFor(unit: Unit, actx: AccountContext): Promise<PreparedMail> {
+    const envelope = { from: actx.account.address, to: unit.items.map((it) => it.address) };
+    if (!unit.bulkId) {
+      const raw = await this.#ctx.repos.deliveries.raw(unit.deliveryId);
+      if (!raw) throw new MailError('COMMAND_FAILED', 'the stored mail is missing', { kind: 'permanent' });
+      return { raw, envelope };
+    }
+    const bulk = await this.#bulk(unit.bulkId);
+    const item = unit.items[0]!;
+    const fields = item.fieldsJson ? (JSON.parse(item.fieldsJson) as Record<string, string>) : {};
+    const templates = { subject: bulk.subject_template, text: bulk.text_template, html: bulk.html_template, charset: item.charset as MailCharset };
+    const mail = await composeBulkMail(templates, actx.account, item.address, fields, item.deliveryId);
+    return {
+      raw: mail.raw,
+      envelope,
+      info: { subject: mail.subject, messageId: mail.messageId, size: mail.raw.length, charsetFallback: mail.charsetFallback?.characters ?? null, raw: mail.raw },
+    };
+  }
+
+  async #recordResult(unit: Unit, result: SmtpSendResult, info: RecipientResult['mail'], actx: AccountContext): Promise<void> {
+    const byAddress = new Map<string, SmtpRecipientResult>();
+    for (const r of [...result.accepted, ...result.rejected]) byAddress.set(r.address.toLowerCase(), r);
+    const now = new Date();
+    const out: RecipientResult[] = unit.items.map((it) => {
+      const r: SmtpRecipientResult =
+        byAddress.get(it.address.toLowerCase()) ??
+        (result.sent ? { address: it.address, outcome: 'sent', code: result.code, reply: result.reply } : { address: it.address, outcome: 'temporary', reply: 'no reply for this recipient' });
+      const decision = decideDelivery(r, { attempts: it.attempts + 1, queuedAt: it.createdAt, now });
+      return toResult(it, decision, decision.status === 'sent' ? info : undefined);
+    });
+    this.#logResults(unit, out);
+    await this.#committer.push(out);
+    if (result.sent && actx.flagged) {
+      actx.flagged = false;
+      await this.#ctx.repos.deliveries.clearAuthFailure(actx.account.id, now);
+    }
+  }
+
+  /** The whole unit ended with one error (no per-recipient replies). */
+  async #finish(unit: Unit, error: Error): Promise<DeliveryDecision[]> {
+    const now = new Date();
+    const decisions = unit.items.map((it) => decideDelivery(error, { attempts: it.attempts + 1, queuedAt: it.createdAt, now }));
+    const out = unit.items.map((it, i) => toResult(it, decisions[i]!));
+    this.#logResults(unit, out);
+    await this.#committer.push(out);
+    return decisions;
+  }
+
+  async #finishAll(units: Unit[], error: MailError): Promise<void> {
+    for (const u of units) await this.#finish(u, error);
+  }
+
+  /**
+   * Connecting, TLS or login failed: every mail of this account in the batch would meet the
+   * same. The refused login fails the mail at hand, flags the account and pauses its bulk
+   * deliveries; the other mails go back to the queue. Any other failure is recorded for
+   * every mail of the batch (deferred or failed as outcome.ts decides).
+   */
+  async #sessionFailed(err: unknown, units: Unit[], actx: AccountContext, pool: Map<string, PooledSession>): Promise<void> {
+    pool.get(actx.account.id)?.session.close();
+    pool.delete(actx.account.id);
+    this.#accounts.delete(actx.account.id);
+    const error = isMailError(err) ? err : new MailError('CONNECTION_CLOSED', String((err as Error)?.message ?? err), { kind: 'transient' });
+    const [first, ...rest] = units;
+    if (!first) return;
+    const decisions = await this.#finish(first, error);
+    if (decisions.some((d) => d.authFailure)) {
+      await this.#release(rest.flatMap((u) => u.items));
+      await this.#onAuthFailure(actx, error);
+      return;
+    }
+    for (const u of rest) await this.#finish(u, error);
+  }
+
+  async #onAuthFailure(actx: AccountContext, error: MailError): Promise<void> {
+    // the failed mail is on record before anyone can see the bulk delivery paused
+    await this.#committer.flush();
+    const now = new Date();
+    const repo = this.#ctx.repos.deliveries;
+    await repo.flagAuthFailure(actx.account.id, error.code, error.response ?? error.message, now);
+    const paused = await repo.pauseBulksOfAccount(actx.account.id, 'auth_failed', now);
+    for (const id of paused) this.#bulkStatus.set(id, { status: 'paused', at: Date.now() });
+    this.#log.warn(
+      { event: 'send.auth.failed', accountId: actx.account.id, code: error.code, response: error.response, pausedBulkDeliveries: paused },
+      'the SMTP server refused the account’s login; its bulk deliveries are paused',
+    );
+  }
+
+  /** Hand recipients back unsent (no attempt counted), due again now or at `dueAt`. */
+  async #release(items: ClaimedRecipient[], dueAt?: string): Promise<void> {
+    await this.#committer.push(items.map((it) => ({ id: it.id, deliveryId: it.deliveryId, bulkId: it.bulkId, status: 'queued', attempted: false, nextAttemptAt: dueAt })));
+  }
+
+  #logResults(unit: Unit, results: RecipientResult[]): void {
+    for (const r of results) {
+      const fields = { event: `send.${r.status}`, deliveryId: r.deliveryId, bulkId: unit.bulkId, code: r.code, errorCode: r.errorCode };
+      if (r.status === 'sent') this.#log.debug(fields, 'sent');
+      else this.#log.info({ ...fields, reply: r.reply, nextAttemptAt: r.nextAttemptAt }, r.errorMessage ?? r.status);
+    }
+  }
+
+  // ---- the per-minute limit -------------------------------------------------------
+
+  async #takeSlot(serverId: string, limit: number): Promise<boolean> {
+    for (;;) {
+      if (this.#stopping) return false;
+      const until = this.#throttledUntil.get(serverId);
+      if (until !== undefined && until > Date.now()) return false;
+      const d = await this.#ctx.repos.deliveries.acquireSlot(serverId, limit, this.#spanMs, this.holder);
+      if (d.ok) return true;
+      const wait = d.retryAt - Date.now();
+      if (wait > MAX_SLOT_WAIT_MS) {
+        this.#throttledUntil.set(serverId, d.retryAt);
+        this.#log.debug({ event: 'send.throttled', serverId, until: new Date(d.retryAt).toISOString() }, 'per-minute limit reached');
+        return false;
+      }
+      await this.#sleep(Math.max(1, wait), false);
+    }
+  }
+
+  // ---- caches ---------------------------------------------------------------------
+
+  async #accountContext(accountId: string): Promise<AccountContext | undefined> {
+    const cached = this.#accounts.get(accountId);
+    if (cached && Date.now() - cached.at < ACCOUNT_CACHE_MS) return cached;
+    const service = new MailAccountService(this.#ctx);
+    const row = await this.#ctx.repos.accounts.getRow(accountId);
+    if (!row) return undefined;
+    const account = await service.get(accountId);
+    const server = await this.#ctx.repos.servers.get(account.serverId);
+    if (!server) return undefined;
+    let options: SmtpSendOptions | MailError;
+    try {
+      options = smtpOptionsFor(server, account, await service.credentials(accountId), { ...this.#extras, logger: this.#log.child({ accountId }) });
+    } catch (err) {
+      options = isMailError(err) ? err : new MailError('COMMAND_FAILED', String(err), { kind: 'config' });
+    }
+    const flag = await this.#ctx.repos.deliveries.accountSendFlag(accountId);
+    const actx: AccountContext = { account, server, options, version: `${server.updatedAt}|${account.updatedAt}`, flagged: flag.flagged, at: Date.now() };
+    this.#accounts.set(accountId, actx);
+    return actx;
+  }
+
+  #session(pool: Map<string, PooledSession>, actx: AccountContext): SmtpSession {
+    const key = actx.account.id;
+    const pooled = pool.get(key);
+    if (pooled && pooled.version === actx.version) return pooled.session;
+    pooled?.session.close();
+    const session = new SmtpSession(actx.options as SmtpSendOptions);
+    pool.set(key, { session, version: actx.version, lastUsed: Date.now() });
+    return session;
+  }
+
+  async #closeIdle(pool: Map<string, PooledSession>): Promise<void> {
+    const now = Date.now();
+    for (const [key, p] of pool) {
+      if (now - p.lastUsed < SESSION_IDLE_MS) continue;
+      pool.delete(key);
+      await p.session.quit();
+    }
+  }
+
+  async #bulk(id: string): Promise<BulkDeliveryTable> {
+    let b = this.#bulks.get(id);
+    if (!b) {
+      b = await this.#ctx.repos.deliveries.getBulk(id);
+      if (!b) throw new MailError('COMMAND_FAILED', `bulk delivery ${id} is gone`, { kind: 'permanent' });
+      if (this.#bulks.size > 1000) this.#bulks.clear();
+      this.#bulks.set(id, b);
+    }
+    return b;
+  }
+
+  async #bulkStatusOf(id: string): Promise<BulkStatus | undefined> {
+    const cached = this.#bulkStatus.get(id);
+    if (cached && Date.now() - cached.at < BULK_STATUS_CACHE_MS) return cached.status;
+    const status = (await this.#ctx.repos.deliveries.bulkStatuses([id])).get(id);
+    if (this.#bulkStatus.size > 1000) this.#bulkStatus.clear();
+    this.#bulkStatus.set(id, { status, at: Date.now() });
+    return status;
+  }
+
+  // ---- leases and sleeping --------------------------------------------------------
+
+  async #renewLeases(): Promise<void> {
+    try {
+      await this.#ctx.repos.deliveries.renewLeases(this.holder, new Date(), this.#leaseMs);
+    } catch (err) {
+      this.#log.warn({ event: 'send.lease.renew_failed', err }, 'could not renew leases');
+    }
+  }
+
+  /** Sleep `ms`; `wakeable`: new work ends it early. Stopping always does. */
+  #sleep(ms: number, wakeable: boolean): Promise<void> {
+    if (this.#stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#sleepers.delete(wake);
+        resolve();
+      };
+      const wake = (): void => {
+        if (wakeable || this.#stopping) done();
+      };
+      const timer = setTimeout(done, ms);
+      this.#sleepers.add(wake);
+    });
+  }
+
+  #wakeAll(): void {
+    for (const wake of [...this.#sleepers]) wake();
+  }
+}
+
+/** Single sends: the due recipients of one delivery go in one transaction. Bulk: one mail each. */
+function toUnits(items: ClaimedRecipient[]): Unit[] {
+  const units: Unit[] = [];
+  const singles = new Map<string, Unit>();
+  for (const it of items) {
+    if (it.bulkId === null) {
+      const u = singles.get(it.deliveryId);
+      if (u) {
+        u.items.push(it);
+        continue;
+      }
+    }
+    const unit: Unit = { items: [it], bulkId: it.bulkId, deliveryId: it.deliveryId, serverId: it.serverId, perMinuteLimit: it.perMinuteLimit };
+    if (it.bulkId === null) singles.set(it.deliveryId, unit);
+    units.push(unit);
+  }
+  return units;
+}
+
+function toResult(it: ClaimedRecipient, d: DeliveryDecision, mail?: RecipientResult['mail']): RecipientResult {
+  return {
+    id: it.id,
+    deliveryId: it.deliveryId,
+    bulkId: it.bulkId,
+    status: d.status,
+    attempted: true,
+    nextAttemptAt: d.nextAttemptAt,
+    code: d.code,
+    reply: d.reply,
+    errorCode: d.errorCode,
+    errorMessage: d.errorMessage,
+    mail,
+  };
+}
+
+const SESSION_COMMANDS = new Set(['CONNECT', 'CONN', 'GREETING', 'STARTTLS', 'EHLO', 'HELO']);
+
+/** A failure of the connection itself (not of one mail): the next mail on it would fail the same way. */
+function isSessionFailure(err: unknown): boolean {
+  if (!isMailError(err)) return false;
+  const command = err.command ?? '';
+  return SESSION_COMMANDS.has(command) || command.startsWith('AUTH') || err.kind === 'tls' || err.kind === 'config' || err.kind === 'auth';
+}

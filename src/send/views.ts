@@ -1,0 +1,47 @@
+// Database rows of sending → the API's shapes (schemas.ts).
+import type { DeliveryRecipientTable, DeliveryTable } from '../store/schema.ts';
+import type { Delivery, DeliveryRecipient } from './schemas.ts';
+
+type Status = Delivery['status'];
+
+/** One status for a mail from its recipients': work in progress first, then failed over sent. */
+export function aggregateStatus(statuses: string[]): Status {
+  const has = (s: string) => statuses.includes(s);
+  if (has('sending')) return 'sending';
+  if (has('queued')) return 'queued';
+  if (has('deferred')) return 'deferred';
+  if (statuses.length > 0 && statuses.every((s) => s === 'cancelled')) return 'cancelled';
+  if (has('failed')) return 'failed';
+  if (has('sent')) return 'sent';
+  return 'cancelled';
+}
+
+export function recipientView(r: DeliveryRecipientTable): DeliveryRecipient {
+  return {
+    address: r.address,
+    kind: r.kind as DeliveryRecipient['kind'],
+    status: r.status as DeliveryRecipient['status'],
+    attempts: Number(r.attempts),
+    nextAttemptAt: r.status === 'deferred' ? r.next_attempt_at : null,
+    code: r.code === null ? null : Number(r.code),
+    reply: r.reply,
+    error: r.error_code ? { code: r.error_code, message: r.error_message ?? '' } : null,
+    sentAt: r.sent_at,
+  };
+}
+
+export function deliveryView(d: DeliveryTable, recipients: DeliveryRecipientTable[]): Delivery {
+  return {
+    id: d.id,
+    accountId: d.account_id,
+    bulkDeliveryId: d.bulk_id,
+    status: aggregateStatus(recipients.map((r) => r.status)),
+    subject: d.subject,
+    messageId: d.message_id,
+    size: d.size === null ? null : Number(d.size),
+    charset: d.charset as Delivery['charset'],
+    charsetFallback: d.charset_fallback ? (JSON.parse(d.charset_fallback) as string[]) : null,
+    createdAt: d.created_at,
+    recipients: recipients.map(recipientView),
+  };
+}

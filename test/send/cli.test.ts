@@ -1,0 +1,63 @@
+// `yubin send` and `yubin bulk create` as a real child process on a temporary SQLite data
+// folder, sending to an smtp-server in this test process. (Each child process costs seconds
+// of start-up, so the server and account are set up in-process on the same folder.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import iconv from 'iconv-lite';
+import { pino } from 'pino';
+import { progressLine } from '../../src/cli/commands/bulk.ts';
+import type { BulkDelivery } from '../../src/send/schemas.ts';
+import { openContext } from '../../src/services/context.ts';
+import { runCli } from '../support/cli.ts';
+import { startSmtpServer } from '../protocols/smtp/smtp-test-servers.ts';
+import { addSendingAccount } from './send-fixture.ts';
+
+test('the progress bar of yubin bulk status', () => {
+  const b = { status: 'running', total: 10, sent: 5, failed: 1, pending: 4, cancelled: 0, pauseReason: null } as BulkDelivery;
+  assert.equal(progressLine(b), `[${'█'.repeat(18)}${'░'.repeat(12)}]  60%  sent 5  failed 1  pending 4 / 10  running`);
+  assert.equal(progressLine({ ...b, status: 'paused', sent: 0, failed: 0, pending: 10, pauseReason: 'auth_failed' }), `[${'░'.repeat(30)}]   0%  sent 0  failed 0  pending 10 / 10  paused  (auth_failed)`);
+});
+
+test('yubin send sends at once; yubin bulk create reads a Shift_JIS CSV, reports skipped rows, --wait sends it with progress', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'yubin-send-cli-'));
+  const smtp = await startSmtpServer();
+  t.after(async () => {
+    await smtp.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const env = { YUBIN_DATA_DIR: dir, YUBIN_LANG: 'ja' };
+  const ctx = await openContext({ dataDir: dir, databaseUrl: undefined, secretKey: undefined, host: '127.0.0.1', port: 0 }, { log: pino({ level: 'silent' }) });
+  t.after(() => ctx.close());
+  await addSendingAccount(ctx, { port: smtp.port, address: 'info@example.jp', fromName: 'インフォ' });
+
+  const send = await runCli(['send', '--json', '--account', 'info@example.jp', '--to', 'a@example.net', '--cc', 'b@example.net', '--subject', 'CLIから', '--text', '本文'], { env });
+  assert.equal(send.code, 0, send.stderr);
+  const d = JSON.parse(send.stdout);
+  assert.equal(d.status, 'sent');
+  assert.deepEqual(d.recipients.map((r: { status: string; code: number }) => [r.status, r.code]), [
+    ['sent', 250],
+    ['sent', 250],
+  ]);
+  assert.deepEqual(smtp.mails.map((m) => m.to), [['a@example.net', 'b@example.net']]);
+
+  const csvFile = join(dir, 'list.csv');
+  writeFileSync(csvFile, iconv.encode('メールアドレス,氏名\r\nyamada@example.jp,山田\r\nyamada@example.jp,重複\r\nsuzuki@example.jp,鈴木\r\n', 'cp932'));
+  const created = await runCli(['bulk', 'create', '--json', '--account', 'info@example.jp', '--csv', csvFile, '--subject', '{{氏名}}様', '--text', '{{氏名}}様、こんにちは'], { env });
+  assert.equal(created.code, 0, created.stderr);
+  const bulk = JSON.parse(created.stdout);
+  assert.equal(bulk.total, 2);
+  assert.deepEqual(bulk.skipped.map((s: { row: number; reason: string; message: string }) => [s.row, s.reason, s.message]), [[3, 'duplicate', '2行目と同じメールアドレスです。']]);
+
+  const waited = await runCli(['bulk', 'create', '--wait', '--account', 'info@example.jp', '--csv', csvFile, '--subject', '{{氏名}}様', '--text', 'x'], { env });
+  assert.equal(waited.code, 0, waited.stderr);
+  assert.match(waited.stdout, /\[█{30}\] 100%\s+sent 2\s+failed 0\s+pending 0 \/ 2\s+done/);
+  assert.match(waited.stdout, /row 3: yamada@example.jp — 2行目と同じメールアドレスです。/);
+  // the --wait worker sent the first bulk delivery too: each mail once
+  const first = await ctx.repos.deliveries.bulkCounts(bulk.id);
+  assert.equal(first.sent, 2);
+  assert.equal(smtp.mails.length, 1 + 2 + 2);
+  assert.deepEqual(smtp.mails.slice(1).map((m) => m.to[0]).sort(), ['suzuki@example.jp', 'suzuki@example.jp', 'yamada@example.jp', 'yamada@example.jp']);
+});

@@ -1,0 +1,87 @@
+// The sending store on SQLite and PostgreSQL, with two contexts on one database as two
+// worker processes would have: a recipient is claimed by one worker only, a dead worker's
+// recipients are claimed again once its lease runs out, a committed 'sent' is final, and
+// the per-minute slots never exceed the limit however many take them at once.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AppContext } from '../../src/services/context.ts';
+import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
+import type { ClaimedRecipient } from '../../src/store/deliveries.ts';
+import { ENGINES } from '../support/app-context.ts';
+import { addSendingAccount, twoContexts } from './send-fixture.ts';
+
+async function queueBulk(ctx: AppContext, n: number, perMinuteLimit: number | null = null): Promise<{ bulkId: string; serverId: string }> {
+  const f = await addSendingAccount(ctx, { port: 2525, perMinuteLimit });
+  const csv = ['email,name', ...Array.from({ length: n }, (_, i) => `r${i}@example.net,R${i}`)].join('\n');
+  const { id } = await new BulkDeliveryService(ctx).create('test', { accountId: f.accountId, subject: 'Hi {{name}}', text: 'x', recipientsCsv: csv });
+  return { bulkId: id, serverId: f.serverId };
+}
+
+for (const engine of ENGINES) {
+  describe(`sending store on ${engine}`, () => {
+    it('two workers claiming at once never get the same recipient', async (t) => {
+      const pair = await twoContexts(t, engine);
+      if (!pair) return;
+      const [a, b] = pair;
+      await queueBulk(a, 120);
+      const claimAll = async (ctx: AppContext, holder: string): Promise<ClaimedRecipient[]> => {
+        const got: ClaimedRecipient[] = [];
+        for (;;) {
+          const batch = await ctx.repos.deliveries.claim({ holder, now: new Date(), leaseMs: 60_000, limit: 7 });
+          if (batch.length === 0) return got;
+          got.push(...batch);
+        }
+      };
+      const [fromA, fromB] = await Promise.all([claimAll(a, 'A'), claimAll(b, 'B')]);
+      const ids = [...fromA, ...fromB].map((r) => r.id);
+      assert.equal(ids.length, 120);
+      assert.equal(new Set(ids).size, 120, 'a recipient was claimed twice');
+    });
+
+    it('a dead worker’s recipients are claimed again after its lease; a committed sent is never claimed again', async (t) => {
+      const pair = await twoContexts(t, engine);
+      if (!pair) return;
+      const [a, b] = pair;
+      await queueBulk(a, 3);
+      const t0 = new Date();
+      const dead = await a.repos.deliveries.claim({ holder: 'dead', now: t0, leaseMs: 1_000, limit: 10 });
+      assert.equal(dead.length, 3);
+      // while the lease holds, nobody else gets them
+      assert.deepEqual(await b.repos.deliveries.claim({ holder: 'B', now: new Date(t0.getTime() + 500), leaseMs: 60_000, limit: 10 }), []);
+      const later = new Date(t0.getTime() + 1_500);
+      const again = await b.repos.deliveries.claim({ holder: 'B', now: later, leaseMs: 60_000, limit: 10 });
+      assert.deepEqual(again.map((r) => r.id).sort(), dead.map((r) => r.id).sort());
+
+      const [first, second, third] = again;
+      // B sends the first; the dead worker's late 'deferred' for the second is ignored (not its lease any more)
+      await b.repos.deliveries.applyResults('B', [{ id: first!.id, deliveryId: first!.deliveryId, bulkId: first!.bulkId, status: 'sent', attempted: true, code: 250, reply: '250 ok' }], later);
+      await a.repos.deliveries.applyResults('dead', [{ id: second!.id, deliveryId: second!.deliveryId, bulkId: second!.bulkId, status: 'deferred', attempted: true, nextAttemptAt: later.toISOString() }], later);
+      const rows = new Map((await b.db.kysely.selectFrom('delivery_recipients').selectAll().execute()).map((r) => [r.id, r]));
+      assert.equal(rows.get(first!.id)!.status, 'sent');
+      assert.equal(rows.get(first!.id)!.attempts, 1);
+      assert.equal(rows.get(second!.id)!.status, 'sending');
+      assert.equal(rows.get(second!.id)!.lease_holder, 'B');
+      // B dies too: the two unfinished ones come back, the sent one never does
+      const muchLater = new Date(later.getTime() + 120_000);
+      const third2 = await a.repos.deliveries.claim({ holder: 'C', now: muchLater, leaseMs: 60_000, limit: 10 });
+      assert.deepEqual(third2.map((r) => r.id).sort(), [second!.id, third!.id].sort());
+    });
+
+    it('concurrent slot requests from two workers grant exactly the limit within the window', async (t) => {
+      const pair = await twoContexts(t, engine);
+      if (!pair) return;
+      const [a, b] = pair;
+      const { serverId } = await queueBulk(a, 1, 7);
+      const spanMs = 60_000;
+      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).repos.deliveries.acquireSlot(serverId, 7, spanMs, i % 2 ? 'A' : 'B')));
+      const granted = results.filter((r) => r.ok);
+      assert.equal(granted.length, 7);
+      const slots = await a.repos.deliveries.slotTimes(serverId);
+      assert.equal(slots.length, 7);
+      // slot times never go backwards, and a refusal names when the oldest slot leaves the window
+      const times = slots.map((s) => Date.parse(s.startedAt));
+      assert.deepEqual([...times].sort((x, y) => x - y), times);
+      for (const r of results) if (!r.ok) assert.equal(r.retryAt, times[0]! + spanMs + 1);
+    });
+  });
+}

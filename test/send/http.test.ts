@@ -1,0 +1,188 @@
+// The sending API (INTERFACE.md "Deliveries"): shapes, field-named errors in Japanese and
+// English, the size limit at POST time, CSV problems with row numbers, pause / resume /
+// cancel, the suppression list. No worker runs here: what the API stores is checked.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import iconv from 'iconv-lite';
+import { api, harness, type Harness, type Json } from '../http/helpers.ts';
+import { addSendingAccount } from './send-fixture.ts';
+
+async function setup(t: Parameters<typeof harness>[0], o: { maxMessageBytes?: number | null } = {}): Promise<{ h: Harness; accountId: string } | undefined> {
+  const h = await harness(t);
+  if (!h) return undefined;
+  const f = await addSendingAccount(h.ctx, { port: 2525, maxMessageBytes: o.maxMessageBytes ?? null });
+  return { h, accountId: f.accountId };
+}
+
+test('POST /api/v1/deliveries queues one mail per the interface; GET shows each recipient', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const res = await api(s.h, {
+    method: 'POST',
+    url: '/api/v1/deliveries',
+    body: { accountId: s.accountId, to: ['a@example.com'], cc: [], bcc: ['b@example.com'], subject: '件名', text: '本文', html: null, attachments: [], charset: 'utf-8' },
+  });
+  assert.equal(res.status, 201, res.raw);
+  assert.equal(res.json.status, 'queued');
+  assert.deepEqual(
+    res.json.recipients.map((r: Json) => [r.address, r.kind, r.status, r.code, r.reply]),
+    [
+      ['a@example.com', 'to', 'queued', null, null],
+      ['b@example.com', 'bcc', 'queued', null, null],
+    ],
+  );
+  const got = await api(s.h, { url: `/api/v1/deliveries/${res.json.id}` });
+  assert.equal(got.status, 200);
+  assert.equal(got.json.subject, '件名');
+  assert.equal(typeof got.json.size, 'number');
+  const raw = await s.h.app.inject({ url: `/api/v1/deliveries/${res.json.id}/raw`, headers: s.h.auth });
+  assert.equal(raw.statusCode, 200);
+  assert.match(String(raw.headers['content-type']), /message\/rfc822/);
+  assert.equal(raw.rawPayload.length, got.json.size);
+  assert.ok(!raw.rawPayload.toString('latin1').includes('b@example.com'), 'Bcc in the stored headers');
+  const audit = await s.h.ctx.repos.audit.list({ limit: 10 });
+  assert.ok(audit.items.some((e) => e.action === 'delivery.create' && e.actor === 'token:tests'));
+  assert.equal((await api(s.h, { url: '/api/v1/deliveries/nope' })).status, 404);
+});
+
+test('bad deliveries are 4xx naming the field; nothing is stored', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const post = (body: Json, lang: 'ja' | 'en' = 'en') => api(s.h, { method: 'POST', url: '/api/v1/deliveries', body, lang });
+  const bad = await post({ accountId: s.accountId, to: ['ok@example.com', 'not an address'], bcc: ['x@@y'], subject: 's', text: 't' });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.code, 'VALIDATION');
+  assert.deepEqual(bad.json.error.fields.map((f: Json) => f.path), ['to.1', 'bcc.0']);
+  assert.match(bad.json.error.fields[0].message, /not an address/);
+  const none = await post({ accountId: s.accountId, to: [], subject: 's' }, 'ja');
+  assert.deepEqual(none.json.error.fields.map((f: Json) => [f.path, f.message]), [['to', '宛先（To、Cc、Bcc のいずれか）を1つ以上指定してください。']]);
+  const account = await post({ accountId: 'missing', to: ['a@example.com'], subject: 's' });
+  assert.deepEqual(account.json.error.fields.map((f: Json) => f.path), ['accountId']);
+  const b64 = await post({ accountId: s.accountId, to: ['a@example.com'], subject: 's', attachments: [{ filename: 'a', contentType: 'text/plain', contentBase64: '***' }] });
+  assert.deepEqual(b64.json.error.fields.map((f: Json) => f.path), ['attachments.0.contentBase64']);
+  const extra = await post({ accountId: s.accountId, to: ['a@example.com'], subject: 's', from: 'spoof@example.com' });
+  assert.equal(extra.status, 400);
+  assert.deepEqual(extra.json.error.fields.map((f: Json) => f.path), ['from']);
+  const count = await s.h.ctx.db.kysely.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  assert.equal(Number(count.n), 0);
+});
+
+test('a mail over the server’s size limit is refused at POST time with its size (413)', async (t) => {
+  const s = await setup(t, { maxMessageBytes: 5_000 });
+  if (!s) return;
+  const res = await api(s.h, {
+    method: 'POST',
+    url: '/api/v1/deliveries',
+    lang: 'ja',
+    body: { accountId: s.accountId, to: ['a@example.com'], subject: 's', attachments: [{ filename: 'big.bin', contentType: 'application/octet-stream', contentBase64: Buffer.alloc(6_000, 1).toString('base64') }] },
+  });
+  assert.equal(res.status, 413, res.raw);
+  assert.equal(res.json.error.code, 'PAYLOAD_TOO_LARGE');
+  assert.match(res.json.error.message, /メールのサイズ（\d+ バイト）が送信メールサーバーのメールサイズの制限（5000 バイト）を超えています/);
+  const small = await api(s.h, { method: 'POST', url: '/api/v1/deliveries', body: { accountId: s.accountId, to: ['a@example.com'], subject: 's', text: 'short' } });
+  assert.equal(small.status, 201);
+});
+
+test('POST /api/v1/bulk-deliveries: Shift_JIS CSV, skipped rows reported, progress on GET', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  await api(s.h, { method: 'POST', url: '/api/v1/suppressions', body: { addresses: ['Stop@Example.com'], reason: '配信停止' } });
+  const csv = 'メールアドレス,氏名\r\nyamada@example.com,山田\r\nbad-address,誰か\r\nYAMADA@example.com,山田2\r\nstop@example.com,停止\r\nsuzuki@example.com,"鈴木, 一郎"\r\n';
+  const res = await api(s.h, {
+    method: 'POST',
+    url: '/api/v1/bulk-deliveries',
+    lang: 'en',
+    body: { accountId: s.accountId, subject: '{{氏名}}様へのお知らせ', text: '{{氏名}}様', html: null, recipientsCsvBase64: iconv.encode(csv, 'cp932').toString('base64') },
+  });
+  assert.equal(res.status, 201, res.raw);
+  assert.equal(res.json.total, 2);
+  assert.deepEqual(
+    res.json.skipped.map((x: Json) => [x.row, x.address, x.reason]),
+    [
+      [3, 'bad-address', 'invalid_address'],
+      [4, 'YAMADA@example.com', 'duplicate'],
+      [5, 'stop@example.com', 'suppressed'],
+    ],
+  );
+  assert.equal(res.json.skipped[1].message, 'The same address as row 2.');
+  const progress = await api(s.h, { url: `/api/v1/bulk-deliveries/${res.json.id}` });
+  assert.equal(progress.status, 200);
+  const p = progress.json;
+  assert.deepEqual([p.status, p.total, p.sent, p.failed, p.pending], ['running', 2, 0, 0, 2]);
+  assert.equal(p.skipped.length, 3);
+  const recipients = await api(s.h, { url: `/api/v1/bulk-deliveries/${res.json.id}/recipients?limit=1` });
+  assert.deepEqual(recipients.json.items.map((r: Json) => [r.row, r.address, r.status]), [[2, 'yamada@example.com', 'queued']]);
+  const next = await api(s.h, { url: `/api/v1/bulk-deliveries/${res.json.id}/recipients?limit=1&cursor=${recipients.json.nextCursor}` });
+  assert.deepEqual(next.json.items.map((r: Json) => [r.row, r.address]), [[6, 'suzuki@example.com']]);
+  assert.equal(next.json.nextCursor, null);
+
+  for (const [action, status] of [
+    ['pause', 'paused'],
+    ['resume', 'running'],
+    ['cancel', 'cancelled'],
+  ] as const) {
+    const r = await api(s.h, { method: 'POST', url: `/api/v1/bulk-deliveries/${res.json.id}/${action}` });
+    assert.equal(r.status, 200, r.raw);
+    assert.equal(r.json.status, status);
+  }
+  const after = (await api(s.h, { url: `/api/v1/bulk-deliveries/${res.json.id}` })).json;
+  assert.deepEqual([after.cancelled, after.pending], [2, 0]);
+  const conflict = await api(s.h, { method: 'POST', url: `/api/v1/bulk-deliveries/${res.json.id}/resume`, lang: 'en' });
+  assert.equal(conflict.status, 409);
+  assert.match(conflict.json.error.message, /cancelled and cannot be resumed/);
+});
+
+test('bulk CSV problems are listed before anything is queued: broken rows with their numbers, unknown merge fields, no address column', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const post = (body: Json) => api(s.h, { method: 'POST', url: '/api/v1/bulk-deliveries', lang: 'ja', body: { accountId: s.accountId, subject: 's', ...body } });
+  const broken = await post({ recipientsCsv: 'email,name\na@example.com,A\nb@example.com,B,extra\nc@example.com,"C\n' });
+  assert.equal(broken.status, 400);
+  assert.deepEqual(broken.json.error.fields.map((f: Json) => f.path), ['recipientsCsv', 'recipientsCsv']);
+  assert.match(broken.json.error.fields[0].message, /宛先CSVの3行目.*項目が3個あります（見出し行は2個）/);
+  assert.match(broken.json.error.fields[1].message, /宛先CSVの4行目.*閉じられていません/);
+  const unterminated = await post({ recipientsCsv: 'email,name\na@example.com,A\nc@example.com,"C\nd@example.com,D\n' });
+  assert.match(unterminated.json.error.fields[0].message, /宛先CSVの3行目.*閉じられていません/);
+  const missing = await post({ subject: '{{name}}様', text: '{{会社}} {{name}}', recipientsCsv: 'email,name\na@example.com,A\n' });
+  assert.deepEqual(missing.json.error.fields.map((f: Json) => [f.path, f.message]), [['text', '本文の差し込み項目 {{会社}} が宛先CSVの列にありません。']]);
+  const noColumn = await post({ recipientsCsv: 'name,phone\nA,1\n' });
+  assert.match(noColumn.json.error.fields[0].message, /メールアドレスの列がありません.*name, phone/);
+  const column = await post({ addressColumn: 'to', recipientsCsv: 'to,name\na@example.com,A\n' });
+  assert.equal(column.status, 201, column.raw);
+  const allSkipped = await post({ recipientsCsv: 'email\nnope\n' });
+  assert.equal(allSkipped.status, 400);
+  assert.deepEqual(allSkipped.json.error.skipped.map((x: Json) => x.reason), ['invalid_address']);
+  const neither = await post({});
+  assert.deepEqual(neither.json.error.fields.map((f: Json) => f.path), ['recipientsCsv']);
+  const bulks = await s.h.ctx.db.kysely.selectFrom('bulk_deliveries').select('id').execute();
+  assert.equal(bulks.length, 1);
+});
+
+test('the suppression list: add, list, remove; the OpenAPI document lists the sending routes', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const add = await api(s.h, { method: 'POST', url: '/api/v1/suppressions', body: { addresses: ['a@example.com', 'A@Example.com', 'b@example.com'] } });
+  assert.deepEqual(add.json, { added: 2 });
+  const list = await api(s.h, { url: '/api/v1/suppressions' });
+  assert.deepEqual(list.json.items.map((x: Json) => x.address), ['a@example.com', 'b@example.com']);
+  const bad = await api(s.h, { method: 'POST', url: '/api/v1/suppressions', body: { addresses: ['nope'] } });
+  assert.equal(bad.status, 400);
+  const del = await api(s.h, { method: 'DELETE', url: '/api/v1/suppressions/A%40example.com' });
+  assert.deepEqual(del.json, { removed: 1 });
+  const doc = JSON.parse((await s.h.app.inject({ url: '/api/openapi.json' })).body) as Json;
+  for (const [path, method] of [
+    ['/api/v1/deliveries', 'post'],
+    ['/api/v1/deliveries/{id}', 'get'],
+    ['/api/v1/bulk-deliveries', 'post'],
+    ['/api/v1/bulk-deliveries/{id}', 'get'],
+    ['/api/v1/bulk-deliveries/{id}/recipients', 'get'],
+    ['/api/v1/bulk-deliveries/{id}/pause', 'post'],
+    ['/api/v1/bulk-deliveries/{id}/resume', 'post'],
+    ['/api/v1/bulk-deliveries/{id}/cancel', 'post'],
+  ] as const) {
+    assert.ok(doc.paths[path]?.[method], `${method} ${path} is not documented`);
+  }
+  assert.ok(JSON.stringify(doc.paths['/api/v1/bulk-deliveries'].post.requestBody).includes('recipientsCsv'));
+  // without a token nothing answers
+  assert.equal((await s.h.app.inject({ method: 'POST', url: '/api/v1/deliveries', payload: {} })).statusCode, 401);
+});

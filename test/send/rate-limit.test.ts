@@ -1,0 +1,103 @@
+// The per-minute limit (1分間の送信件数の制限) with a short window: two workers on two
+// connections to one database (SQLite file, PostgreSQL) send one bulk delivery; the SMTP
+// server must never see more than the limit of mails start (MAIL FROM) in any window, and
+// the slots in the database say the same. Single sends are not held back by it.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
+import { DeliveryService } from '../../src/send/delivery-service.ts';
+import { startSendWorker } from '../../src/send/send-worker.ts';
+import { ENGINES } from '../support/app-context.ts';
+import { startSmtpServer, type RunningSmtpServer } from '../protocols/smtp/smtp-test-servers.ts';
+import { addSendingAccount, cleanups, twoContexts, waitFor } from './send-fixture.ts';
+
+const WINDOW_MS = 1_500;
+const MARGIN_MS = 150;
+const LIMIT = 4;
+const MAILS = 14;
+
+/** The most starts within any [t, t + window) over the sorted times. */
+function busiestWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  let j = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[j]! >= windowMs) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
+
+async function timedServer(push: (fn: () => unknown) => void): Promise<{ smtp: RunningSmtpServer; starts: number[]; order: string[] }> {
+  const starts: number[] = [];
+  const order: string[] = [];
+  const smtp = await startSmtpServer({
+    onMailFrom(_address, _session, cb) {
+      starts.push(Date.now());
+      cb();
+    },
+    onRcptTo(address, _session, cb) {
+      order.push(address.address);
+      cb();
+    },
+  });
+  push(() => smtp.close());
+  return { smtp, starts, order };
+}
+
+for (const engine of ENGINES) {
+  describe(`per-minute limit on ${engine}`, () => {
+    it('two workers on one bulk delivery never start more than the limit in any window', async (t) => {
+      // registered first, so it runs first: workers stop before their databases close
+      const push = cleanups(t);
+      const pair = await twoContexts(t, engine);
+      if (!pair) return;
+      const [a, b] = pair;
+      const { smtp, starts } = await timedServer(push);
+      const f = await addSendingAccount(a, { port: smtp.port, perMinuteLimit: LIMIT });
+      const csv = ['email,name', ...Array.from({ length: MAILS }, (_, i) => `r${i}@example.net,R${i}`)].join('\n');
+      const { id } = await new BulkDeliveryService(a).create('test', { accountId: f.accountId, subject: '{{name}}', text: 'x', recipientsCsv: csv });
+      const opts = { pollIntervalMs: 50, sessions: 2, rateWindowMs: WINDOW_MS, rateMarginMs: MARGIN_MS };
+      const workers = [startSendWorker(a, { ...opts, holder: 'worker-a' }), startSendWorker(b, { ...opts, holder: 'worker-b' })];
+      push(() => Promise.all(workers.map((w) => w.stop())));
+
+      const done = await waitFor('the bulk delivery', async () => {
+        const s = await new BulkDeliveryService(b).get(id);
+        return s.status === 'done' ? s : undefined;
+      }, 60_000);
+      assert.deepEqual([done.sent, done.failed], [MAILS, 0]);
+      assert.equal(smtp.mails.length, MAILS);
+      assert.equal(new Set(smtp.mails.map((m) => m.to[0])).size, MAILS, 'a recipient got the mail twice');
+      // what the SMTP server saw
+      assert.ok(busiestWindow(starts, WINDOW_MS) <= LIMIT, `more than ${LIMIT} MAIL FROMs in a ${WINDOW_MS} ms window: ${starts.map((s) => s - starts[0]!).join(', ')}`);
+      // what the database recorded: one slot per mail, taken by both workers
+      const slots = await a.repos.deliveries.slotTimes(f.serverId);
+      assert.equal(slots.length, MAILS);
+      assert.ok(busiestWindow(slots.map((s) => Date.parse(s.startedAt)), WINDOW_MS + MARGIN_MS) <= LIMIT);
+      assert.deepEqual([...new Set(slots.map((s) => s.holder))].sort(), ['worker-a', 'worker-b']);
+    });
+  });
+}
+
+it('a single send is not held back while a bulk delivery of the same server waits for its window', async (t) => {
+  const push = cleanups(t);
+  const pair = await twoContexts(t, 'sqlite');
+  if (!pair) return;
+  const [ctx] = pair;
+  const { smtp, order } = await timedServer(push);
+  const f = await addSendingAccount(ctx, { port: smtp.port, perMinuteLimit: 1 });
+  const bulk = new BulkDeliveryService(ctx);
+  const { id } = await bulk.create('test', { accountId: f.accountId, subject: 's', text: 'x', recipientsCsv: 'email\nb1@example.net\nb2@example.net\nb3@example.net\n' });
+  const w = startSendWorker(ctx, { pollIntervalMs: 50, sessions: 2, rateWindowMs: WINDOW_MS, rateMarginMs: MARGIN_MS });
+  push(() => w.stop());
+  await waitFor('the first bulk mail', async () => ((await bulk.get(id)).sent >= 1 ? true : undefined));
+  const single = await new DeliveryService(ctx).create('test', { accountId: f.accountId, to: ['single@example.net'], subject: 's', text: 'now' });
+  await waitFor('the single send', async () => ((await new DeliveryService(ctx).get(single.id)).status === 'sent' ? true : undefined));
+  // the bulk delivery still waits for its next windows; the single send went out meanwhile
+  const progress = await bulk.get(id);
+  assert.ok(progress.pending >= 1, `the bulk delivery was already done (${JSON.stringify(progress)})`);
+  assert.equal(order.indexOf('single@example.net') < order.indexOf('b3@example.net') || !order.includes('b3@example.net'), true, order.join(' '));
+  // and it used no slot: only bulk mail counts against the limit
+  assert.equal((await ctx.repos.deliveries.slotTimes(f.serverId)).length, progress.sent);
+  await waitFor('the bulk delivery', async () => ((await bulk.get(id)).status === 'done' ? true : undefined), 30_000);
+});

@@ -1,10 +1,11 @@
-// yubin serve: web UI + API + the receive scheduler in one process.
+// yubin serve: web UI + API + the receive scheduler + the send worker in one process.
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/env.ts';
 import { buildApp } from '../../http/app.ts';
 import { AuthService } from '../../services/auth.ts';
 import { openContext } from '../../services/context.ts';
 import { startReceiveScheduler } from '../../receive/scheduler.ts';
+import { startSendWorker } from '../../send/send-worker.ts';
 
 /** How long a SIGTERM waits for requests in flight before exiting anyway. */
 export const SHUTDOWN_TIMEOUT = 10_000;
@@ -19,6 +20,7 @@ export function registerServeCommand(program: Command): void {
       const app = await buildApp(ctx, { logger: { level: process.env.YUBIN_LOG_LEVEL ?? 'info' } });
       await app.listen({ host: config.host, port: config.port });
       const scheduler = startReceiveScheduler(ctx);
+      const sender = startSendWorker(ctx);
       const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
       const auth = new AuthService(ctx);
       if (await auth.needsSetup()) {
@@ -35,7 +37,7 @@ export function registerServeCommand(program: Command): void {
         const timer = setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT);
         timer.unref();
         await app.close();
-        await scheduler.stop();
+        await Promise.all([scheduler.stop(), sender.stop()]);
         await ctx.close();
         process.exit(0);
       };

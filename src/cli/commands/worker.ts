@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/env.ts';
 import { startReceiveScheduler } from '../../receive/scheduler.ts';
+import { startSendWorker } from '../../send/send-worker.ts';
 import { openContext } from '../../services/context.ts';
 import { SHUTDOWN_TIMEOUT } from './serve.ts';
 
@@ -13,12 +14,13 @@ export function registerWorkerCommand(program: Command): void {
     .action(async () => {
       const ctx = await openContext(loadConfig());
       const scheduler = startReceiveScheduler(ctx);
+      const sender = startSendWorker(ctx);
       ctx.log.info('worker.started');
       const stop = async (signal: string) => {
         ctx.log.info({ signal }, 'worker.stopping');
         const timer = setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT);
         timer.unref();
-        await scheduler.stop();
+        await Promise.all([scheduler.stop(), sender.stop()]);
         await ctx.close();
         process.exit(0);
       };

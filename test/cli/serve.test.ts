@@ -1,0 +1,101 @@
+// `yubin serve` as a real process: the receive scheduler picks up a new account's
+// mail from Dovecot on its own, the send worker sends a single mail, the UI and the
+// API answer, and SIGTERM stops it cleanly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCli } from '../support/cli.ts';
+import { testMailbed } from '../support/mailbed.ts';
+import { makeMail } from '../support/receive-fixture.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('yubin serve receives and sends on its own, and stops on SIGTERM', async (t) => {
+  const bed = await testMailbed();
+  if (!bed) return t.skip('Dovecot is not installed here');
+  const dir = mkdtempSync(join(tmpdir(), 'yubin-serve-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const env = { YUBIN_DATA_DIR: dir, YUBIN_LANG: 'en', PORT: String(port), HOST: '127.0.0.1' };
+  const user = `s${randomBytes(4).toString('hex')}`;
+  await bed.addUser(user, 'serve-password');
+  for (let i = 0; i < 3; i++) await bed.deliver(user, makeMail(i));
+  await runCli(['server', 'add', '--name', 'bed', '--protocol', 'imap4', '--host', '127.0.0.1', '--port', String(bed.ports.imap), '--smtp-host', '127.0.0.1', '--smtp-port', String(bed.ports.smtpSink), '--smtp-auth', 'none'], { env });
+  const acc = await runCli(['account', 'add', '--json', '--display-name', 'x', '--server', 'bed', '--address', `${user}@example.com`, '--username', user, '--password-stdin', '--interval', '1'], {
+    env,
+    input: 'serve-password\n',
+  });
+  assert.equal(acc.code, 0, acc.stderr);
+  const accountId = JSON.parse(acc.stdout).id;
+  const token = (await runCli(['token', 'create', '--name', 'serve-test'], { env })).stdout.trim();
+
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import('./src/cli/main.ts').then((m) => m.main(['node', 'yubin', 'serve']))`], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, YUBIN_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.after(() => child.kill('SIGKILL'));
+  const base = `http://127.0.0.1:${port}`;
+  const h = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+
+  await until('healthz', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined));
+  assert.match(output, /Open this one-time setup URL/, 'no administrator yet: serve prints the setup URL');
+  assert.equal((await fetch(`${base}/readyz`)).status, 200);
+  const page = await fetch(`${base}/`, { headers: { accept: 'text/html' } });
+  assert.match(await page.text(), /<div id="root">/);
+
+  // the scheduler receives the new account on its own (no "receive now")
+  const messages = await until('the scheduler to receive 3 mails', async () => {
+    const r = (await (await fetch(`${base}/api/v1/messages?accountId=${accountId}`, { headers: h })).json()) as { items: unknown[] };
+    return r.items.length === 3 ? r.items : undefined;
+  });
+  assert.equal(messages.length, 3);
+  assert.equal(await bed.count(user), 0);
+
+  // the send worker sends a single mail
+  const created = await fetch(`${base}/api/v1/deliveries`, {
+    method: 'POST',
+    headers: h,
+    body: JSON.stringify({ accountId, to: ['someone@example.org'], subject: 'テスト送信', text: 'こんにちは' }),
+  });
+  assert.equal(created.status, 201, await created.clone().text());
+  const { id } = (await created.json()) as { id: string };
+  const sent = await until('the delivery to be sent', async () => {
+    const d = (await (await fetch(`${base}/api/v1/deliveries/${id}`, { headers: h })).json()) as { status: string };
+    return d.status === 'sent' ? d : undefined;
+  });
+  assert.equal(sent.status, 'sent');
+
+  child.kill('SIGTERM');
+  const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
+  assert.equal(code, 0, output);
+});

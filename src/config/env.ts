@@ -11,6 +11,9 @@ export interface AppConfig {
   secretKey: Buffer | undefined;
   host: string;
   port: number;
+  /** caps of one receive run (the next run continues); undefined = the built-in defaults */
+  receiveMaxMessages?: number | undefined;
+  receiveMaxBytes?: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -57,7 +60,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError('PORT', `must be an integer from 1 to 65535 (got "${rawPort}")`);
   }
 
-  return { dataDir, databaseUrl, secretKey, host, port };
+  const receiveMaxMessages = positiveInt(env, 'YUBIN_RECEIVE_MAX_MESSAGES');
+  const receiveMaxBytes = positiveInt(env, 'YUBIN_RECEIVE_MAX_BYTES');
+
+  return { dataDir, databaseUrl, secretKey, host, port, receiveMaxMessages, receiveMaxBytes };
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || !Number.isSafeInteger(n)) throw new ConfigError(name, `must be a positive integer (got "${raw}")`);
+  return n;
 }
 
 function nonEmpty(env: NodeJS.ProcessEnv, name: string): string | undefined {

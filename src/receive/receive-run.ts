@@ -110,8 +110,8 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
     await messages.pruneNotices(accountId, oversizeUids);
     summary.skippedOversize = oversize.length;
 
-    const maxMessages = opts.maxMessages ?? DEFAULT_MAX_MESSAGES_PER_RUN;
-    const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES_PER_RUN;
+    const maxMessages = opts.maxMessages ?? ctx.config.receiveMaxMessages ?? DEFAULT_MAX_MESSAGES_PER_RUN;
+    const maxBytes = opts.maxBytes ?? ctx.config.receiveMaxBytes ?? DEFAULT_MAX_BYTES_PER_RUN;
     const candidates = fresh.filter((m) => !oversizeUids.has(m.uid));
     const toFetch: RemoteMessage[] = [];
     let plannedBytes = 0;

@@ -33,6 +33,8 @@ describe('loadConfig', () => {
       databaseUrl: undefined,
       secretKey: undefined,
       host: '127.0.0.1',
+      receiveMaxMessages: undefined,
+      receiveMaxBytes: undefined,
       port: 8080,
     });
   });

@@ -122,7 +122,7 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
     }
   });
 
-  await app.register(authRoutes(services.auth), { prefix: '/api/auth' });
+  await app.register(authRoutes(services.auth, ctx), { prefix: '/api/auth' });
 
   await app.register(
     async (v1) => {

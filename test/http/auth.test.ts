@@ -100,7 +100,7 @@ test('a session: sign in, read with the cookie, writes need the CSRF token, sign
   const { app } = h;
   const res = await call(app, { method: 'POST', url: '/api/auth/sign-in', body: { username: ADMIN, password: ADMIN_PASSWORD } });
   assert.equal(res.status, 200, res.raw);
-  assert.deepEqual({ ...res.json, csrfToken: typeof res.json.csrfToken }, { signedIn: true, username: ADMIN, csrfToken: 'string', needsSetup: false });
+  assert.deepEqual({ ...res.json, csrfToken: typeof res.json.csrfToken }, { signedIn: true, username: ADMIN, language: null, csrfToken: 'string', needsSetup: false });
   const c = sessionCookie(res);
   assert.ok(c);
   const attrs = c.attributes.map((a) => a.toLowerCase());
@@ -230,7 +230,7 @@ test('first-run setup: a wrong token is refused, the right one creates the admin
   const { app } = h;
   const auth = new AuthService(h.ctx);
   const initial = await call(app, { url: '/api/auth/session' });
-  assert.deepEqual(initial.json, { signedIn: false, username: null, csrfToken: null, needsSetup: true });
+  assert.deepEqual(initial.json, { signedIn: false, username: null, language: null, csrfToken: null, needsSetup: true });
   const token = await auth.issueSetupToken();
 
   const wrong = await call(app, { method: 'POST', url: '/api/auth/setup', body: { token: 'wrong-token', username: 'root', password: 'long enough password' } });
@@ -281,4 +281,19 @@ test('an API token works without CSRF and is named in the audit log; a session i
   // lower-case scheme is accepted too (RFC 9110: the scheme is case-insensitive)
   const lower = await call(h.app, { url: '/api/v1/mail-servers', headers: { authorization: `bearer ${h.token}` } });
   assert.equal(lower.status, 200);
+});
+
+test("an administrator's UI language is remembered in the database, across sessions and browsers", async (t) => {
+  const h = await withAdmin(t);
+  if (!h) return;
+  const first = await signIn(h.app);
+  assert.equal((await call(h.app, { url: '/api/auth/session', headers: { cookie: first.cookie } })).json.language, null);
+  assertError(await call(h.app, { method: 'PUT', url: '/api/auth/language', body: { language: 'en' }, headers: { cookie: first.cookie } }), 403, 'CSRF');
+  assertError(await call(h.app, { method: 'PUT', url: '/api/auth/language', body: { language: 'fr' }, headers: { cookie: first.cookie, 'x-csrf-token': first.csrf } }), 400, 'VALIDATION');
+  assertError(await call(h.app, { method: 'PUT', url: '/api/auth/language', body: { language: 'en' } }), 401, 'UNAUTHENTICATED');
+  const set = await call(h.app, { method: 'PUT', url: '/api/auth/language', body: { language: 'en' }, headers: { cookie: first.cookie, 'x-csrf-token': first.csrf } });
+  assert.equal(set.status, 204, set.raw);
+  // a new sign-in (another browser) gets it back
+  const res = await call(h.app, { method: 'POST', url: '/api/auth/sign-in', body: { username: ADMIN, password: ADMIN_PASSWORD } });
+  assert.equal(res.json.language, 'en');
 });

@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { AppError } from '../../domain/errors.ts';
 import type { AuthService } from '../../services/auth.ts';
+import type { AppContext } from '../../services/context.ts';
 import { errorResponses } from '../schemas.ts';
 
 /** Sign-in attempts per client address and window. */
@@ -18,20 +19,28 @@ const Credentials = Type.Object(
 const SessionInfo = Type.Object({
   signedIn: Type.Boolean(),
   username: Type.Union([Type.String(), Type.Null()]),
+  /** the administrator's UI language, remembered in the database; null until chosen */
+  language: Type.Union([Type.Literal('ja'), Type.Literal('en'), Type.Null()]),
   csrfToken: Type.Union([Type.String(), Type.Null()]),
   needsSetup: Type.Boolean(),
 });
 const tags = ['sign-in'];
 
-export function authRoutes(auth: AuthService): FastifyPluginAsync {
+export function authRoutes(auth: AuthService, ctx: AppContext): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+    const languageOf = async (adminId: string | undefined): Promise<'ja' | 'en' | null> => {
+      if (!adminId) return null;
+      const l = (await ctx.repos.admins.get(adminId))?.language;
+      return l === 'ja' || l === 'en' ? l : null;
+    };
 
     app.get('/session', { schema: { tags, summary: 'Who is signed in, and the CSRF token for writes', response: { 200: SessionInfo } } }, async (req, reply) => {
       const username = req.session.get('username') ?? null;
       return {
         signedIn: !!req.session.get('adminId'),
         username,
+        language: await languageOf(req.session.get('adminId')),
         csrfToken: req.session.get('adminId') ? await reply.generateCsrf() : null,
         needsSetup: await auth.needsSetup(),
       };
@@ -49,7 +58,26 @@ export function authRoutes(auth: AuthService): FastifyPluginAsync {
         await req.session.regenerate();
         req.session.set('adminId', admin.id);
         req.session.set('username', admin.username);
-        return { signedIn: true, username: admin.username, csrfToken: await reply.generateCsrf(), needsSetup: false };
+        return { signedIn: true, username: admin.username, language: await languageOf(admin.id), csrfToken: await reply.generateCsrf(), needsSetup: false };
+      },
+    );
+
+    app.put(
+      '/language',
+      {
+        schema: {
+          tags,
+          summary: "Remember the signed-in administrator's UI language (needs the CSRF token)",
+          body: Type.Object({ language: Type.Union([Type.Literal('ja'), Type.Literal('en')]) }, { additionalProperties: false }),
+          response: { 204: Type.Null(), ...errorResponses },
+        },
+      },
+      async (req, reply) => {
+        const adminId = req.session.get('adminId');
+        if (!adminId) throw new AppError('UNAUTHENTICATED', 'error.unauthenticated');
+        await new Promise<void>((resolve, reject) => fastify.csrfProtection.call(fastify, req, reply, (err?: Error) => (err ? reject(err) : resolve())));
+        await ctx.repos.admins.setLanguage(adminId, req.body.language);
+        return reply.status(204).send(null);
       },
     );
 
@@ -78,7 +106,7 @@ export function authRoutes(auth: AuthService): FastifyPluginAsync {
         await req.session.regenerate();
         req.session.set('adminId', id);
         req.session.set('username', req.body.username.trim());
-        return { signedIn: true, username: req.body.username.trim(), csrfToken: await reply.generateCsrf(), needsSetup: false };
+        return { signedIn: true, username: req.body.username.trim(), language: null, csrfToken: await reply.generateCsrf(), needsSetup: false };
       },
     );
   };

@@ -23,7 +23,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     (next: SessionInfo) => {
       clientState.csrfToken = next.csrfToken;
       setInfo(next);
-      adoptUserLang(next.signedIn ? next.username : null);
+      adoptUserLang(next.signedIn ? next.username : null, next.language ?? null);
     },
     [adoptUserLang],
   );

@@ -16,6 +16,8 @@ export type AuditEntry = Static<typeof AuditEntrySchema>;
 export interface SessionInfo {
   signedIn: boolean;
   username: string | null;
+  /** the administrator's UI language stored on the server; null until chosen */
+  language?: 'ja' | 'en' | null;
   csrfToken: string | null;
   needsSetup: boolean;
 }

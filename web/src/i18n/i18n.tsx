@@ -5,7 +5,7 @@
 // only UI-only labels live in ./ja.ts and ./en.ts.
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
 import { fieldLabel, t as catalogueT, type Lang } from '@yubin/i18n/index.ts';
-import { clientState } from '../api/client.ts';
+import { api, clientState } from '../api/client.ts';
 import { en } from './en.ts';
 import { ja } from './ja.ts';
 
@@ -36,8 +36,8 @@ export interface I18n {
   lang: Lang;
   /** Switch the language (and remember it for the signed-in user). */
   setLang(lang: Lang): void;
-  /** Apply the signed-in user's remembered language, if any. */
-  adoptUserLang(username: string | null): void;
+  /** Apply the signed-in user's remembered language (the server's, else this browser's), if any. */
+  adoptUserLang(username: string | null, serverLang?: Lang | null): void;
   /** A UI label; {name} placeholders are filled from params. */
   t(key: UiKey, params?: Record<string, string | number>): string;
   /** A form field's label from the shared catalogue, by API path (e.g. "incoming.port"). */
@@ -76,17 +76,21 @@ export function I18nProvider({ children }: { children: ReactNode }) {
   const setLang = useCallback(
     (next: Lang) => {
       write(LAST_KEY, next);
-      if (user) write(userKey(user), next);
+      if (user) {
+        write(userKey(user), next);
+        // remembered for this administrator on the server too (every browser)
+        api('PUT', '/api/auth/language', { language: next }).catch(() => undefined);
+      }
       change(next);
     },
     [user, change],
   );
 
   const adoptUserLang = useCallback(
-    (username: string | null) => {
+    (username: string | null, serverLang?: Lang | null) => {
       setUser(username);
       if (!username) return;
-      const remembered = read(userKey(username));
+      const remembered = serverLang ?? read(userKey(username));
       if (remembered) {
         write(LAST_KEY, remembered);
         change(remembered);

@@ -7,6 +7,9 @@ import { openContext } from '../../services/context.ts';
 import { startReceiveScheduler } from '../../receive/scheduler.ts';
 import { startSendWorker } from '../../send/send-worker.ts';
 
+/** How often expired sessions are deleted. */
+export const SESSION_PURGE_INTERVAL = 60 * 60_000;
+
 /** How long a SIGTERM waits for requests in flight before exiting anyway. */
 export const SHUTDOWN_TIMEOUT = 10_000;
 
@@ -21,6 +24,9 @@ export function registerServeCommand(program: Command): void {
       await app.listen({ host: config.host, port: config.port });
       const scheduler = startReceiveScheduler(ctx);
       const sender = startSendWorker(ctx);
+      // expired sessions are refused on read; this only keeps the table small
+      const purge = setInterval(() => ctx.repos.sessions.purgeExpired().catch((err) => ctx.log.warn({ err }, 'sessions.purge_failed')), SESSION_PURGE_INTERVAL);
+      purge.unref();
       const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
       const auth = new AuthService(ctx);
       if (await auth.needsSetup()) {
@@ -37,6 +43,7 @@ export function registerServeCommand(program: Command): void {
         const timer = setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT);
         timer.unref();
         await app.close();
+        clearInterval(purge);
         await Promise.all([scheduler.stop(), sender.stop()]);
         await ctx.close();
         process.exit(0);

@@ -3,6 +3,8 @@ import { Navigate, Outlet, Route, Routes, useLocation } from 'react-router';
 import { Header, SettingsLayout } from './components/layout.tsx';
 import { useI18n } from './i18n/i18n.tsx';
 import { AuditLogPage } from './pages/audit-log.tsx';
+import { BulkNewPage } from './pages/bulk-new.tsx';
+import { BulkProgressPage } from './pages/bulk-progress.tsx';
 import { MailAccountDeletePage } from './pages/mail-account-delete.tsx';
 import { MailAccountDetailPage } from './pages/mail-account-detail.tsx';
 import { MailAccountFormPage } from './pages/mail-account-form.tsx';
@@ -43,6 +45,8 @@ export function App() {
             <Route index element={<Navigate to="/mail" replace />} />
             <Route path="mail" element={<MailPage />} />
             <Route path="mail/:id" element={<MessagePage />} />
+            <Route path="bulk" element={<BulkNewPage />} />
+            <Route path="bulk/:id" element={<BulkProgressPage />} />
             <Route path="settings" element={<SettingsLayout />}>
               <Route index element={<Navigate to="general" replace />} />
               <Route path="general" element={<SettingsGeneralPage />} />

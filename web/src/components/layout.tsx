@@ -1,4 +1,4 @@
-// The shell: header (received mail, language switch, the gear menu with
+// The shell: header (received mail, bulk delivery, language switch, the gear menu with
 // [システム設定]), breadcrumbs, and the system settings frame with its left pane.
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Link, NavLink, Outlet, useNavigate } from 'react-router';
@@ -16,6 +16,7 @@ export function Header() {
       {info?.signedIn ? (
         <nav className="app-nav">
           <NavLink to="/mail">{t('header.nav.mail')}</NavLink>
+          <NavLink to="/bulk">{t('header.nav.bulk')}</NavLink>
         </nav>
       ) : null}
       <div className="spacer" />

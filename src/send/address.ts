@@ -23,7 +23,10 @@ export function normalizeRecipient(raw: string): string | undefined {
   const local = value.slice(0, at);
   const domainRaw = value.slice(at + 1);
   if (local.length > MAX_LOCAL_PART || !LOCAL.test(local)) return undefined;
-  // an IP literal ([192.0.2.1]) is legal but never what a bulk list means
+  // an IP literal ([192.0.2.1]) is legal but never what a bulk list means; and
+  // domainToASCII would cut "example.com/x" at the slash and decode "%41": refuse
+  // every character a domain name cannot hold before asking it
+  if (/[\s/?#\\%@:[\]<>"]/.test(domainRaw)) return undefined;
   const domain = domainToASCII(domainRaw.toLowerCase());
   if (!domain) return undefined;
   const labels = domain.split('.');

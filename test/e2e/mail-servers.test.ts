@@ -267,7 +267,7 @@ test('mail servers: navigation, presets, add/change, reorder, delete, language',
     assert.equal(await page.locator('html').getAttribute('lang'), 'en', 'admin chose English before');
     // stored on the server, so another browser (no localStorage) gets it too
     assert.equal((await ui.ctx.repos.admins.findByUsername('other'))?.language, 'ja');
-    await page.evaluate(() => localStorage.clear());
+    await page.evaluate('localStorage.clear()');
     await page.getByRole('button', { name: 'Settings menu' }).click();
     await page.getByRole('menuitem', { name: 'Sign out' }).click();
     await page.getByLabel('User name').fill('other');

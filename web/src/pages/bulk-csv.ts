@@ -193,6 +193,8 @@ export function normalizeAddress(raw: string): string | undefined {
   if (at <= 0 || at === value.length - 1) return undefined;
   const local = value.slice(0, at);
   if (local.length > 64 || !LOCAL.test(local)) return undefined;
+  // as src/send/address.ts: characters a domain name cannot hold are refused first
+  if (/[\s/?#\\%@:[\]<>"]/.test(value.slice(at + 1))) return undefined;
   const domain = domainToAscii(value.slice(at + 1).toLowerCase());
   if (!domain) return undefined;
   const labels = domain.split('.');

@@ -57,17 +57,18 @@ export async function seedUi(ctx: AppContext): Promise<Seeded> {
   return { accountId: support.id, messageId: first };
 }
 
-/** The main pages, in the order a visitor meets them (paths relative to the base URL). */
-export function mainPages(s: Seeded): { name: string; path: string }[] {
+/** The main pages, in the order a visitor meets them: the path (relative to the base
+ * URL) and a selector that shows once the page has its data. */
+export function mainPages(s: Seeded): { name: string; path: string; ready: string }[] {
   return [
-    { name: 'mail-servers', path: '/settings/general/mail-servers' },
-    { name: 'mail-server-form', path: '/settings/general/mail-servers/new' },
-    { name: 'mail-server-order', path: '/settings/general/mail-servers/order' },
-    { name: 'mail-accounts', path: '/settings/general/mail-accounts' },
-    { name: 'mail-account-form', path: '/settings/general/mail-accounts/new' },
-    { name: 'mail', path: `/mail?account=${s.accountId}` },
-    { name: 'message', path: `/mail/${s.messageId}` },
-    { name: 'bulk-new', path: '/bulk' },
-    { name: 'audit-log', path: '/settings/general/audit-log' },
+    { name: 'mail-servers', path: '/settings/general/mail-servers', ready: '[data-testid="other-servers"] tbody tr' },
+    { name: 'mail-server-form', path: '/settings/general/mail-servers/new', ready: 'form [data-field="outgoing.port"]' },
+    { name: 'mail-server-order', path: '/settings/general/mail-servers/order', ready: '[role="option"]' },
+    { name: 'mail-accounts', path: '/settings/general/mail-accounts', ready: '[data-testid="accounts"] tbody tr' },
+    { name: 'mail-account-form', path: '/settings/general/mail-accounts/new', ready: 'form' },
+    { name: 'mail', path: `/mail?account=${s.accountId}`, ready: '[data-testid="messages"] tbody tr' },
+    { name: 'message', path: `/mail/${s.messageId}`, ready: '[data-testid="text-body"]' },
+    { name: 'bulk-new', path: '/bulk', ready: 'form' },
+    { name: 'audit-log', path: '/settings/general/audit-log', ready: '[data-testid="audit-log"] tbody tr' },
   ];
 }

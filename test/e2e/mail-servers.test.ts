@@ -12,8 +12,12 @@ import { signIn, startUi, type Ui } from './harness.ts';
 
 const field = (page: Page, path: string) => page.locator(`[data-field="${path}"]`);
 
+/** The other servers' names in their saved order, read through the HTTP API with the page's session. */
 async function otherNames(ui: Ui): Promise<string[]> {
-  return (await new MailServerService(ui.ctx).list()).filter((s) => !s.preset).map((s) => s.name);
+  const res = await ui.page.request.get(`${ui.baseUrl}/api/v1/mail-servers`);
+  assert.equal(res.status(), 200);
+  const body = (await res.json()) as { items: { name: string; preset: string | null }[] };
+  return body.items.filter((s) => !s.preset).map((s) => s.name);
 }
 
 /** The mail server list page, loaded (its preset table is there once the API answered). */

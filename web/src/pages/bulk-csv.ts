@@ -2,37 +2,18 @@
 // before anything is sent: decode the file's bytes, parse it, find the address column,
 // and find the rows the server will skip (invalid or duplicate address).
 //
-// The server decides (src/send/csv.ts, src/send/address.ts, src/send/bulk-service.ts):
-// those modules cannot reach the browser bundle (iconv-lite, node:url), so this file
-// follows them step for step, and test/e2e/bulk-delivery.test.ts checks with random
+// The server decides (src/send/csv.ts, src/send/address.ts, src/send/bulk-service.ts).
+// Parsing is the server's own code (src/send/csv-parse.ts); decoding and the address
+// check cannot reach the browser bundle (iconv-lite, node:url), so those follow the
+// server step for step, and test/e2e/bulk-delivery.test.ts checks with random
 // input that both give the same answer. The file goes to the API as its bytes
 // (recipientsCsvBase64), so the server reads exactly what was previewed.
 // RFC 4180 (CSV), RFC 5321 §4.1.2 (Mailbox).
 
-export type CsvEncoding = 'utf-8' | 'utf-16le' | 'utf-16be' | 'shift_jis';
+import { parseCsv } from '../../../src/send/csv-parse.ts';
+import type { CsvEncoding, CsvTable } from '../../../src/send/csv-parse.ts';
 
-export type CsvProblem = 'unterminatedQuote' | 'textAfterQuote' | 'quoteInField' | 'fieldCount' | 'emptyHeader' | 'duplicateHeader';
-
-export interface CsvError {
-  problem: CsvProblem;
-  row: number;
-  line: number;
-  expected?: number | undefined;
-  actual?: number | undefined;
-  column?: string | undefined;
-}
-
-export interface CsvRow {
-  row: number;
-  line: number;
-  values: string[];
-}
-
-export interface CsvTable {
-  header: string[];
-  rows: CsvRow[];
-  errors: CsvError[];
-}
+export type { CsvEncoding, CsvError, CsvProblem, CsvRow, CsvTable } from '../../../src/send/csv-parse.ts';
 
 /** Header names taken as the address column (as bulk-service.ts ADDRESS_COLUMNS), compared trimmed and lower-cased. */
 export const ADDRESS_COLUMNS = ['email', 'e-mail', 'email address', 'e-mail address', 'mail', 'mail address', 'address', 'メールアドレス', 'メール', 'アドレス', '宛先'];
@@ -64,103 +45,9 @@ function decodeUtf16(bytes: Uint8Array, littleEndian: boolean): string {
   return text;
 }
 
-/** Parse CSV text (a leading BOM is dropped); rows numbered as a spreadsheet shows them (header = row 1). */
+/** Parse CSV text with the server's own parser (src/send/csv-parse.ts). */
 export function parseCsvText(input: string): CsvTable {
-  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
-  const records: CsvRow[] = [];
-  const errors: CsvError[] = [];
-  const n = text.length;
-  let i = 0;
-  let line = 1;
-  let row = 0;
-
-  while (i < n) {
-    const startLine = line;
-    row++;
-    const values: string[] = [];
-    let broken: CsvError | undefined;
-    for (;;) {
-      let value = '';
-      if (text.charCodeAt(i) === 0x22) {
-        i++;
-        let closed = false;
-        let start = i;
-        while (i < n) {
-          const c = text.charCodeAt(i);
-          if (c === 0x22) {
-            if (text.charCodeAt(i + 1) === 0x22) {
-              value += text.slice(start, i + 1);
-              i += 2;
-              start = i;
-              continue;
-            }
-            value += text.slice(start, i);
-            i++;
-            closed = true;
-            break;
-          }
-          if (c === 0x0a || (c === 0x0d && text.charCodeAt(i + 1) !== 0x0a)) line++;
-          i++;
-        }
-        if (!closed) {
-          broken = { problem: 'unterminatedQuote', row, line: startLine };
-          values.push(value);
-          break;
-        }
-        const c = text.charCodeAt(i);
-        if (i < n && c !== 0x2c && c !== 0x0a && c !== 0x0d) {
-          broken ??= { problem: 'textAfterQuote', row, line: startLine };
-          while (i < n && text.charCodeAt(i) !== 0x2c && text.charCodeAt(i) !== 0x0a && text.charCodeAt(i) !== 0x0d) i++;
-        }
-      } else {
-        const start = i;
-        while (i < n) {
-          const c = text.charCodeAt(i);
-          if (c === 0x2c || c === 0x0a || c === 0x0d) break;
-          if (c === 0x22) broken ??= { problem: 'quoteInField', row, line: startLine };
-          i++;
-        }
-        value = text.slice(start, i);
-      }
-      values.push(value);
-      if (i < n && text.charCodeAt(i) === 0x2c) {
-        i++;
-        continue;
-      }
-      break;
-    }
-    if (i < n) {
-      if (text.charCodeAt(i) === 0x0d && text.charCodeAt(i + 1) === 0x0a) i += 2;
-      else i++;
-      line++;
-    }
-    if (values.length === 1 && values[0] === '' && !broken) continue;
-    if (broken) {
-      errors.push(broken);
-      continue;
-    }
-    records.push({ row, line: startLine, values });
-  }
-
-  const first = records.shift();
-  if (!first) return { header: [], rows: [], errors: errors.length ? errors : [{ problem: 'emptyHeader', row: 1, line: 1 }] };
-  const header = first.values.map((h) => h.trim());
-  const seen = new Set<string>();
-  for (const name of header) {
-    if (name !== '' && seen.has(name)) errors.push({ problem: 'duplicateHeader', row: first.row, line: first.line, column: name });
-    seen.add(name);
-  }
-  const rows: CsvRow[] = [];
-  for (const r of records) {
-    while (r.values.length > header.length && r.values[r.values.length - 1] === '') r.values.pop();
-    if (r.values.length !== header.length) {
-      errors.push({ problem: 'fieldCount', row: r.row, line: r.line, expected: header.length, actual: r.values.length });
-      continue;
-    }
-    rows.push(r);
-  }
-  errors.sort((a, b) => a.row - b.row);
-  return { header, rows, errors };
+  return parseCsv(input);
 }
 
 /** The column the server takes as the address when none is named; -1 when there is none. */

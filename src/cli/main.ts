@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { registerAccountCommands } from './commands/account.ts';
 import { registerAdminCommands } from './commands/admin.ts';
 import { registerBulkCommands } from './commands/bulk.ts';
+import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerReceiveCommand } from './commands/receive.ts';
 import { registerSendCommand } from './commands/send.ts';
 import { registerServeCommand } from './commands/serve.ts';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerWorkerCommand(program);
   registerReceiveCommand(program);
+  registerDoctorCommand(program);
   registerAdminCommands(program);
   registerServerCommands(program);
   registerAccountCommands(program);

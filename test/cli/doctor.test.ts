@@ -1,0 +1,34 @@
+// yubin doctor: configuration, database, migrations and each account's last receive.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../support/cli.ts';
+
+test('doctor reports pending migrations, then a failing account, with exit code 1', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'yubin-doctor-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const env = { YUBIN_DATA_DIR: dir, YUBIN_LANG: 'en' };
+
+  const fresh = await runCli(['doctor', '--json'], { env });
+  assert.equal(fresh.code, 1);
+  const freshChecks = JSON.parse(fresh.stdout).checks;
+  assert.equal(freshChecks.find((c: { check: string }) => c.check === 'migrations').ok, false);
+
+  assert.equal((await runCli(['migrate'], { env })).code, 0);
+  const clean = await runCli(['doctor'], { env });
+  assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+  assert.match(clean.stdout, /ok {3}migrations: current/);
+
+  // an account whose server refuses connections: the receive run fails, doctor says so
+  await runCli(['server', 'add', '--name', 'dead', '--protocol', 'pop3', '--host', '127.0.0.1', '--port', '1', '--smtp-host', '127.0.0.1'], { env });
+  await runCli(['account', 'add', '--display-name', 'x', '--server', 'dead', '--address', 'x@example.com', '--username', 'x', '--password-stdin'], { env, input: 'pw\n' });
+  const recv = await runCli(['receive', '--account', 'x@example.com', '--once'], { env });
+  assert.equal(recv.code, 1);
+  const sick = await runCli(['doctor', '--json'], { env });
+  assert.equal(sick.code, 1);
+  const acc = JSON.parse(sick.stdout).checks.find((c: { check: string }) => c.check === 'account x@example.com');
+  assert.equal(acc.ok, false);
+  assert.match(acc.detail, /CONNECT_FAILED/);
+});

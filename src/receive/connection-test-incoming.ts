@@ -13,8 +13,8 @@ import { classifyPop3Error, GREETING_VERB } from '../protocols/pop3/classify.ts'
 import { Pop3Client } from '../protocols/pop3/index.ts';
 import { extractApopTimestamp, parseCapabilities } from '../protocols/pop3/protocol/response.ts';
 import { formatBytes } from './connection-test-messages.ts';
-import { ProbeConnection, readImapReply, readPop3Body, tlsHandshake, withTimeout } from './connection-test-probe.ts';
-import { dnsStage, oneLine, plainStage, readGreeting, tcpStage, tlsStage, toMailError, type ConnectionTestWarning, type StageRecorder } from './connection-test-stages.ts';
+import { ProbeConnection, readImapReply, readPop3Body, withTimeout } from './connection-test-probe.ts';
+import { oneLine, openProbe, readGreeting, toMailError, type ConnectionTestWarning, type StageRecorder } from './connection-test-stages.ts';
 import { classifyImapError } from './imap-mailbox.ts';
 
 type Incoming = MailServer['incoming'];
@@ -32,44 +32,6 @@ const POP3_AUTH_LABEL: Record<string, string> = {
   'cram-md5': 'AUTH CRAM-MD5',
   xoauth2: 'AUTH XOAUTH2',
 };
-
-/** The stages up to and including the greeting; returns the probe connection. */
-async function openProbe(
-  rec: StageRecorder,
-  incoming: Incoming,
-  greeting: (conn: ProbeConnection) => Promise<void>,
-  startTls: (conn: ProbeConnection) => Promise<void>,
-): Promise<ProbeConnection> {
-  await dnsStage(rec);
-  const socket = await tcpStage(rec);
-  const { host } = rec.where;
-  const t = rec.ctx.timeouts;
-  let conn: ProbeConnection | undefined;
-  try {
-    if (incoming.encryption === 'tls') {
-      const secured = await tlsStage(rec, incoming.allowInvalidCertificate, () => tlsHandshake(socket, host, { ca: rec.ctx.ca }, t.tls));
-      conn = new ProbeConnection(secured, t.reply);
-      await greeting(conn);
-    } else if (incoming.encryption === 'none') {
-      plainStage(rec);
-      conn = new ProbeConnection(socket, t.reply);
-      await greeting(conn);
-    } else {
-      const c = new ProbeConnection(socket, t.reply);
-      conn = c;
-      await greeting(c);
-      await tlsStage(rec, incoming.allowInvalidCertificate, async () => {
-        await startTls(c);
-        return c.upgrade(host, { ca: rec.ctx.ca }, t.tls);
-      });
-    }
-    return conn;
-  } catch (err) {
-    if (conn) conn.close();
-    else socket.destroy();
-    throw err;
-  }
-}
 
 // ---------------------------------------------------------------- POP3
 

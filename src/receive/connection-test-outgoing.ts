@@ -10,8 +10,8 @@ import type { MailServer } from '../domain/mail-server.ts';
 import { MailError } from '../protocols/mail-error.ts';
 import { SmtpSession, type SmtpAuthMechanism } from '../protocols/smtp/smtp-client.ts';
 import { formatBytes } from './connection-test-messages.ts';
-import { ProbeConnection, readSmtpReply, tlsHandshake, withTimeout } from './connection-test-probe.ts';
-import { dnsStage, oneLine, plainStage, readGreeting, tcpStage, tlsStage, type ConnectionTestWarning, type StageRecorder } from './connection-test-stages.ts';
+import { ProbeConnection, readSmtpReply, withTimeout } from './connection-test-probe.ts';
+import { oneLine, openProbe, readGreeting, type ConnectionTestWarning, type StageRecorder } from './connection-test-stages.ts';
 
 type Outgoing = MailServer['outgoing'];
 
@@ -60,40 +60,25 @@ async function ehlo(conn: ProbeConnection): Promise<{ code: number; lines: strin
 }
 
 export async function testSmtp(rec: StageRecorder, outgoing: Outgoing, creds: OutgoingCredentials): Promise<void> {
-  await dnsStage(rec);
-  const socket = await tcpStage(rec);
-  const { host } = rec.where;
-  const t = rec.ctx.timeouts;
-  let conn: ProbeConnection | undefined;
+  const conn = await openProbe(
+    rec,
+    outgoing,
+    (c) => smtpGreeting(rec, c),
+    async (c) => {
+      const first = await ehlo(c);
+      if (first.code !== 250) throw new MailError('STARTTLS_UNSUPPORTED', `SMTP EHLO refused: ${first.text}`, { kind: 'tls', command: 'EHLO', response: first.text, responseCode: first.code });
+      if (!parseEhlo(first.lines).starttls) {
+        throw new MailError('STARTTLS_UNSUPPORTED', 'the server does not offer STARTTLS', { kind: 'tls', command: 'EHLO', response: oneLine(first.lines.join(' / ')) });
+      }
+      c.write('STARTTLS');
+      const go = await readSmtpReply(c, 'STARTTLS');
+      if (go.code !== 220) throw new MailError('STARTTLS_UNSUPPORTED', `SMTP STARTTLS refused: ${go.text}`, { kind: 'tls', command: 'STARTTLS', response: go.text, responseCode: go.code });
+    },
+  );
   try {
-    if (outgoing.encryption === 'tls') {
-      const secured = await tlsStage(rec, outgoing.allowInvalidCertificate, () => tlsHandshake(socket, host, { ca: rec.ctx.ca }, t.tls));
-      conn = new ProbeConnection(secured, t.reply);
-      await smtpGreeting(rec, conn);
-    } else if (outgoing.encryption === 'none') {
-      plainStage(rec);
-      conn = new ProbeConnection(socket, t.reply);
-      await smtpGreeting(rec, conn);
-    } else {
-      const c = new ProbeConnection(socket, t.reply);
-      conn = c;
-      await smtpGreeting(rec, c);
-      await tlsStage(rec, outgoing.allowInvalidCertificate, async () => {
-        const first = await ehlo(c);
-        if (first.code !== 250) throw new MailError('STARTTLS_UNSUPPORTED', `SMTP EHLO refused: ${first.text}`, { kind: 'tls', command: 'EHLO', response: first.text, responseCode: first.code });
-        if (!parseEhlo(first.lines).starttls) {
-          throw new MailError('STARTTLS_UNSUPPORTED', 'the server does not offer STARTTLS', { kind: 'tls', command: 'EHLO', response: oneLine(first.lines.join(' / ')) });
-        }
-        c.write('STARTTLS');
-        const go = await readSmtpReply(c, 'STARTTLS');
-        if (go.code !== 220) throw new MailError('STARTTLS_UNSUPPORTED', `SMTP STARTTLS refused: ${go.text}`, { kind: 'tls', command: 'STARTTLS', response: go.text, responseCode: go.code });
-        return c.upgrade(host, { ca: rec.ctx.ca }, t.tls);
-      });
-    }
     await smtpCapabilities(rec, outgoing, conn);
   } finally {
-    if (conn) conn.close('QUIT');
-    else socket.destroy();
+    conn.close('QUIT');
   }
   await smtpLogin(rec, outgoing, creds);
 }

@@ -7,7 +7,7 @@ import type tls from 'node:tls';
 import type { Lang } from '../i18n/index.ts';
 import { fromSocketError, isMailError, MailError, type MailErrorCode } from '../protocols/mail-error.ts';
 import { ctMessage, joinSentences, reasonKey, type ConnectionTestMessageKey } from './connection-test-messages.ts';
-import { inspectCertificate, resolveHost, tcpConnect } from './connection-test-probe.ts';
+import { inspectCertificate, ProbeConnection, resolveHost, tcpConnect, tlsHandshake } from './connection-test-probe.ts';
 
 /** DNS lookup of the host name. */
 export const DNS_TIMEOUT = 10_000;
@@ -260,4 +260,46 @@ export async function tlsStage(
   }
   secured.destroy();
   return rec.fail('tls', 'TLS_FAILED', [rec.msg('connectionTest.tls.certFail', { ...params, reason })], { ...details, problem });
+}
+
+/**
+ * dns → tcp → (tls) → greeting (→ tls after STARTTLS/STLS, as on the wire), for any
+ * protocol: `greeting` reads and judges the server's greeting, `startTls` asks for the
+ * upgrade. Returns the probe connection; on failure it is closed.
+ */
+export async function openProbe(
+  rec: StageRecorder,
+  server: { encryption: 'none' | 'starttls' | 'tls'; allowInvalidCertificate: boolean },
+  greeting: (conn: ProbeConnection) => Promise<void>,
+  startTls: (conn: ProbeConnection) => Promise<void>,
+): Promise<ProbeConnection> {
+  await dnsStage(rec);
+  const socket = await tcpStage(rec);
+  const { host } = rec.where;
+  const t = rec.ctx.timeouts;
+  let conn: ProbeConnection | undefined;
+  try {
+    if (server.encryption === 'tls') {
+      const secured = await tlsStage(rec, server.allowInvalidCertificate, () => tlsHandshake(socket, host, { ca: rec.ctx.ca }, t.tls));
+      conn = new ProbeConnection(secured, t.reply);
+      await greeting(conn);
+    } else if (server.encryption === 'none') {
+      plainStage(rec);
+      conn = new ProbeConnection(socket, t.reply);
+      await greeting(conn);
+    } else {
+      const c = new ProbeConnection(socket, t.reply);
+      conn = c;
+      await greeting(c);
+      await tlsStage(rec, server.allowInvalidCertificate, async () => {
+        await startTls(c);
+        return c.upgrade(host, { ca: rec.ctx.ca }, t.tls);
+      });
+    }
+    return conn;
+  } catch (err) {
+    if (conn) conn.close();
+    else socket.destroy();
+    throw err;
+  }
 }

@@ -14,6 +14,8 @@ export interface AppConfig {
   /** caps of one receive run (the next run continues); undefined = the built-in defaults */
   receiveMaxMessages?: number | undefined;
   receiveMaxBytes?: number | undefined;
+  /** Yubin's address as browsers reach it (OAuth 2.0 redirect URI); undefined = from each request */
+  publicUrl?: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -63,7 +65,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const receiveMaxMessages = positiveInt(env, 'YUBIN_RECEIVE_MAX_MESSAGES');
   const receiveMaxBytes = positiveInt(env, 'YUBIN_RECEIVE_MAX_BYTES');
 
-  return { dataDir, databaseUrl, secretKey, host, port, receiveMaxMessages, receiveMaxBytes };
+  // behind a reverse proxy the request's own host and scheme are not what the browser (and
+  // the OAuth provider's registered redirect URI) sees
+  const rawPublic = nonEmpty(env, 'YUBIN_PUBLIC_URL');
+  let publicUrl: string | undefined;
+  if (rawPublic !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(rawPublic);
+    } catch {
+      u = undefined;
+    }
+    if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash) {
+      throw new ConfigError('YUBIN_PUBLIC_URL', `must be an http(s) URL such as https://yubin.example.com (got "${rawPublic}")`);
+    }
+    publicUrl = u.href.replace(/\/+$/, '');
+  }
+
+  return { dataDir, databaseUrl, secretKey, host, port, receiveMaxMessages, receiveMaxBytes, publicUrl };
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {

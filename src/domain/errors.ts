@@ -18,7 +18,10 @@ export type AppErrorCode =
   | 'SETUP_DONE'
   | 'SETUP_TOKEN'
   | 'CONFLICT'
-  | 'RECEIVE_BUSY';
+  | 'RECEIVE_BUSY'
+  | 'OAUTH_NOT_CONFIGURED'
+  | 'OAUTH_NOT_PRESET'
+  | 'OAUTH_CALLBACK';
 
 export const STATUS_BY_CODE: Record<AppErrorCode, number> = {
   VALIDATION: 400,
@@ -28,6 +31,9 @@ export const STATUS_BY_CODE: Record<AppErrorCode, number> = {
   SERVER_IN_USE: 409,
   CONFLICT: 409,
   RECEIVE_BUSY: 409,
+  OAUTH_NOT_CONFIGURED: 409,
+  OAUTH_NOT_PRESET: 409,
+  OAUTH_CALLBACK: 400,
   SETUP_DONE: 409,
   UNAUTHENTICATED: 401,
   SETUP_TOKEN: 403,
@@ -85,7 +91,7 @@ export class ValidationError extends AppError {
   }
 }
 
-export function notFound(what: 'what.mailServer' | 'what.mailAccount' | 'what.apiToken' | 'what.message' | 'what.attachment'): AppError {
+export function notFound(what: 'what.mailServer' | 'what.mailAccount' | 'what.apiToken' | 'what.message' | 'what.attachment' | 'what.oauthProvider'): AppError {
   return new AppError('NOT_FOUND', 'error.notFound', { what: new MessageRef(what) });
 }
 

@@ -45,8 +45,10 @@ export const MailAccountInput = Type.Object(
     serverId: accountFields.serverId,
     address: accountFields.address,
     fromName: Type.Optional(accountFields.fromName),
-    username: accountFields.username,
-    password: accountFields.password,
+    // not needed on the presets (OAuth 2.0): Gmail signs in as the address, Exchange Online
+    // needs the account name only; the service requires them on every other server
+    username: Type.Optional(accountFields.username),
+    password: Type.Optional(accountFields.password),
     smtpUsername: Type.Optional(accountFields.smtpUsername),
     smtpPassword: Type.Optional(accountFields.smtpPassword),
     leaveOnServer: Type.Optional(accountFields.leaveOnServer),
@@ -77,6 +79,14 @@ export const MailAccount = Type.Object(
     leaveOnServer: LeaveOnServer,
     receiveIntervalMinutes: Type.Integer(),
     enabled: Type.Boolean(),
+    /** OAuth 2.0 grant (accounts on Gmail / Exchange Online; always not_connected elsewhere) */
+    oauth: Type.Object({
+      status: Type.Union([Type.Literal('not_connected'), Type.Literal('connected'), Type.Literal('reauthorize')]),
+      /** why re-authorization is needed: invalid_grant | consent_required | admin_consent_required | interaction_required | invalid_client */
+      errorCode: Type.Union([Type.String(), Type.Null()]),
+      /** the provider's own words */
+      errorDescription: Type.Union([Type.String(), Type.Null()]),
+    }),
     createdAt: Type.String(),
     updatedAt: Type.String(),
   },

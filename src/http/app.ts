@@ -18,6 +18,7 @@ import { AuthService } from '../services/auth.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
 import { MailServerService } from '../services/mail-servers.ts';
+import { OAuthProviderService } from '../services/oauth-providers.ts';
 import { pendingMigrations } from '../store/migrate.ts';
 import { DatabaseSessionStore, requireAuth, SESSION_COOKIE, SESSION_MAX_AGE } from './auth.ts';
 import { BODY_LIMIT, handleError } from './error-mapper.ts';
@@ -28,6 +29,7 @@ import { authRoutes } from './routes/auth.ts';
 import { mailAccountRoutes } from './routes/mail-accounts.ts';
 import { mailServerRoutes } from './routes/mail-servers.ts';
 import { messageRoutes } from './routes/messages.ts';
+import { oauthCallbackRoute, oauthProviderRoutes } from './routes/oauth.ts';
 import { receivingRoutes } from './routes/receiving.ts';
 import { registerWebUi, type WebUi } from './static.ts';
 
@@ -47,6 +49,7 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
     servers: new MailServerService(ctx),
     accounts: new MailAccountService(ctx),
     auth: new AuthService(ctx),
+    oauth: new OAuthProviderService(ctx),
   };
 
   // Requests are validated against the same TypeBox schemas as the services use,
@@ -123,6 +126,7 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   });
 
   await app.register(authRoutes(services.auth, ctx), { prefix: '/api/auth' });
+  await app.register(oauthCallbackRoute(ctx));
 
   await app.register(
     async (v1) => {
@@ -134,6 +138,7 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
       await v1.register(bulkDeliveryRoutes(ctx));
       await v1.register(receivingRoutes(ctx));
       await v1.register(messageRoutes(ctx));
+      await v1.register(oauthProviderRoutes(ctx, services.oauth));
     },
     { prefix: '/api/v1' },
   );

@@ -23,6 +23,9 @@ export const MAIL_ERROR_CODES = [
   'COMMAND_FAILED', // -ERR / NO / BAD without a more specific meaning
   'MESSAGE_TOO_LARGE', // over the configured or advertised size limit
   'MAILBOX_NOT_FOUND', // IMAP: no INBOX
+  'OAUTH_NOT_CONNECTED', // a preset account without an OAuth 2.0 grant yet
+  'OAUTH_REAUTHORIZE', // the grant is dead (revoked, expired, consent): the administrator must re-authorize
+  'OAUTH_PROVIDER', // the token endpoint failed for now (network, 5xx): try again later
 ] as const;
 export type MailErrorCode = (typeof MAIL_ERROR_CODES)[number];
 

@@ -16,12 +16,16 @@ import { formatBytes } from './connection-test-messages.ts';
 import { ProbeConnection, readImapReply, readPop3Body, withTimeout } from './connection-test-probe.ts';
 import { oneLine, openProbe, readGreeting, toMailError, type ConnectionTestWarning, type StageRecorder } from './connection-test-stages.ts';
 import { classifyImapError } from './imap-mailbox.ts';
+import type { ConnectionTestCredentials } from './connection-test.ts';
 
 type Incoming = MailServer['incoming'];
 
-export interface IncomingCredentials {
-  username: string;
-  password: string | null;
+export type IncomingCredentials = Pick<ConnectionTestCredentials, 'username' | 'password' | 'accessToken' | 'oauthFailure'>;
+
+/** Before a login: the reason it cannot be tried (no password, or no usable OAuth token). */
+export function loginImpossible(rec: StageRecorder, creds: IncomingCredentials): void {
+  if (creds.oauthFailure) rec.fail('auth', creds.oauthFailure.code, [creds.oauthFailure.message], { user: creds.username, mechanism: 'XOAUTH2' });
+  if (creds.password === null && !creds.accessToken) rec.fail('auth', 'AUTH_FAILED', [rec.msg('connectionTest.auth.noPassword')], { user: creds.username });
 }
 
 const POP3_AUTH_LABEL: Record<string, string> = {
@@ -116,7 +120,7 @@ function capaTags(lines: string[]): string[] {
 
 async function pop3Login(rec: StageRecorder, incoming: Incoming, creds: IncomingCredentials, hasCapa: boolean): Promise<void> {
   const t = rec.ctx.timeouts;
-  if (creds.password === null) rec.fail('auth', 'AUTH_FAILED', [rec.msg('connectionTest.auth.noPassword')], { user: creds.username });
+  loginImpossible(rec, creds);
   const client = new Pop3Client({
     host: incoming.host,
     port: incoming.port,
@@ -124,7 +128,7 @@ async function pop3Login(rec: StageRecorder, incoming: Incoming, creds: Incoming
     ca: rec.ctx.ca,
     allowInvalidCertificate: incoming.allowInvalidCertificate,
     apop: incoming.apop,
-    auth: { user: creds.username, pass: creds.password },
+    auth: creds.accessToken ? { method: 'xoauth2', user: creds.username, accessToken: creds.accessToken } : { user: creds.username, pass: creds.password ?? '' },
     timeouts: { connect: t.tcp + t.tls, greeting: t.reply, tlsHandshake: t.tls, command: t.login, dataIdle: t.mailbox },
   });
   try {
@@ -248,13 +252,13 @@ async function imapCapabilities(rec: StageRecorder, incoming: Incoming, conn: Pr
 
 async function imapLogin(rec: StageRecorder, incoming: Incoming, creds: IncomingCredentials): Promise<void> {
   const t = rec.ctx.timeouts;
-  if (creds.password === null) rec.fail('auth', 'AUTH_FAILED', [rec.msg('connectionTest.auth.noPassword')], { user: creds.username });
+  loginImpossible(rec, creds);
   const client = new ImapFlow({
     host: incoming.host,
     port: incoming.port,
     secure: incoming.encryption === 'tls',
     doSTARTTLS: incoming.encryption === 'starttls' ? true : incoming.encryption === 'none' ? false : undefined,
-    auth: { user: creds.username, pass: creds.password },
+    auth: creds.accessToken ? { user: creds.username, accessToken: creds.accessToken } : { user: creds.username, pass: creds.password ?? '' },
     tls: {
       rejectUnauthorized: !incoming.allowInvalidCertificate,
       ...(rec.ctx.ca ? { ca: rec.ctx.ca } : {}),

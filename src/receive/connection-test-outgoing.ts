@@ -12,15 +12,11 @@ import { SmtpSession, type SmtpAuthMechanism } from '../protocols/smtp/smtp-clie
 import { formatBytes } from './connection-test-messages.ts';
 import { ProbeConnection, readSmtpReply, withTimeout } from './connection-test-probe.ts';
 import { oneLine, openProbe, readGreeting, type ConnectionTestWarning, type StageRecorder } from './connection-test-stages.ts';
+import type { ConnectionTestCredentials } from './connection-test.ts';
 
 type Outgoing = MailServer['outgoing'];
 
-export interface OutgoingCredentials {
-  username: string;
-  password: string | null;
-  smtpUsername: string | null;
-  smtpPassword: string | null;
-}
+export type OutgoingCredentials = Pick<ConnectionTestCredentials, 'username' | 'password' | 'smtpUsername' | 'smtpPassword' | 'accessToken' | 'oauthFailure'>;
 
 export interface EhloInfo {
   /** The extension lines after the first (the greeting line of the EHLO reply). */
@@ -149,14 +145,17 @@ async function smtpLogin(rec: StageRecorder, outgoing: Outgoing, creds: Outgoing
     return;
   }
   if (mechanism === 'XOAUTH2') {
-    rec.pass('auth', [rec.msg('connectionTest.auth.oauthNotTested')], { mechanism }, ['AUTH_NOT_TESTED']);
-    return;
+    if (creds.oauthFailure) rec.fail('auth', creds.oauthFailure.code, [creds.oauthFailure.message], { mechanism, user: creds.username });
+    if (!creds.accessToken) {
+      rec.pass('auth', [rec.msg('connectionTest.auth.oauthNotTested')], { mechanism }, ['AUTH_NOT_TESTED']);
+      return;
+    }
   }
-  const own = outgoing.auth.useAccountCredentials;
+  const own = outgoing.auth.useAccountCredentials || mechanism === 'XOAUTH2';
   const user = own ? creds.username : creds.smtpUsername;
   const pass = own ? creds.password : creds.smtpPassword;
   const who = { mechanism, user: user ?? null, useAccountCredentials: own };
-  if (!user || pass === null) {
+  if (!user || (pass === null && mechanism !== 'XOAUTH2')) {
     rec.fail('auth', 'AUTH_FAILED', [rec.msg(own ? 'connectionTest.auth.noPassword' : 'connectionTest.auth.smtpNoCredentials')], who);
   }
   const t = rec.ctx.timeouts;
@@ -172,7 +171,7 @@ async function smtpLogin(rec: StageRecorder, outgoing: Outgoing, creds: Outgoing
           encryption: outgoing.encryption,
           ca: rec.ctx.ca,
           allowInvalidCertificate: outgoing.allowInvalidCertificate,
-          auth: { mechanism: mechanism as SmtpAuthMechanism, user, pass },
+          auth: mechanism === 'XOAUTH2' ? { mechanism, user, accessToken: creds.accessToken ?? '' } : { mechanism: mechanism as SmtpAuthMechanism, user, pass: pass ?? '' },
           maxMessageBytes: outgoing.maxMessageBytes,
           timeouts: { connection: t.tcp + t.tls, greeting: t.reply, socket: t.login },
         });

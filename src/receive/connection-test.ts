@@ -17,6 +17,7 @@
 // Failures carry a MailError code (../protocols/mail-error.ts); every limit is a named
 // constant in connection-test-stages.ts (opts.timeoutMs replaces them all).
 import type { MailServer } from '../domain/mail-server.ts';
+import type { MailErrorCode } from '../protocols/mail-error.ts';
 import type { Lang } from '../i18n/index.ts';
 import { testImap, testPop3 } from './connection-test-incoming.ts';
 import { testSmtp } from './connection-test-outgoing.ts';
@@ -31,6 +32,10 @@ export interface ConnectionTestCredentials {
   password: string | null;
   smtpUsername: string | null;
   smtpPassword: string | null;
+  /** XOAUTH2 (presets): the access token, used for POP3, IMAP and SMTP alike */
+  accessToken?: string | null;
+  /** XOAUTH2 without a usable token: the login stages fail with this */
+  oauthFailure?: { code: MailErrorCode; message: string };
 }
 
 export interface ConnectionTestOptions {
@@ -109,6 +114,10 @@ function secretsOf(creds: ConnectionTestCredentials): string[] {
     // the forms a password takes on the wire (USER/PASS is plain; AUTH PLAIN / LOGIN are base64)
     out.add(Buffer.from(pass, 'utf8').toString('base64'));
     out.add(Buffer.from(`\0${user}\0${pass}`, 'utf8').toString('base64'));
+  }
+  if (creds.accessToken) {
+    out.add(creds.accessToken);
+    out.add(Buffer.from(`user=${creds.username}\x01auth=Bearer ${creds.accessToken}\x01\x01`, 'utf8').toString('base64'));
   }
   // longest first, so that a secret containing another is replaced whole
   return [...out].sort((a, b) => b.length - a.length);

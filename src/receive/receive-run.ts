@@ -14,6 +14,7 @@ import { extractMetadata, createMetadataCollector } from '../mail/metadata.ts';
 import { isMailError } from '../protocols/mail-error.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
+import { mailLogin, serverForAccount } from '../oauth/mail-login.ts';
 import { ChunkAccumulator, type KnownUid, type IncomingMail, type MessageRepository } from '../store/messages.ts';
 import { uuidv7 } from '../store/ids.ts';
 import { BIG_MAIL_GC_INTERVAL_BYTES, collectYoungGarbage } from './memory.ts';
@@ -71,10 +72,9 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
   const now = opts.now ?? (() => new Date());
   const accounts = new MailAccountService(ctx);
   const account = await accounts.get(accountId);
-  const server = await ctx.repos.servers.get(account.serverId);
+  const server = await serverForAccount(ctx, account.serverId);
   if (!server) throw new Error(`mail server ${account.serverId} of ${account.address} is gone`);
   const log = (opts.logger ?? ctx.log).child({ accountId, runId: Math.random().toString(36).slice(2, 10) });
-  const creds = await accounts.credentials(accountId);
   const progress = (p: ReceiveProgress) => opts.onProgress?.(p);
   const summary: ReceiveSummary = { received: 0, skippedOversize: 0, deletedFromServer: 0, remainingOnServer: 0, errors: [], hasMore: false, duplicates: 0 };
   const started = now().toISOString();
@@ -83,7 +83,13 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
   let committed = false;
   try {
     progress({ phase: 'connecting', total: 0, done: 0, bytes: 0 });
-    session = await (opts.openMailbox ?? defaultOpener)(server.incoming, { username: creds.username, password: creds.password }, { ca: opts.ca, logger: log });
+    // inside the try: an OAuth grant that cannot be used is this run's error, like a refused login
+    const login = await mailLogin(ctx, accountId, server);
+    session = await (opts.openMailbox ?? defaultOpener)(
+      server.incoming,
+      { username: login.username, password: login.password, accessToken: login.accessToken },
+      { ca: opts.ca, logger: log },
+    );
     progress({ phase: 'listing', total: 0, done: 0, bytes: 0 });
     const remote = await session.list();
     const known = await messages.knownUids(accountId);

@@ -4,7 +4,8 @@
 import { hostname } from 'node:os';
 import { AppError, MessageRef } from '../domain/errors.ts';
 import type { Lang } from '../i18n/index.ts';
-import { testAccountConnection, type ConnectionTestResult } from './connection-test.ts';
+import { testAccountConnection, type ConnectionTestCredentials, type ConnectionTestResult } from './connection-test.ts';
+import { isOAuthError, mailLogin, oauthFailureMessage, serverForAccount } from '../oauth/mail-login.ts';
 import { isMailError } from '../protocols/mail-error.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
@@ -113,9 +114,16 @@ export async function receiveStatus(ctx: AppContext, accountId: string, now = ne
 
 /** The staged connection test of an account with its stored credentials. */
 export async function runConnectionTest(ctx: AppContext, accountId: string, lang: Lang, opts: { ca?: Buffer | string } = {}): Promise<ConnectionTestResult> {
-  const accounts = new MailAccountService(ctx);
-  const account = await accounts.get(accountId);
-  const server = await ctx.repos.servers.get(account.serverId);
+  const account = await new MailAccountService(ctx).get(accountId);
+  const server = await serverForAccount(ctx, account.serverId);
   if (!server) throw new AppError('NOT_FOUND', 'error.notFound', { what: new MessageRef('what.mailServer') });
-  return testAccountConnection(server, await accounts.credentials(accountId), { lang, ...opts });
+  let creds: ConnectionTestCredentials;
+  try {
+    creds = await mailLogin(ctx, accountId, server);
+  } catch (err) {
+    if (!isOAuthError(err)) throw err;
+    // the test still checks DNS, TCP, TLS and the greeting; the login stage shows why it cannot log in
+    creds = { username: account.username || account.address, password: null, smtpUsername: null, smtpPassword: null, oauthFailure: { code: err.code, message: await oauthFailureMessage(ctx, lang, accountId, err) } };
+  }
+  return testAccountConnection(server, creds, { lang, ...opts });
 }

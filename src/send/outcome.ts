@@ -6,6 +6,9 @@
 //                                      queued; then failed
 //   5xx, TLS and settings errors     → failed at once
 //   authentication refused (535 …)   → failed, and the account is flagged
+//   OAuth grant unusable (presets:    → deferred on the schedule above without contacting
+//   OAUTH_REAUTHORIZE, _NOT_CONNECTED)  any server; re-authorizing sends them at once
+//                                      (src/oauth/authorization.ts); failed after 24 hours
 // The SMTP code and reply are kept in every case where the server gave one.
 import { isMailError, MailError } from '../protocols/mail-error.ts';
 import type { SmtpRecipientResult } from '../protocols/smtp/smtp-client.ts';
@@ -18,6 +21,8 @@ export const RETRY_DELAYS_MS = [1, 5, 15, 60, 240].map((m) => m * MINUTE);
 export const LATER_RETRY_MS = 240 * MINUTE;
 /** … until this long after the mail was queued. */
 export const GIVE_UP_AFTER_MS = 24 * 60 * MINUTE;
+
+const WAITS_FOR_ADMINISTRATOR = new Set(['OAUTH_REAUTHORIZE', 'OAUTH_NOT_CONNECTED']);
 
 export interface DeliveryDecision {
   status: 'sent' | 'deferred' | 'failed';
@@ -58,7 +63,12 @@ export function decideDelivery(result: SmtpRecipientResult | MailError | Error, 
   let code: number | undefined;
   let reply: string | undefined;
   let error: Error | undefined;
-  if (result instanceof Error) {
+  if (isMailError(result) && WAITS_FOR_ADMINISTRATOR.has(result.code)) {
+    // the mail waits for the administrator to (re)connect the account: never lost, never
+    // failed as an SMTP refusal, and no SMTP or provider connection is made meanwhile
+    outcome = 'temporary';
+    error = result;
+  } else if (result instanceof Error) {
     ({ outcome, code, reply } = classifySmtpResult(result));
     error = result;
   } else {

@@ -23,6 +23,8 @@ import { isMailError, MailError } from '../protocols/mail-error.ts';
 import { SmtpSession, type SmtpRecipientResult, type SmtpSendOptions, type SmtpSendResult } from '../protocols/smtp/smtp-client.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
+import { mailLogin, serverForAccount } from '../oauth/mail-login.ts';
+import { OAuthTokenService } from '../oauth/token-service.ts';
 import type { BulkStatus, ClaimedRecipient, RecipientResult } from '../store/deliveries.ts';
 import type { BulkDeliveryTable } from '../store/schema.ts';
 import { composeBulkMail } from './compose-delivery.ts';
@@ -149,6 +151,7 @@ class Worker implements SendWorker {
   readonly #extras: SmtpExtras;
   readonly #deliveryId: string | undefined;
   readonly #committer: ResultCommitter;
+  readonly #tokens: OAuthTokenService;
   readonly #accounts = new Map<string, AccountContext>();
   readonly #bulks = new Map<string, BulkDeliveryTable>();
   readonly #bulkStatus = new Map<string, { status: BulkStatus | undefined; at: number }>();
@@ -173,6 +176,7 @@ class Worker implements SendWorker {
     this.#extras = { ca: opts.ca };
     this.#deliveryId = opts.deliveryId;
     this.#committer = new ResultCommitter(ctx.repos.deliveries, this.holder, this.#log);
+    this.#tokens = new OAuthTokenService(ctx, { holder: `${this.holder}:oauth` });
   }
 
   start(): void {
@@ -476,16 +480,22 @@ class Worker implements SendWorker {
     const row = await this.#ctx.repos.accounts.getRow(accountId);
     if (!row) return undefined;
     const account = await service.get(accountId);
-    const server = await this.#ctx.repos.servers.get(account.serverId);
+    const server = await serverForAccount(this.#ctx, account.serverId);
     if (!server) return undefined;
     let options: SmtpSendOptions | MailError;
+    let tokenExpiresAt: string | null = null;
     try {
-      options = smtpOptionsFor(server, account, await service.credentials(accountId), { ...this.#extras, logger: this.#log.child({ accountId }) });
+      // presets: a fresh XOAUTH2 access token (refreshed once across workers when due)
+      const login = await mailLogin(this.#ctx, accountId, server, this.#tokens);
+      tokenExpiresAt = login.accessTokenExpiresAt;
+      options = smtpOptionsFor(server, account, login, { ...this.#extras, logger: this.#log.child({ accountId }) });
     } catch (err) {
       options = isMailError(err) ? err : new MailError('COMMAND_FAILED', String(err), { kind: 'config' });
     }
     const flag = await this.#ctx.repos.deliveries.accountSendFlag(accountId);
-    const actx: AccountContext = { account, server, options, version: `${server.updatedAt}|${account.updatedAt}`, flagged: flag.flagged, at: Date.now() };
+    // a new access token means a new session: a pooled one would reconnect with the old token
+    const version = `${server.updatedAt}|${account.updatedAt}|${tokenExpiresAt ?? ''}`;
+    const actx: AccountContext = { account, server, options, version, flagged: flag.flagged, at: Date.now() };
     this.#accounts.set(accountId, actx);
     return actx;
   }

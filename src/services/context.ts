@@ -14,6 +14,7 @@ import { MessageRepository } from '../store/messages.ts';
 import { DeliveryRepository } from '../store/deliveries.ts';
 import { LeaseRepository } from '../store/leases.ts';
 import { migrateToLatest } from '../store/migrate.ts';
+import { OAuthRepository } from '../store/oauth.ts';
 
 export interface AppContext {
   config: AppConfig;
@@ -33,6 +34,7 @@ export interface AppContext {
     messages: MessageRepository;
     deliveries: DeliveryRepository;
     leases: LeaseRepository;
+    oauth: OAuthRepository;
   };
   close(): Promise<void>;
 }
@@ -65,6 +67,7 @@ export async function openContext(config: AppConfig, opts: { log?: Logger; migra
       messages: new MessageRepository(db),
       deliveries: new DeliveryRepository(db),
       leases: new LeaseRepository(k),
+      oauth: new OAuthRepository(k),
     },
     close: () => db.close(),
   };

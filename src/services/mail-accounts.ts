@@ -65,13 +65,14 @@ export class MailAccountService {
   async add(actor: string, body: unknown): Promise<MailAccount> {
     const input = validateSchema<MailAccountInput>(MailAccountInput, body);
     const issues: FieldIssue[] = [];
+    const preset = (await this.ctx.repos.servers.get(input.serverId))?.preset ?? null;
     const settings: AccountSettings = {
       displayName: checkText('displayName', input.displayName, 100, issues, true),
       serverId: input.serverId,
       address: checkAddress('address', input.address, issues),
       fromName: checkText('fromName', input.fromName ?? '', 100, issues, false),
-      username: checkText('username', input.username, 255, issues, true),
-      password: checkPassword('password', input.password, issues),
+      username: checkText('username', input.username ?? '', 255, issues, preset !== 'gmail'),
+      password: input.password === undefined ? undefined : checkPassword('password', input.password, issues),
       smtpUsername: input.smtpUsername == null ? null : checkText('smtpUsername', input.smtpUsername, 255, issues, true),
       smtpPassword: input.smtpPassword == null ? null : checkPassword('smtpPassword', input.smtpPassword, issues),
       leaveOnServer: checkLeave(input.leaveOnServer ?? { mode: 'delete' }, issues),
@@ -79,6 +80,7 @@ export class MailAccountService {
       enabled: input.enabled ?? true,
     };
     const server = await this.checkServerAndAddress(settings, undefined, issues);
+    if (server && !server.preset && input.password === undefined) issues.push({ path: 'password', key: 'validation.required' });
     this.checkSmtpCredentials(server, settings.smtpUsername, settings.smtpPassword !== null, issues);
     if (issues.length) throw new ValidationError(issues);
     const id = randomUUID();
@@ -102,12 +104,13 @@ export class MailAccountService {
     if (!row) throw notFound('what.mailAccount');
     const current = rowToAccount(row);
     const issues: FieldIssue[] = [];
+    const preset = (await this.ctx.repos.servers.get(patch.serverId ?? current.serverId))?.preset ?? null;
     const next: AccountSettings = {
       displayName: patch.displayName === undefined ? current.displayName : checkText('displayName', patch.displayName, 100, issues, true),
       serverId: patch.serverId ?? current.serverId,
       address: patch.address === undefined ? current.address : checkAddress('address', patch.address, issues),
       fromName: patch.fromName === undefined ? current.fromName : checkText('fromName', patch.fromName, 100, issues, false),
-      username: patch.username === undefined ? current.username : checkText('username', patch.username, 255, issues, true),
+      username: patch.username === undefined ? current.username : checkText('username', patch.username, 255, issues, preset !== 'gmail'),
       password: patch.password === undefined ? undefined : checkPassword('password', patch.password, issues),
       smtpUsername:
         patch.smtpUsername === undefined ? current.smtpUsername : patch.smtpUsername === null ? null : checkText('smtpUsername', patch.smtpUsername, 255, issues, true),
@@ -117,6 +120,9 @@ export class MailAccountService {
       enabled: patch.enabled ?? current.enabled,
     };
     const server = await this.checkServerAndAddress(next, id, issues);
+    // moved from Gmail (address as user, no password) to a server that needs them
+    if (server && server.preset !== 'gmail' && !next.username && !issues.some((i) => i.path === 'username')) issues.push({ path: 'username', key: 'validation.required' });
+    if (server && !server.preset && next.password === undefined && !current.hasPassword) issues.push({ path: 'password', key: 'validation.required' });
     const hasSmtpPassword = next.smtpPassword === undefined ? current.hasSmtpPassword : next.smtpPassword !== null;
     this.checkSmtpCredentials(server, next.smtpUsername, hasSmtpPassword, issues);
     if (issues.length) throw new ValidationError(issues);

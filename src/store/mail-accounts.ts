@@ -20,6 +20,11 @@ export function rowToAccount(r: MailAccountTable): MailAccount {
     leaveOnServer: r.leave_mode === 'days' ? { mode: 'days', days: Number(r.leave_days) } : { mode: r.leave_mode as 'delete' | 'forever' },
     receiveIntervalMinutes: Number(r.receive_interval_minutes),
     enabled: !!r.enabled,
+    oauth: {
+      status: r.oauth_status === 'reauthorize' ? 'reauthorize' : r.oauth_token_enc ? 'connected' : 'not_connected',
+      errorCode: r.oauth_status === 'reauthorize' ? r.oauth_error_code : null,
+      errorDescription: r.oauth_status === 'reauthorize' ? r.oauth_error_message : null,
+    },
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -31,6 +36,10 @@ export type AccountRowValues = Omit<
   | 'created_at'
   | 'updated_at'
   | 'oauth_token_enc'
+  | 'oauth_token_version'
+  | 'oauth_status'
+  | 'oauth_error_code'
+  | 'oauth_error_message'
   | 'last_run_at'
   | 'last_success_at'
   | 'last_error_code'
@@ -69,7 +78,7 @@ export class MailAccountRepository {
   async insert(q: Q, id: string, values: AccountRowValues, now: string): Promise<void> {
     await q
       .insertInto('mail_accounts')
-      .values({ id, ...values, oauth_token_enc: null, consecutive_failures: 0, last_summary: null, on_server_count: null, stored_on_server_count: null, created_at: now, updated_at: now })
+      .values({ id, ...values, oauth_token_enc: null, oauth_token_version: 0, oauth_status: null, oauth_error_code: null, oauth_error_message: null, consecutive_failures: 0, last_summary: null, on_server_count: null, stored_on_server_count: null, created_at: now, updated_at: now })
       .execute();
   }
 

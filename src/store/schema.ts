@@ -45,8 +45,15 @@ export interface MailAccountTable {
   leave_days: number | null;
   receive_interval_minutes: number;
   enabled: number;
-  /** OAuth 2.0 grant (XOAUTH2 presets), sealed JSON */
+  /** OAuth 2.0 grant (XOAUTH2 presets), sealed JSON (src/oauth/token-store.ts) */
   oauth_token_enc: string | null;
+  /** bumped by every write of oauth_token_enc: the compare-and-swap of a refresh */
+  oauth_token_version: number;
+  /** null (no grant yet) | 'connected' | 'reauthorize' */
+  oauth_status: string | null;
+  /** the provider's error that asked for re-authorization (invalid_grant, consent_required …) */
+  oauth_error_code: string | null;
+  oauth_error_message: string | null;
   /** receive state, filled by the receive run */
   last_run_at: string | null;
   last_success_at: string | null;
@@ -135,6 +142,8 @@ export interface Database {
   send_slots: SendSlotTable;
   suppressions: SuppressionTable;
   account_send_state: AccountSendStateTable;
+  oauth_providers: OAuthProviderTable;
+  oauth_states: OAuthStateTable;
 }
 
 export interface MessageTable {
@@ -286,4 +295,29 @@ export interface AccountSendStateTable {
   error_code: string | null;
   error_message: string | null;
   updated_at: string;
+}
+
+// ---- OAuth 2.0 (migration 0004) ----------------------------------------------
+
+export interface OAuthProviderTable {
+  /** 'gmail' | 'exchange_online' */
+  preset: string;
+  client_id: string;
+  client_secret_enc: string | null;
+  tenant: string | null;
+  /** JSON OAuthEndpoints overrides */
+  endpoints_json: string;
+  /** JSON test-only mail server override (see src/oauth/provider-settings.ts) */
+  server_override_json: string | null;
+  updated_at: string;
+}
+
+export interface OAuthStateTable {
+  state_hash: string;
+  account_id: string;
+  session_binding: string;
+  actor: string;
+  code_verifier_enc: string;
+  redirect_uri: string;
+  expires_at: string;
 }

@@ -98,12 +98,16 @@ export class OAuthTokenService {
     if (!server?.preset) throw new MailError('AUTH_UNSUPPORTED', `${server?.name ?? 'this mail server'} does not use OAuth 2.0`, { kind: 'config', command: 'OAUTH' });
     const user = account.username || account.address;
     const deadline = Date.now() + this.#leaseMs * 2;
+    let firstVersion: number | undefined;
     for (;;) {
       const grant = await this.#ctx.repos.oauth.grant(accountId);
       if (!grant?.tokenEnc) throw new MailError('OAUTH_NOT_CONNECTED', t('en', 'oauth.notConnected'), { kind: 'auth', command: 'OAUTH' });
       if (grant.status === 'reauthorize') throw reauthorizeError(grant.errorCode ?? 'invalid_grant', grant.errorMessage);
+      firstVersion ??= grant.version;
       const stored = JSON.parse(this.#ctx.secrets.open(grant.tokenEnc)) as StoredGrant;
-      if (this.#fresh(stored)) return { user, accessToken: stored.accessToken, expiresAt: stored.expiresAt };
+      // another worker refreshed while we looked: its token is as fresh as one can get
+      const justRefreshed = grant.version !== firstVersion && !this.#expired(stored);
+      if (justRefreshed || this.#fresh(stored)) return { user, accessToken: stored.accessToken, expiresAt: stored.expiresAt };
       if (!stored.refreshToken) {
         await this.#ctx.repos.oauth.flagReauthorize(accountId, grant.version, 'invalid_grant', 'no refresh token');
         throw reauthorizeError('invalid_grant', 'no refresh token');
@@ -127,9 +131,17 @@ export class OAuthTokenService {
     }
   }
 
+  /** Not due for a refresh: more than the skew margin left (at most half the token's lifetime). */
   #fresh(g: StoredGrant): boolean {
     if (!g.expiresAt) return true; // the provider gave no lifetime: use it until refused
-    return Date.parse(g.expiresAt) - this.#now().getTime() > this.#skew;
+    const expires = Date.parse(g.expiresAt);
+    // a provider issuing tokens shorter-lived than the margin would otherwise see a refresh per use
+    const margin = Math.min(this.#skew, (expires - Date.parse(g.obtainedAt)) / 2);
+    return expires - this.#now().getTime() > margin;
+  }
+
+  #expired(g: StoredGrant): boolean {
+    return g.expiresAt !== null && Date.parse(g.expiresAt) <= this.#now().getTime();
   }
 
   async #refresh(accountId: string, preset: PresetKey, version: number, stored: StoredGrant): Promise<StoredGrant | undefined> {

@@ -37,8 +37,14 @@ export interface OAuthClientSettings {
  * with this row field, which neither the API nor the UI can set.
  */
 export interface PresetServerOverride {
-  incoming?: Partial<Pick<MailServer['incoming'], 'host' | 'port' | 'encryption'>>;
-  outgoing?: Partial<Pick<MailServer['outgoing'], 'host' | 'port' | 'encryption'>>;
+  pop3?: ServerEndpoint;
+  imap4?: ServerEndpoint;
+  smtp?: ServerEndpoint;
+}
+export interface ServerEndpoint {
+  host: string;
+  port: number;
+  encryption: 'none' | 'starttls' | 'tls';
 }
 
 export class OAuthProviderService {
@@ -126,7 +132,7 @@ export class OAuthProviderService {
     const row = await this.ctx.repos.oauth.provider(server.preset);
     if (!row?.server_override_json) return server;
     const o = JSON.parse(row.server_override_json) as PresetServerOverride;
-    return { ...server, incoming: { ...server.incoming, ...o.incoming }, outgoing: { ...server.outgoing, ...o.outgoing } };
+    return { ...server, incoming: { ...server.incoming, ...o[server.incoming.protocol] }, outgoing: { ...server.outgoing, ...o.smtp } };
   }
 }
 

@@ -78,6 +78,10 @@ export interface Mailbed {
 export interface StartMailbedOptions {
   /** smtp-sink keeps every message in smtpSinkDir (default true). */
   sinkDump?: boolean;
+  /** Also accept AUTH XOAUTH2/OAUTHBEARER, checking tokens at this RFC 7662 introspection URL. */
+  oauth2IntrospectionUrl?: string;
+  /** Start submit_sink.py (default true); false saves its start-up when a test needs none. */
+  submit?: boolean;
 }
 
 interface MailbedInfo {
@@ -277,7 +281,12 @@ async function launch(options: StartMailbedOptions, shared: boolean): Promise<Ow
     for (let attempt = 0; attempt < START_ATTEMPTS && !ports; attempt++) {
       const base = await pickPortBase();
       try {
-        await script(['start', dir], { MAILBED_PORT_BASE: String(base), MAILBED_SINK_DUMP: sinkDump ? '1' : '0' });
+        await script(['start', dir], {
+          MAILBED_PORT_BASE: String(base),
+          MAILBED_SINK_DUMP: sinkDump ? '1' : '0',
+          ...(options.oauth2IntrospectionUrl ? { MAILBED_OAUTH2_INTROSPECTION_URL: options.oauth2IntrospectionUrl } : {}),
+          ...(options.submit === false ? { MAILBED_NO_SUBMIT: '1' } : {}),
+        });
         ports = portsFor(base);
       } catch (err) {
         // a failed start stops what it started; only a port lost to a race is worth a retry

@@ -24,10 +24,16 @@ export async function serverForAccount(ctx: AppContext, serverId: string): Promi
 }
 
 /** Throws MailError OAUTH_* when a preset account has no usable grant. */
-export async function mailLogin(ctx: AppContext, accountId: string, server: MailServer, tokens = new OAuthTokenService(ctx)): Promise<MailLogin> {
+export async function mailLogin(
+  ctx: AppContext,
+  accountId: string,
+  server: MailServer,
+  tokens = new OAuthTokenService(ctx),
+  opts: { refused?: string | undefined } = {},
+): Promise<MailLogin> {
   const creds = await new MailAccountService(ctx).credentials(accountId);
   if (!server.preset) return { ...creds, accessToken: null, accessTokenExpiresAt: null };
-  const token = await tokens.accessToken(accountId);
+  const token = await tokens.accessToken(accountId, opts);
   // XOAUTH2 sends user and token together: no password, and SMTP uses the same identity
   return { username: token.user, password: null, smtpUsername: token.user, smtpPassword: null, accessToken: token.accessToken, accessTokenExpiresAt: token.expiresAt };
 }

@@ -90,8 +90,12 @@ export class OAuthTokenService {
     this.#holder = opts.holder ?? `oauth-${randomUUID()}`;
   }
 
-  /** A valid access token for the account's preset, refreshed (once, across workers) when due. */
-  async accessToken(accountId: string): Promise<AccessToken> {
+  /**
+   * A valid access token for the account's preset, refreshed (once, across workers) when due.
+   * `refused`: a token a mail server just refused although it looked valid (revoked, or the
+   * server's clock ahead of ours) — refresh it now, unless another worker already has.
+   */
+  async accessToken(accountId: string, opts: { refused?: string | undefined } = {}): Promise<AccessToken> {
     const account = await this.#ctx.repos.accounts.getRow(accountId);
     if (!account) throw new MailError('OAUTH_NOT_CONNECTED', `mail account ${accountId} is gone`, { kind: 'config' });
     const server = await this.#ctx.repos.servers.get(account.server_id);
@@ -107,7 +111,8 @@ export class OAuthTokenService {
       const stored = JSON.parse(this.#ctx.secrets.open(grant.tokenEnc)) as StoredGrant;
       // another worker refreshed while we looked: its token is as fresh as one can get
       const justRefreshed = grant.version !== firstVersion && !this.#expired(stored);
-      if (justRefreshed || this.#fresh(stored)) return { user, accessToken: stored.accessToken, expiresAt: stored.expiresAt };
+      const refused = stored.accessToken === opts.refused;
+      if (!refused && (justRefreshed || this.#fresh(stored))) return { user, accessToken: stored.accessToken, expiresAt: stored.expiresAt };
       if (!stored.refreshToken) {
         await this.#ctx.repos.oauth.flagReauthorize(accountId, grant.version, 'invalid_grant', 'no refresh token');
         throw reauthorizeError('invalid_grant', 'no refresh token');

@@ -14,7 +14,7 @@ import { extractMetadata, createMetadataCollector } from '../mail/metadata.ts';
 import { isMailError } from '../protocols/mail-error.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
-import { mailLogin, serverForAccount } from '../oauth/mail-login.ts';
+import { mailLogin, serverForAccount, type MailLogin } from '../oauth/mail-login.ts';
 import { ChunkAccumulator, type KnownUid, type IncomingMail, type MessageRepository } from '../store/messages.ts';
 import { uuidv7 } from '../store/ids.ts';
 import { BIG_MAIL_GC_INTERVAL_BYTES, collectYoungGarbage } from './memory.ts';
@@ -84,12 +84,18 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
   try {
     progress({ phase: 'connecting', total: 0, done: 0, bytes: 0 });
     // inside the try: an OAuth grant that cannot be used is this run's error, like a refused login
+    const open = (l: MailLogin) =>
+      (opts.openMailbox ?? defaultOpener)(server.incoming, { username: l.username, password: l.password, accessToken: l.accessToken }, { ca: opts.ca, logger: log });
     const login = await mailLogin(ctx, accountId, server);
-    session = await (opts.openMailbox ?? defaultOpener)(
-      server.incoming,
-      { username: login.username, password: login.password, accessToken: login.accessToken },
-      { ca: opts.ca, logger: log },
-    );
+    try {
+      session = await open(login);
+    } catch (err) {
+      if (!login.accessToken || !isMailError(err) || err.code !== 'AUTH_FAILED') throw err;
+      // the server refused a token we believed valid (revoked, or its clock ahead of ours):
+      // refresh once — a dead grant flags the account re-authorize right here
+      log.info({ event: 'receive.oauth.refused' }, 'the mail server refused the access token; refreshing it once');
+      session = await open(await mailLogin(ctx, accountId, server, undefined, { refused: login.accessToken }));
+    }
     progress({ phase: 'listing', total: 0, done: 0, bytes: 0 });
     const remote = await session.list();
     const known = await messages.knownUids(accountId);

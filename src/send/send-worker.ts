@@ -413,9 +413,23 @@ class Worker implements SendWorker {
     pool.get(actx.account.id)?.session.close();
     pool.delete(actx.account.id);
     this.#accounts.delete(actx.account.id);
-    const error = isMailError(err) ? err : new MailError('CONNECTION_CLOSED', String((err as Error)?.message ?? err), { kind: 'transient' });
+    let error = isMailError(err) ? err : new MailError('CONNECTION_CLOSED', String((err as Error)?.message ?? err), { kind: 'transient' });
     const [first, ...rest] = units;
     if (!first) return;
+    const token = (actx.options as SmtpSendOptions).auth?.accessToken;
+    if (token && error.kind === 'auth') {
+      // XOAUTH2 refused: refresh the token once; a dead grant makes these mails wait for
+      // re-authorization (outcome.ts) instead of failing as a refused login
+      try {
+        await this.#tokens.accessToken(actx.account.id, { refused: token });
+      } catch (refreshErr) {
+        if (isMailError(refreshErr) && refreshErr.code.startsWith('OAUTH_')) error = refreshErr;
+      }
+      if (error.code.startsWith('OAUTH_')) {
+        for (const u of units) await this.#finish(u, error);
+        return;
+      }
+    }
     const decisions = await this.#finish(first, error);
     if (decisions.some((d) => d.authFailure)) {
       await this.#release(rest.flatMap((u) => u.items));

@@ -35,8 +35,17 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       receiveMaxMessages: undefined,
       receiveMaxBytes: undefined,
+      publicUrl: undefined,
       port: 8080,
     });
+  });
+
+  it('YUBIN_PUBLIC_URL: the OAuth redirect URI base, without a trailing slash; anything else stops the start', () => {
+    assert.equal(loadConfig({ YUBIN_PUBLIC_URL: 'https://yubin.example.com/' }).publicUrl, 'https://yubin.example.com');
+    assert.equal(loadConfig({ YUBIN_PUBLIC_URL: 'https://example.com/yubin' }).publicUrl, 'https://example.com/yubin');
+    for (const bad of ['yubin.example.com', 'ftp://example.com', 'https://example.com/?a=1']) {
+      assert.throws(() => loadConfig({ YUBIN_PUBLIC_URL: bad }), /YUBIN_PUBLIC_URL/);
+    }
   });
 
   it('empty and blank values count as unset', () => {

@@ -5,6 +5,7 @@ import type { AuditEntry as AuditEntrySchema } from '@yubin/http/routes/audit-lo
 
 export type { MailServer, MailServerInput, MailServerPatch, Encryption, Protocol, SmtpMechanism } from '@yubin/domain/mail-server.ts';
 export type { MailAccount, MailAccountInput, MailAccountPatch, LeaveOnServer } from '@yubin/domain/mail-account.ts';
+export type { OAuthProvider } from '@yubin/domain/oauth-provider.ts';
 export type { MessageSummary } from '@yubin/store/messages.ts';
 export type { DecodedMessage, DecodedAttachment } from '@yubin/mail/decode-body.ts';
 export type { ReceiveStatus } from '@yubin/receive/receive-service.ts';

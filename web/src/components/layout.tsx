@@ -135,6 +135,7 @@ export const SETTINGS = '/settings/general';
 export const SERVERS = `${SETTINGS}/mail-servers`;
 export const ACCOUNTS = `${SETTINGS}/mail-accounts`;
 export const AUDIT = `${SETTINGS}/audit-log`;
+export const OAUTH = `${SETTINGS}/oauth`;
 
 /** システム設定 › 全般 › …: the first crumbs of every settings page. */
 export function useSettingsCrumbs(): Crumb[] {

@@ -10,6 +10,7 @@ import { ACCOUNTS, Page, SERVERS, useSettingsCrumbs } from '../components/layout
 import { useLoad } from '../components/use-load.ts';
 import { useI18n, type UiKey } from '../i18n/i18n.tsx';
 import { AccountStatus } from './mail-accounts.tsx';
+import { OAuthSection } from './oauth-connection.tsx';
 
 interface Detail {
   account: MailAccount;
@@ -89,6 +90,8 @@ export function MailAccountDetailPage() {
             <dt>{field('leaveOnServer')}</dt>
             <dd>{a.leaveOnServer.mode === 'days' ? `${a.leaveOnServer.days}${t('accountForm.leave.days')}` : t(`accountForm.leave.${a.leaveOnServer.mode}`)}</dd>
           </dl>
+
+          <OAuthSection account={a} server={data.server} />
 
           <h2>{t('account.status')}</h2>
           <AccountStatus status={st} />

@@ -80,6 +80,9 @@ function toBody(f: AccountForm, server: MailServer | undefined, change: boolean)
     enabled: f.enabled,
     smtpUsername: smtp ? f.smtpUsername : null,
   };
+  // presets sign in with OAuth 2.0: no password; Gmail not even a user name (the address is used)
+  if (server?.preset === 'gmail') delete body.username;
+  if (server?.preset) return body;
   if (!change || f.password !== '') body.password = f.password;
   if (!smtp) body.smtpPassword = null;
   else if (!change || f.smtpPassword !== '') body.smtpPassword = f.smtpPassword;
@@ -178,12 +181,24 @@ export function MailAccountFormPage() {
               ))}
             </select>
           </Row>
-          <Row path="username" label={field('username')} htmlFor={ids.username} error={err('username')} required>
-            <input id={ids.username} autoComplete="off" value={form.username} onChange={(e) => set({ username: e.target.value })} {...invalid('username')} />
-          </Row>
-          <Row path="password" label={field('password')} htmlFor={ids.password} error={err('password')} required={!id} help={id ? t('accountForm.passwordKeep') : undefined}>
-            <input id={ids.password} type="password" autoComplete="new-password" value={form.password} onChange={(e) => set({ password: e.target.value })} {...invalid('password')} />
-          </Row>
+          {server?.preset ? <Notice>{t(server.preset === 'gmail' ? 'accountForm.oauthGmail' : 'accountForm.oauthExchange')}</Notice> : null}
+          {server?.preset !== 'gmail' ? (
+            <Row
+              path="username"
+              label={field('username')}
+              htmlFor={ids.username}
+              error={err('username')}
+              required
+              help={server?.preset === 'exchange_online' ? t('accountForm.exchangeUsername') : undefined}
+            >
+              <input id={ids.username} autoComplete="off" value={form.username} onChange={(e) => set({ username: e.target.value })} {...invalid('username')} />
+            </Row>
+          ) : null}
+          {!server?.preset ? (
+            <Row path="password" label={field('password')} htmlFor={ids.password} error={err('password')} required={!id} help={id ? t('accountForm.passwordKeep') : undefined}>
+              <input id={ids.password} type="password" autoComplete="new-password" value={form.password} onChange={(e) => set({ password: e.target.value })} {...invalid('password')} />
+            </Row>
+          ) : null}
           {needsSmtpCredentials(server) ? (
             <>
               <Notice>{t('accountForm.smtpNote')}</Notice>

@@ -8,6 +8,7 @@ import { ErrorBanner, Notice } from '../components/form.tsx';
 import { ACCOUNTS, Page, SERVERS, useSettingsCrumbs } from '../components/layout.tsx';
 import { useLoad } from '../components/use-load.ts';
 import { useI18n } from '../i18n/i18n.tsx';
+import { OAuthBadge } from './oauth-connection.tsx';
 
 export interface AccountsData {
   accounts: MailAccount[];
@@ -104,6 +105,7 @@ export function MailAccountsPage() {
                       <td>{serverName(a.serverId)}</td>
                       <td className="last-receive">{dateTime(st?.lastRunAt)}</td>
                       <td>
+                        <OAuthBadge account={a} server={data.servers.find((s) => s.id === a.serverId)} />
                         <AccountStatus status={st} />
                       </td>
                       <td className="actions">

@@ -1,7 +1,7 @@
-// システム設定 › 全般: the 基本設定 section (メールサーバー, メールアカウント) and the
+// システム設定 › 全般: the 基本設定 section (メールサーバー, メールアカウント, OAuth 2.0) and the
 // ログ section (監査ログ).
 import { Link } from 'react-router';
-import { ACCOUNTS, AUDIT, Page, SERVERS, useSettingsCrumbs } from '../components/layout.tsx';
+import { ACCOUNTS, AUDIT, OAUTH, Page, SERVERS, useSettingsCrumbs } from '../components/layout.tsx';
 import { useI18n } from '../i18n/i18n.tsx';
 
 export function SettingsGeneralPage() {
@@ -20,6 +20,10 @@ export function SettingsGeneralPage() {
             <Link to={ACCOUNTS}>{t('settings.mailAccounts')}</Link>
           </dt>
           <dd>{t('settings.mailAccounts.desc')}</dd>
+          <dt>
+            <Link to={OAUTH}>{t('settings.oauth')}</Link>
+          </dt>
+          <dd>{t('settings.oauth.desc')}</dd>
         </dl>
       </section>
       <section className="settings-section" aria-labelledby="logs">

@@ -4,14 +4,14 @@
 // refreshing one grant at once (one refresh, both use it).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
 import { t as tr } from '../../src/i18n/index.ts';
 import { classifyProviderError } from '../../src/oauth/provider-client.ts';
 import { OAuthTokenService, REFRESH_SKEW_MS, type StoredGrant } from '../../src/oauth/token-service.ts';
 import { startReceiveScheduler } from '../../src/receive/scheduler.ts';
-import { openContext, type AppContext } from '../../src/services/context.ts';
+import type { AppContext } from '../../src/services/context.ts';
 import { MailAccountService } from '../../src/services/mail-accounts.ts';
-import { contextFor } from '../support/app-context.ts';
+import { contextFor, ENGINES } from '../support/app-context.ts';
+import { twoContexts } from '../send/send-fixture.ts';
 import { oauthFixture } from '../support/oauth-fixture.ts';
 
 const HOUR = 3_600_000;
@@ -118,28 +118,29 @@ describe('OAuth token service', () => {
     assert.ok(f.provider.accepts(f.user, fresh.accessToken));
   });
 
-  test('two workers refresh one grant at once: one token-endpoint call, both use its token', async (t) => {
-    const ctx = await contextFor(t, 'sqlite');
-    if (!ctx) return;
-    // a second process on the same database: its own connection, no shared memory
-    const other = await openContext(ctx.config, { log: pino({ level: 'silent' }) });
-    t.after(() => other.close());
-    const f = await oauthFixture(t, ctx);
-    await f.connect();
-    const before = await storedGrant(ctx, f.accountId);
-    f.provider.tokenDelayMs = 300; // the first refresh is still in flight when the second worker looks
-    const later = () => new Date(Date.now() + 2 * HOUR);
-    const [a, b] = await Promise.all([
-      new OAuthTokenService(ctx, { now: later }).accessToken(f.accountId),
-      new OAuthTokenService(other, { now: later }).accessToken(f.accountId),
-    ]);
-    assert.equal(refreshes(f.provider.tokenCalls), 1, 'only one refresh reached the provider');
-    assert.equal(a.accessToken, b.accessToken);
-    const after = await storedGrant(ctx, f.accountId);
-    assert.equal(after.version, before.version + 1);
-    assert.equal(after.accessToken, a.accessToken);
-    assert.ok(f.provider.liveRefreshTokens.has(after.refreshToken!), 'the rotated refresh token is the stored one');
-  });
+  for (const engine of ENGINES) {
+    test(`two workers refresh one grant at once: one token-endpoint call, both use its token (${engine})`, async (t) => {
+      // two processes on one database: their own connections, no shared memory
+      const both = await twoContexts(t, engine);
+      if (!both) return;
+      const [ctx, other] = both;
+      const f = await oauthFixture(t, ctx);
+      await f.connect();
+      const before = await storedGrant(ctx, f.accountId);
+      f.provider.tokenDelayMs = 300; // the first refresh is still in flight when the second worker looks
+      const later = () => new Date(Date.now() + 2 * HOUR);
+      const [a, b] = await Promise.all([
+        new OAuthTokenService(ctx, { now: later }).accessToken(f.accountId),
+        new OAuthTokenService(other, { now: later }).accessToken(f.accountId),
+      ]);
+      assert.equal(refreshes(f.provider.tokenCalls), 1, 'only one refresh reached the provider');
+      assert.equal(a.accessToken, b.accessToken);
+      const after = await storedGrant(ctx, f.accountId);
+      assert.equal(after.version, before.version + 1);
+      assert.equal(after.accessToken, a.accessToken);
+      assert.ok(f.provider.liveRefreshTokens.has(after.refreshToken!), 'the rotated refresh token is the stored one');
+    });
+  }
 });
 
 describe('provider errors', () => {

@@ -11,6 +11,7 @@ import { registerSendCommand } from './commands/send.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerWorkerCommand } from './commands/worker.ts';
 import { registerServerCommands } from './commands/server.ts';
+import { registerOAuthCommands } from './commands/oauth.ts';
 import { reportError } from './context.ts';
 
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerAdminCommands(program);
   registerServerCommands(program);
   registerAccountCommands(program);
+  registerOAuthCommands(program);
   registerSendCommand(program);
   registerBulkCommands(program);
   return program;

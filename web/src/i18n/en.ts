@@ -361,4 +361,6 @@ export const en: Record<keyof typeof ja, string> = {
   'accountForm.oauthGmail': 'Gmail signs in with OAuth 2.0: no user name or password (the mail address is used). After saving, press “Connect with Google” on the account’s page.',
   'accountForm.oauthExchange': 'Exchange Online signs in with OAuth 2.0: no password. After saving, press “Connect with Microsoft” on the account’s page.',
   'accountForm.exchangeUsername': 'The Microsoft 365 account name (e.g. taro@example.onmicrosoft.com)',
+  'audit.action.oauth_provider.change': 'Changed OAuth 2.0 provider settings',
+  'audit.action.mail_account.oauth_connect': 'Connected a mail account with OAuth 2.0',
 };

@@ -361,4 +361,6 @@ export const ja = {
   'accountForm.oauthGmail': 'GmailはOAuth 2.0で認証するため、ユーザー名とパスワードは不要です（メールアドレスを使います）。保存後、メールアカウントの画面で「Googleで接続」を押してください。',
   'accountForm.oauthExchange': 'Exchange OnlineはOAuth 2.0で認証するため、パスワードは不要です。保存後、メールアカウントの画面で「Microsoftで接続」を押してください。',
   'accountForm.exchangeUsername': 'Microsoft 365のアカウント名（例: taro@example.onmicrosoft.com）',
+  'audit.action.oauth_provider.change': 'OAuth 2.0プロバイダーの設定を変更',
+  'audit.action.mail_account.oauth_connect': 'メールアカウントをOAuth 2.0で接続',
 };

@@ -6,7 +6,7 @@ import { Link } from 'react-router';
 import { api, ApiError, qs } from '../api/client.ts';
 import type { AuditEntry, Page as ApiPage } from '../api/types.ts';
 import { ErrorBanner } from '../components/form.tsx';
-import { ACCOUNTS, Page, SERVERS, useSettingsCrumbs } from '../components/layout.tsx';
+import { ACCOUNTS, OAUTH, Page, SERVERS, useSettingsCrumbs } from '../components/layout.tsx';
 import { useLoad } from '../components/use-load.ts';
 import { useI18n, type UiKey } from '../i18n/i18n.tsx';
 import { ja } from '../i18n/ja.ts';
@@ -53,6 +53,7 @@ export function AuditLogPage() {
     if (!e.targetId || e.action.endsWith('.delete')) return name;
     if (e.targetType === 'mail_server') return <Link to={`${SERVERS}/${e.targetId}/edit`}>{name}</Link>;
     if (e.targetType === 'mail_account') return <Link to={`${ACCOUNTS}/${e.targetId}`}>{name}</Link>;
+    if (e.targetType === 'oauth_provider') return <Link to={OAUTH}>{name}</Link>;
     return name;
   };
 

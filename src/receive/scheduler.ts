@@ -64,8 +64,10 @@ export function startReceiveScheduler(ctx: AppContext, opts: SchedulerOptions = 
       .selectFrom('mail_accounts')
       .select(['id', 'receive_interval_minutes'])
       .where('enabled', '=', 1)
-      // an OAuth grant the provider refused waits for the administrator (no retry storm)
+      // an OAuth grant the provider refused waits for the administrator (no retry storm) …
       .where((eb) => eb.or([eb('oauth_status', 'is', null), eb('oauth_status', '!=', 'reauthorize')]))
+      // … and so does an account on Gmail / Exchange Online that was never connected
+      .where((eb) => eb.or([eb('oauth_token_enc', 'is not', null), eb('server_id', 'not in', eb.selectFrom('mail_servers').select('id').where('preset', 'is not', null))]))
       .where((eb) => eb.or([eb('next_run_at', 'is', null), eb('next_run_at', '<=', now)]))
       .orderBy('next_run_at')
       .limit(concurrency * 4)

@@ -29,6 +29,10 @@ describe('OAuth token service', () => {
     if (!ctx) return;
     const f = await oauthFixture(t, ctx);
     assert.equal((await new MailAccountService(ctx).get(f.accountId)).oauth.status, 'not_connected');
+    const scheduler = startReceiveScheduler(ctx, { pollIntervalMs: 3_600_000 });
+    await scheduler.tick();
+    await scheduler.stop();
+    assert.equal((await ctx.repos.accounts.getRow(f.accountId))!.last_run_at, null, 'not connected yet: the scheduler leaves it alone');
     await f.connect();
     const account = await new MailAccountService(ctx).get(f.accountId);
     assert.equal(account.oauth.status, 'connected');

@@ -8,13 +8,15 @@ import Type, { type Static } from 'typebox';
 import type { FieldIssue } from './errors.ts';
 import { isPresetKey, PRESETS, type PresetKey } from './presets.ts';
 
-export const ENDPOINT_NAMES = ['issuer', 'authorization', 'token', 'revocation', 'introspection'] as const;
+export const ENDPOINT_NAMES = ['discovery', 'issuer', 'authorization', 'token', 'revocation', 'introspection'] as const;
 export type EndpointName = (typeof ENDPOINT_NAMES)[number];
 export type OAuthEndpoints = Record<EndpointName, string | null>;
 
 const Url = Type.Union([Type.String({ maxLength: 2000 }), Type.Null()]);
 const EndpointOverrides = Type.Object(
   {
+    /** an OpenID Connect / RFC 8414 metadata document: its endpoints are used where no other override is given */
+    discovery: Type.Optional(Url),
     issuer: Type.Optional(Url),
     authorization: Type.Optional(Url),
     token: Type.Optional(Url),
@@ -45,8 +47,8 @@ export const OAuthProvider = Type.Object(
     hasClientSecret: Type.Boolean(),
     tenant: NullableString,
     /** what Yubin uses: the overrides over the defaults */
-    endpoints: Type.Object({ issuer: NullableString, authorization: NullableString, token: NullableString, revocation: NullableString, introspection: NullableString }),
-    endpointOverrides: Type.Object({ issuer: NullableString, authorization: NullableString, token: NullableString, revocation: NullableString, introspection: NullableString }),
+    endpoints: Type.Object({ discovery: NullableString, issuer: NullableString, authorization: NullableString, token: NullableString, revocation: NullableString, introspection: NullableString }),
+    endpointOverrides: Type.Object({ discovery: NullableString, issuer: NullableString, authorization: NullableString, token: NullableString, revocation: NullableString, introspection: NullableString }),
     scopes: Type.Array(Type.String()),
     updatedAt: NullableString,
   },
@@ -70,6 +72,7 @@ export const PROVIDER_SCOPES: Record<PresetKey, readonly string[]> = {
 export function defaultEndpoints(preset: PresetKey, tenant: string | null): OAuthEndpoints {
   if (preset === 'gmail') {
     return {
+      discovery: null,
       issuer: 'https://accounts.google.com',
       authorization: 'https://accounts.google.com/o/oauth2/v2/auth',
       token: 'https://oauth2.googleapis.com/token',
@@ -79,6 +82,7 @@ export function defaultEndpoints(preset: PresetKey, tenant: string | null): OAut
   }
   const base = `https://login.microsoftonline.com/${encodeURIComponent(tenant ?? DEFAULT_MICROSOFT_TENANT)}`;
   return {
+    discovery: null,
     issuer: `${base}/v2.0`,
     authorization: `${base}/oauth2/v2.0/authorize`,
     token: `${base}/oauth2/v2.0/token`,

@@ -160,6 +160,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     clientId: 'Client ID',
     clientSecret: 'Client secret',
     tenant: 'Tenant (Microsoft Entra)',
+    'endpoints.discovery': 'Discovery (.well-known URL)',
     'endpoints.issuer': 'Issuer',
     'endpoints.authorization': 'Authorization endpoint',
     'endpoints.token': 'Token endpoint',

@@ -160,6 +160,7 @@ export const ja = {
     clientId: 'クライアントID',
     clientSecret: 'クライアントシークレット',
     tenant: 'テナント（Microsoft Entra）',
+    'endpoints.discovery': 'ディスカバリー（.well-known の URL）',
     'endpoints.issuer': '発行者（issuer）',
     'endpoints.authorization': '認可エンドポイント',
     'endpoints.token': 'トークンエンドポイント',

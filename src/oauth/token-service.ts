@@ -150,8 +150,10 @@ export class OAuthTokenService {
   }
 
   async #refresh(accountId: string, preset: PresetKey, version: number, stored: StoredGrant): Promise<StoredGrant | undefined> {
-    const settings = await new OAuthProviderService(this.#ctx).clientSettings(preset).catch(() => {
-      throw new MailError('OAUTH_PROVIDER', t('en', 'oauth.notConfigured', { provider: preset }), { kind: 'config', command: 'OAUTH' });
+    const settings = await new OAuthProviderService(this.#ctx).clientSettings(preset).catch((err: unknown) => {
+      // not set up: a settings problem; a discovery document that could not be read: try later
+      if ((err as { code?: string }).code === 'OAUTH_NOT_CONFIGURED') throw new MailError('OAUTH_PROVIDER', t('en', 'oauth.notConfigured', { provider: preset }), { kind: 'config', command: 'OAUTH' });
+      throw new MailError('OAUTH_PROVIDER', `${t('en', 'oauth.providerUnavailable')} (${(err as Error).message})`, { kind: 'transient', command: 'OAUTH', cause: err });
     });
     const log = this.#ctx.log.child({ accountId, event: 'oauth.refresh' });
     let tokens: oidc.TokenEndpointResponse;

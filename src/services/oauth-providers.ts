@@ -19,6 +19,7 @@ import {
 } from '../domain/oauth-provider.ts';
 import { PRESET_ORDER, type PresetKey } from '../domain/presets.ts';
 import { validateSchema } from '../domain/validation.ts';
+import { discoverEndpoints } from '../oauth/discovery.ts';
 import type { OAuthProviderTable } from '../store/schema.ts';
 import type { AppContext } from './context.ts';
 
@@ -110,11 +111,14 @@ export class OAuthProviderService {
   async clientSettings(preset: PresetKey): Promise<OAuthClientSettings> {
     const row = await this.ctx.repos.oauth.provider(preset);
     if (!row || !row.client_id) throw new AppError('OAUTH_NOT_CONFIGURED', 'oauth.notConfigured', { provider: presetName(preset) });
+    const overrides = JSON.parse(row.endpoints_json) as Partial<OAuthEndpoints>;
+    // discovered endpoints fill in where the administrator did not name one
+    const discovered = overrides.discovery ? await discoverEndpoints(overrides.discovery) : {};
     return {
       preset,
       clientId: row.client_id,
       clientSecret: row.client_secret_enc ? this.ctx.secrets.open(row.client_secret_enc) : null,
-      endpoints: effectiveEndpoints(preset, row.tenant, JSON.parse(row.endpoints_json) as Partial<OAuthEndpoints>),
+      endpoints: effectiveEndpoints(preset, row.tenant, { ...discovered, ...overrides }),
       scopes: PROVIDER_SCOPES[preset],
     };
   }

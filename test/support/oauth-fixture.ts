@@ -26,7 +26,8 @@ export async function oauthFixture(t: TestContext, ctx: AppContext, opts: { pres
   await new OAuthProviderService(ctx).save('test', preset, {
     clientId: provider.clientId,
     clientSecret: provider.clientSecret,
-    endpoints: provider.endpoints,
+    // discovery only: the endpoints come from the mock's metadata document
+    endpoints: { discovery: `${provider.issuer}/.well-known/openid-configuration` },
     ...(preset === 'exchange_online' ? { tenant: 'example.onmicrosoft.com' } : {}),
   });
   const server = (await ctx.repos.servers.list()).find((s) => s.preset === preset)!;

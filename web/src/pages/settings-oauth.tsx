@@ -9,7 +9,7 @@ import { Page, useSettingsCrumbs } from '../components/layout.tsx';
 import { useLoad } from '../components/use-load.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 
-const ENDPOINTS = ['authorization', 'token', 'issuer', 'revocation', 'introspection'] as const;
+const ENDPOINTS = ['authorization', 'token', 'issuer', 'discovery', 'revocation', 'introspection'] as const;
 const SHOWN = ['clientId', 'clientSecret', 'tenant', ...ENDPOINTS.map((e) => `endpoints.${e}`)];
 
 export function SettingsOAuthPage() {

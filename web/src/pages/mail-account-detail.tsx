@@ -86,7 +86,8 @@ export function MailAccountDetailPage() {
             <dt>{field('serverId')}</dt>
             <dd>{data.server ? <Link to={`${SERVERS}/${data.server.id}/edit`}>{data.server.name}</Link> : a.serverId}</dd>
             <dt>{field('username')}</dt>
-            <dd>{a.username}</dd>
+            {/* Gmail (OAuth 2.0) signs in as the address */}
+            <dd>{a.username || (data.server?.preset ? a.address : '')}</dd>
             <dt>{field('leaveOnServer')}</dt>
             <dd>{a.leaveOnServer.mode === 'days' ? `${a.leaveOnServer.days}${t('accountForm.leave.days')}` : t(`accountForm.leave.${a.leaveOnServer.mode}`)}</dd>
           </dl>

@@ -42,6 +42,7 @@ export function registerDoctorCommand(program: Command): void {
           for (const a of await ctx.repos.accounts.list()) {
             const s = await receiveStatus(ctx, a.id);
             const problems = [
+              ...(a.oauth.status === 'reauthorize' ? [`OAuth 2.0 grant refused (${a.oauth.errorCode}): re-authorize the account on its page`] : []),
               ...(s.lastError ? [`last run failed: ${s.lastError.code} ${s.lastError.message}`] : []),
               ...(s.notices.length ? [`${s.notices.length} mail(s) over the size limit left on the server`] : []),
               ...(s.warnings.map((w) => `${w.count} received mails left on the server`)),

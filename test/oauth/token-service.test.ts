@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { t as tr } from '../../src/i18n/index.ts';
 import { classifyProviderError } from '../../src/oauth/provider-client.ts';
+import { finishAuthorization, startAuthorization } from '../../src/oauth/authorization.ts';
 import { OAuthTokenService, REFRESH_SKEW_MS, type StoredGrant } from '../../src/oauth/token-service.ts';
 import { startReceiveScheduler } from '../../src/receive/scheduler.ts';
 import type { AppContext } from '../../src/services/context.ts';
@@ -120,6 +121,22 @@ describe('OAuth token service', () => {
     assert.equal((await new MailAccountService(ctx).get(f.accountId)).oauth.status, 'connected');
     const fresh = await new OAuthTokenService(ctx).accessToken(f.accountId);
     assert.ok(f.provider.accepts(f.user, fresh.accessToken));
+  });
+
+  test('Exchange Online: the Outlook scopes with offline_access, the account name as login hint and XOAUTH2 user', async (t) => {
+    const ctx = await contextFor(t, 'sqlite');
+    if (!ctx) return;
+    const f = await oauthFixture(t, ctx, { preset: 'exchange_online' });
+    await ctx.repos.accounts.update(ctx.db.kysely, f.accountId, { username: 'taro@contoso.example' }, new Date().toISOString());
+    const url = new URL(await startAuthorization(ctx, { accountId: f.accountId, actor: 'test', binding: 'b', redirectUri: 'http://127.0.0.1:9/api/oauth/callback' }));
+    assert.equal(
+      url.searchParams.get('scope'),
+      'https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/POP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access',
+    );
+    assert.equal(url.searchParams.get('login_hint'), 'taro@contoso.example');
+    assert.equal(url.searchParams.get('access_type'), null, 'Google-only parameter');
+    await finishAuthorization(ctx, { callbackUrl: await f.provider.authorize(url.href), binding: 'b' });
+    assert.equal((await new OAuthTokenService(ctx).accessToken(f.accountId)).user, 'taro@contoso.example');
   });
 
   for (const engine of ENGINES) {

@@ -212,4 +212,21 @@ describe('XOAUTH2 end to end (Gmail preset)', () => {
     assert.deepEqual(again.errors, []);
     assert.equal(again.received, 1);
   });
+
+  test('revoked, noticed first by the SMTP server: one refresh finds the grant dead, the mail waits instead of failing', async (t) => {
+    const b = await setup(t);
+    if (!b) return;
+    const { h, bed, provider } = b;
+    await b.connect();
+    provider.revoke(b.user);
+    const created = await call(h.app, { method: 'POST', url: '/api/v1/deliveries', headers: h.auth, body: { accountId: b.accountId, to: ['rcpt@example.org'], subject: 'after revocation', text: 'x' } });
+    await sendDeliveryNow(h.ctx, created.json.id, { ca: bed.ca, timeoutMs: 20_000 });
+    const r = (await h.ctx.repos.deliveries.recipients(created.json.id))[0]!;
+    assert.equal(b.smtp.auths.length, 1, 'the SMTP server refused the token once');
+    assert.deepEqual(provider.tokenCalls, ['authorization_code', 'refresh_token'], 'one refresh, refused');
+    assert.equal(r.status, 'deferred', 'waits for re-authorization, not failed as a refused login');
+    assert.equal(r.error_code, 'OAUTH_REAUTHORIZE');
+    assert.equal((await call(h.app, { url: `/api/v1/mail-accounts/${b.accountId}`, headers: h.auth })).json.oauth.status, 'reauthorize');
+    assert.equal((await h.ctx.repos.deliveries.accountSendFlag(b.accountId)).flagged, false, 'not flagged as a wrong password');
+  });
 });

@@ -17,6 +17,7 @@ import {
 } from '../domain/mail-account.ts';
 import type { MailServer } from '../domain/mail-server.ts';
 import { validateSchema } from '../domain/validation.ts';
+import { revokeGrant } from '../oauth/revoke.ts';
 import type { AccountRowValues } from '../store/mail-accounts.ts';
 import { rowToAccount } from '../store/mail-accounts.ts';
 import type { Database, MailAccountTable } from '../store/schema.ts';
@@ -142,11 +143,15 @@ export class MailAccountService {
   }
 
   async delete(actor: string, id: string): Promise<void> {
-    const account = await this.get(id);
+    const row = await this.ctx.repos.accounts.getRow(id);
+    if (!row) throw notFound('what.mailAccount');
     await this.ctx.db.transaction(async (trx) => {
       await this.ctx.repos.accounts.delete(trx, id);
-      await this.ctx.repos.audit.append(trx, { actor, action: 'mail_account.delete', targetType: 'mail_account', targetId: id, targetName: account.address, fields: [] });
+      await this.ctx.repos.audit.append(trx, { actor, action: 'mail_account.delete', targetType: 'mail_account', targetId: id, targetName: row.address, fields: [] });
     });
+    // a connected preset account: end its grant at the provider too (after the delete, best effort)
+    const preset = row.oauth_token_enc ? (await this.ctx.repos.servers.get(row.server_id))?.preset : undefined;
+    if (preset && row.oauth_token_enc) await revokeGrant(this.ctx, preset, row.oauth_token_enc);
   }
 
   private async checkServerAndAddress(s: AccountSettings, selfId: string | undefined, issues: FieldIssue[]): Promise<MailServer | undefined> {

@@ -47,6 +47,10 @@ describe('OAuth token service', () => {
     assert.deepEqual(f.provider.tokenCalls, ['authorization_code']);
     const audit = await ctx.repos.audit.list({ limit: 10 });
     assert.ok(audit.items.some((e) => e.action === 'mail_account.oauth_connect' && e.targetId === f.accountId));
+
+    // deleting the account revokes the grant at the provider (RFC 7009)
+    await new MailAccountService(ctx).delete('test', f.accountId);
+    assert.equal(f.provider.revocations, 1);
   });
 
   test('every refresh rotates the refresh token and the new one is saved (the old one is dead)', async (t) => {

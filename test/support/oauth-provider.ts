@@ -22,6 +22,8 @@ export interface MockProvider {
   /** token endpoint requests so far, by grant_type */
   tokenCalls: string[];
   introspections: number;
+  /** RFC 7009 revocation requests so far */
+  revocations: number;
   /** lifetime of new access tokens, seconds */
   accessTokenTtl: number;
   /** hold every token response this long (ms): makes concurrent refreshes overlap for sure */
@@ -52,6 +54,7 @@ export async function startMockProvider(t: TestContext): Promise<MockProvider> {
     clientSecret: 'yubin-test-secret',
     tokenCalls: [],
     introspections: 0,
+    revocations: 0,
     accessTokenTtl: 3600,
     tokenDelayMs: 0,
     liveRefreshTokens: new Map(),
@@ -77,6 +80,9 @@ export async function startMockProvider(t: TestContext): Promise<MockProvider> {
   // the mock signs identical JWTs within one second: a jti makes every token unique, as real ones are
   service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> }) => {
     token.payload.jti = randomUUID();
+  });
+  service.on('beforeRevoke', () => {
+    p.revocations++;
   });
   service.on('beforeAuthorizeRedirect', (redirect: { url: URL }, req: IncomingMessage & { query: Record<string, string> }) => {
     const code = redirect.url.searchParams.get('code');

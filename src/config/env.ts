@@ -14,6 +14,10 @@ export interface AppConfig {
   /** caps of one receive run (the next run continues); undefined = the built-in defaults */
   receiveMaxMessages?: number | undefined;
   receiveMaxBytes?: number | undefined;
+  /** how often the stall monitor looks, in seconds (YUBIN_STALL_CHECK_SECONDS); undefined = 60 */
+  stallCheckSeconds?: number | undefined;
+  /** bearer token that /metrics requires (YUBIN_METRICS_TOKEN); undefined = loopback clients only */
+  metricsToken?: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -63,7 +67,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const receiveMaxMessages = positiveInt(env, 'YUBIN_RECEIVE_MAX_MESSAGES');
   const receiveMaxBytes = positiveInt(env, 'YUBIN_RECEIVE_MAX_BYTES');
 
-  return { dataDir, databaseUrl, secretKey, host, port, receiveMaxMessages, receiveMaxBytes };
+  const stallCheckSeconds = positiveInt(env, 'YUBIN_STALL_CHECK_SECONDS');
+  const metricsToken = nonEmpty(env, 'YUBIN_METRICS_TOKEN');
+  if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken))) {
+    throw new ConfigError('YUBIN_METRICS_TOKEN', 'must be at least 16 characters without spaces (for example: openssl rand -hex 24)');
+  }
+
+  return { dataDir, databaseUrl, secretKey, host, port, receiveMaxMessages, receiveMaxBytes, stallCheckSeconds, metricsToken };
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {

@@ -18,7 +18,6 @@ import { AuthService } from '../services/auth.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
 import { MailServerService } from '../services/mail-servers.ts';
-import { pendingMigrations } from '../store/migrate.ts';
 import { DatabaseSessionStore, requireAuth, SESSION_COOKIE, SESSION_MAX_AGE } from './auth.ts';
 import { BODY_LIMIT, handleError } from './error-mapper.ts';
 import { auditLogRoutes } from './routes/audit-log.ts';
@@ -28,6 +27,8 @@ import { authRoutes } from './routes/auth.ts';
 import { mailAccountRoutes } from './routes/mail-accounts.ts';
 import { mailServerRoutes } from './routes/mail-servers.ts';
 import { messageRoutes } from './routes/messages.ts';
+import { operationsRoutes } from './routes/operations.ts';
+import { settingsRoutes } from './routes/settings.ts';
 import { receivingRoutes } from './routes/receiving.ts';
 import { registerWebUi, type WebUi } from './static.ts';
 
@@ -111,16 +112,7 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
-    try {
-      const pending = await pendingMigrations(ctx.db);
-      if (pending.length) return reply.status(503).send({ status: 'migrations pending', pending });
-      return { status: 'ready' };
-    } catch {
-      return reply.status(503).send({ status: 'database unreachable' });
-    }
-  });
+  await app.register(operationsRoutes(ctx));
 
   await app.register(authRoutes(services.auth, ctx), { prefix: '/api/auth' });
 
@@ -134,6 +126,7 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
       await v1.register(bulkDeliveryRoutes(ctx));
       await v1.register(receivingRoutes(ctx));
       await v1.register(messageRoutes(ctx));
+      await v1.register(settingsRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

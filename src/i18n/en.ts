@@ -50,6 +50,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'error.setupDone': 'Setup is already complete.',
     'error.setupToken': 'The setup URL is wrong or expired. Restart yubin serve to print a new one.',
     'error.tokenName': 'An API token with this name already exists: {name}',
+    'error.metrics': 'Send the YUBIN_METRICS_TOKEN token as Authorization: Bearer to read /metrics (without a token set, only this machine may read it).',
     'error.receiveBusy': 'This mail account is being received right now. Try again when it is done.',
     'error.backlog': '{count} received mails are left on the server. With “without limit” the mailbox may fill up.',
     'what.message': 'Mail',
@@ -87,6 +88,15 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'bulk.cannotPause': 'This bulk delivery is {status} and cannot be paused.',
     'bulk.cannotResume': 'This bulk delivery is {status} and cannot be resumed.',
     'bulk.cannotCancel': 'This bulk delivery is {status} and cannot be cancelled.',
+    // operations (stalled accounts and their notification)
+    'notify.recipient': 'A notification recipient is not a valid address: {address}',
+    'notify.noRecipient': 'Give at least one notification recipient when a mail account sends notifications.',
+    'stall.reason.no_success': 'no successful receive for three of its intervals',
+    'stall.reason.failures': 'five receive runs in a row failed',
+    'stall.mail.subject': '[Yubin] Receiving has stalled: {address}',
+    'stall.mail.body': 'The mail account {name} <{address}> has stalled.\nReason: {reason}\nStalled since: {since}\nLast successful receive: {lastSuccess}\nLast error: {lastError}\n\nThis clears itself when the account receives again.',
+    'stall.mail.recovered.subject': '[Yubin] Receiving has recovered: {address}',
+    'stall.mail.recovered.body': 'The mail account {name} <{address}> receives again (stalled since {since}).',
   },
   fields: {
     name: 'Mail server name',
@@ -139,5 +149,6 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     addressColumn: 'Address column',
     addresses: 'Mail addresses',
     reason: 'Reason',
+    recipients: 'Notification recipients',
   },
 };

@@ -50,6 +50,7 @@ export const ja = {
     'error.setupDone': '初期設定はすでに完了しています。',
     'error.setupToken': '初期設定用のURLが正しくないか期限切れです。yubin serve を再起動すると新しいURLが表示されます。',
     'error.tokenName': '同じ名前のAPIトークンがすでにあります: {name}',
+    'error.metrics': '/metrics を読むには YUBIN_METRICS_TOKEN のトークンを Authorization: Bearer で送ってください（トークンを設定していないときはこのサーバー自身からのみ読めます）。',
     'error.receiveBusy': 'このメールアカウントは現在受信中です。終わってからもう一度お試しください。',
     'error.backlog': 'サーバーに受信済みのメールが{count}通残っています。「無期限」の設定ではサーバーの容量があふれるおそれがあります。',
     'what.message': 'メール',
@@ -87,6 +88,15 @@ export const ja = {
     'bulk.cannotPause': 'この一斉配信は {status} のため一時停止できません。',
     'bulk.cannotResume': 'この一斉配信は {status} のため再開できません。',
     'bulk.cannotCancel': 'この一斉配信は {status} のため中止できません。',
+    // operations (stalled accounts and their notification)
+    'notify.recipient': '通知先メールアドレスが正しくありません: {address}',
+    'notify.noRecipient': '通知を送るメールアカウントを指定したときは、通知先メールアドレスを1つ以上入力してください。',
+    'stall.reason.no_success': '最後に受信に成功してから受信間隔の3倍以上が過ぎました',
+    'stall.reason.failures': '5回続けて受信に失敗しました',
+    'stall.mail.subject': '[Yubin] 受信が止まっています: {address}',
+    'stall.mail.body': 'メールアカウント {name} <{address}> の受信が止まっています。\n理由: {reason}\n停止と判定した時刻: {since}\n最後に成功した受信: {lastSuccess}\n最後のエラー: {lastError}\n\n受信が再開すると、この状態は自動的に解除されます。',
+    'stall.mail.recovered.subject': '[Yubin] 受信が再開しました: {address}',
+    'stall.mail.recovered.body': 'メールアカウント {name} <{address}> の受信が再開しました（{since} から停止していました）。',
   },
   fields: {
     name: 'メールサーバーの名前',
@@ -139,5 +149,6 @@ export const ja = {
     addressColumn: 'メールアドレスの列',
     addresses: 'メールアドレス',
     reason: '理由',
+    recipients: '通知先メールアドレス',
   },
 };

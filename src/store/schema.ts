@@ -135,6 +135,7 @@ export interface Database {
   send_slots: SendSlotTable;
   suppressions: SuppressionTable;
   account_send_state: AccountSendStateTable;
+  account_stalls: AccountStallTable;
 }
 
 export interface MessageTable {
@@ -286,4 +287,15 @@ export interface AccountSendStateTable {
   error_code: string | null;
   error_message: string | null;
   updated_at: string;
+}
+
+// ---- operations (migration 0005) ---------------------------------------------
+
+export interface AccountStallTable {
+  account_id: string;
+  since: string;
+  /** no_success | failures */
+  reason: string;
+  notified_delivery_id: string | null;
+  notified_at: string | null;
 }

@@ -35,8 +35,18 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       receiveMaxMessages: undefined,
       receiveMaxBytes: undefined,
+      stallCheckSeconds: undefined,
+      metricsToken: undefined,
       port: 8080,
     });
+  });
+
+  it('YUBIN_STALL_CHECK_SECONDS and YUBIN_METRICS_TOKEN', () => {
+    const c = loadConfig({ YUBIN_STALL_CHECK_SECONDS: '5', YUBIN_METRICS_TOKEN: 'a'.repeat(24) });
+    assert.equal(c.stallCheckSeconds, 5);
+    assert.equal(c.metricsToken, 'a'.repeat(24));
+    assert.equal(configError(() => loadConfig({ YUBIN_STALL_CHECK_SECONDS: '0' })).variable, 'YUBIN_STALL_CHECK_SECONDS');
+    assert.equal(configError(() => loadConfig({ YUBIN_METRICS_TOKEN: 'short' })).variable, 'YUBIN_METRICS_TOKEN');
   });
 
   it('empty and blank values count as unset', () => {

@@ -5,6 +5,7 @@ import { buildApp } from '../../http/app.ts';
 import { AuthService } from '../../services/auth.ts';
 import { openContext } from '../../services/context.ts';
 import { startReceiveScheduler } from '../../receive/scheduler.ts';
+import { startStallMonitor } from '../../ops/stall-monitor.ts';
 import { startSendWorker } from '../../send/send-worker.ts';
 
 /** How often expired sessions are deleted. */
@@ -24,6 +25,7 @@ export function registerServeCommand(program: Command): void {
       await app.listen({ host: config.host, port: config.port });
       const scheduler = startReceiveScheduler(ctx);
       const sender = startSendWorker(ctx);
+      const monitor = startStallMonitor(ctx);
       // expired sessions are refused on read; this only keeps the table small
       const purge = setInterval(() => ctx.repos.sessions.purgeExpired().catch((err) => ctx.log.warn({ err }, 'sessions.purge_failed')), SESSION_PURGE_INTERVAL);
       purge.unref();
@@ -44,7 +46,7 @@ export function registerServeCommand(program: Command): void {
         timer.unref();
         await app.close();
         clearInterval(purge);
-        await Promise.all([scheduler.stop(), sender.stop()]);
+        await Promise.all([scheduler.stop(), sender.stop(), monitor.stop()]);
         await ctx.close();
         process.exit(0);
       };

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/env.ts';
 import { startReceiveScheduler } from '../../receive/scheduler.ts';
+import { startStallMonitor } from '../../ops/stall-monitor.ts';
 import { startSendWorker } from '../../send/send-worker.ts';
 import { openContext } from '../../services/context.ts';
 import { SHUTDOWN_TIMEOUT } from './serve.ts';
@@ -15,12 +16,13 @@ export function registerWorkerCommand(program: Command): void {
       const ctx = await openContext(loadConfig());
       const scheduler = startReceiveScheduler(ctx);
       const sender = startSendWorker(ctx);
+      const monitor = startStallMonitor(ctx);
       ctx.log.info('worker.started');
       const stop = async (signal: string) => {
         ctx.log.info({ signal }, 'worker.stopping');
         const timer = setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT);
         timer.unref();
-        await Promise.all([scheduler.stop(), sender.stop()]);
+        await Promise.all([scheduler.stop(), sender.stop(), monitor.stop()]);
         await ctx.close();
         process.exit(0);
       };

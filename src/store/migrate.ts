@@ -31,3 +31,8 @@ export async function pendingMigrations(db: Db): Promise<string[]> {
   const all = await migrator.getMigrations();
   return all.filter((m) => !m.executedAt).map((m) => m.name);
 }
+
+/** Every migration this version knows, in order. */
+export function knownMigrations(): string[] {
+  return Object.keys(MIGRATIONS).sort();
+}

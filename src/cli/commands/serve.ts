@@ -5,6 +5,7 @@ import { buildApp } from '../../http/app.ts';
 import { AuthService } from '../../services/auth.ts';
 import { openContext } from '../../services/context.ts';
 import { startReceiveScheduler } from '../../receive/scheduler.ts';
+import { registerProcess } from '../../ops/process-registry.ts';
 import { startStallMonitor } from '../../ops/stall-monitor.ts';
 import { startSendWorker } from '../../send/send-worker.ts';
 
@@ -21,6 +22,7 @@ export function registerServeCommand(program: Command): void {
     .action(async () => {
       const config = loadConfig();
       const ctx = await openContext(config);
+      registerProcess(config.dataDir, 'serve');
       const app = await buildApp(ctx, { logger: { level: process.env.YUBIN_LOG_LEVEL ?? 'info' } });
       await app.listen({ host: config.host, port: config.port });
       const scheduler = startReceiveScheduler(ctx);

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/env.ts';
 import { startReceiveScheduler } from '../../receive/scheduler.ts';
+import { registerProcess } from '../../ops/process-registry.ts';
 import { startStallMonitor } from '../../ops/stall-monitor.ts';
 import { startSendWorker } from '../../send/send-worker.ts';
 import { openContext } from '../../services/context.ts';
@@ -13,7 +14,9 @@ export function registerWorkerCommand(program: Command): void {
     .command('worker')
     .description('receive/send worker only (no HTTP)')
     .action(async () => {
-      const ctx = await openContext(loadConfig());
+      const config = loadConfig();
+      const ctx = await openContext(config);
+      registerProcess(config.dataDir, 'worker');
       const scheduler = startReceiveScheduler(ctx);
       const sender = startSendWorker(ctx);
       const monitor = startStallMonitor(ctx);

@@ -16,6 +16,7 @@ import { MailServersPage } from './pages/mail-servers.tsx';
 import { MailPage } from './pages/mail.tsx';
 import { MessagePage } from './pages/message.tsx';
 import { SettingsGeneralPage } from './pages/settings-general.tsx';
+import { NotificationSettingsPage } from './pages/settings-notifications.tsx';
 import { SetupPage, SignInPage } from './pages/sign-in.tsx';
 import { useSession } from './session.tsx';
 
@@ -61,6 +62,7 @@ export function App() {
               <Route path="general/mail-accounts/:id/edit" element={<MailAccountFormPage />} />
               <Route path="general/mail-accounts/:id/delete" element={<MailAccountDeletePage />} />
               <Route path="general/audit-log" element={<AuditLogPage />} />
+              <Route path="general/notifications" element={<NotificationSettingsPage />} />
             </Route>
             <Route path="*" element={<NotFound />} />
           </Route>

@@ -1,8 +1,9 @@
 // システム設定 › 全般: the 基本設定 section (メールサーバー, メールアカウント) and the
-// ログ section (監査ログ).
+// 通知 section (受信停止の通知) and the ログ section (監査ログ).
 import { Link } from 'react-router';
 import { ACCOUNTS, AUDIT, Page, SERVERS, useSettingsCrumbs } from '../components/layout.tsx';
 import { useI18n } from '../i18n/i18n.tsx';
+import { NOTIFICATIONS } from './settings-notifications.tsx';
 
 export function SettingsGeneralPage() {
   const { t } = useI18n();
@@ -20,6 +21,15 @@ export function SettingsGeneralPage() {
             <Link to={ACCOUNTS}>{t('settings.mailAccounts')}</Link>
           </dt>
           <dd>{t('settings.mailAccounts.desc')}</dd>
+        </dl>
+      </section>
+      <section className="settings-section" aria-labelledby="notifications">
+        <h2 id="notifications">{t('settings.section.notifications')}</h2>
+        <dl className="settings-links">
+          <dt>
+            <Link to={NOTIFICATIONS}>{t('settings.notifications')}</Link>
+          </dt>
+          <dd>{t('settings.notifications.desc')}</dd>
         </dl>
       </section>
       <section className="settings-section" aria-labelledby="logs">

@@ -70,5 +70,6 @@ export function mainPages(s: Seeded): { name: string; path: string; ready: strin
     { name: 'message', path: `/mail/${s.messageId}`, ready: '[data-testid="text-body"]' },
     { name: 'bulk-new', path: '/bulk', ready: 'form' },
     { name: 'audit-log', path: '/settings/general/audit-log', ready: '[data-testid="audit-log"] tbody tr' },
+    { name: 'notification-settings', path: '/settings/general/notifications', ready: '[data-testid="notification-settings"] select' },
   ];
 }

@@ -17,7 +17,7 @@ import { AppError } from '../../src/domain/errors.ts';
 import { extractMetadata } from '../../src/mail/metadata.ts';
 import { backupDatabase, restoreDatabase } from '../../src/ops/backup.ts';
 import { registerProcess } from '../../src/ops/process-registry.ts';
-import { sqliteTables, tableHash } from '../../src/ops/migrate-to-postgres.ts';
+import { COPY_BATCH_ROWS_WITH_BLOBS, sqliteTables, tableHash } from '../../src/ops/migrate-to-postgres.ts';
 import { DeliveryService } from '../../src/send/delivery-service.ts';
 import { openContext, type AppContext } from '../../src/services/context.ts';
 import { MailAccountService } from '../../src/services/mail-accounts.ts';
@@ -165,6 +165,9 @@ test('yubin migrate-to-postgres: every table into a fresh database, counts and h
   const sqliteCtx = await openContext(config, { log: silent });
   const { accountId, messageIds } = await seed(sqliteCtx);
   for (let n = 0; n < 3; n++) await writePair(sqliteCtx, n);
+  // more chunk rows than one copy batch: the keyset paging runs on both engines
+  const extra = Array.from({ length: 40 }, (_, i) => Buffer.from(`Subject: ${i}\r\n\r\nbody ${i} ${'\u00e9'.repeat(i)}\r\n`, 'latin1'));
+  await sqliteCtx.repos.messages.storeBatch(accountId, extra.map((raw, i) => ({ uid: `extra-${i}`, chunks: [raw], meta: extractMetadata(raw) })), new Date().toISOString());
   await sqliteCtx.close();
 
   const r = await runCli(['migrate-to-postgres', url, '--json'], { env });
@@ -175,7 +178,8 @@ test('yubin migrate-to-postgres: every table into a fresh database, counts and h
   for (const name of ['mail_servers', 'mail_accounts', 'messages', 'message_chunks', 'message_uids', 'deliveries', 'delivery_recipients', 'delivery_chunks', 'audit_log', 'account_stalls']) {
     assert.ok(byName.has(name), `${name} not copied`);
   }
-  assert.equal(byName.get('messages')!.targetRows, 2);
+  assert.equal(byName.get('messages')!.targetRows, 42);
+  assert.ok(byName.get('message_chunks')!.targetRows > COPY_BATCH_ROWS_WITH_BLOBS);
   assert.ok(report.tables.every((x) => x.ok && x.sourceHash === x.targetHash && x.sourceRows === x.targetRows));
   const human = await runCli(['migrate-to-postgres', url], { env });
   assert.equal(human.code, 1, 'the database is no longer empty');
@@ -186,7 +190,7 @@ test('yubin migrate-to-postgres: every table into a fresh database, counts and h
   const pgCtx = await openContext({ ...config, databaseUrl: url, secretKey: Buffer.from(key, 'base64') }, { log: silent });
   t.after(() => pgCtx.close());
   assert.ok((await pgCtx.repos.messages.rawBuffer(messageIds[0]!)).equals(RAW_8BIT), 'binary/8-bit raw bytes differ');
-  const rows = await pgCtx.db.kysely.selectFrom('messages').select(['subject', 'date']).orderBy('size', 'desc').execute();
+  const rows = await pgCtx.db.kysely.selectFrom('messages').select(['subject', 'date']).where('id', 'in', messageIds).orderBy('size', 'desc').execute();
   assert.equal(rows[0]!.subject, '8bit テスト ①');
   assert.equal(rows[1]!.subject, null);
   assert.equal(rows[1]!.date, null);

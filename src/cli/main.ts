@@ -4,8 +4,10 @@
 import { Command } from 'commander';
 import { registerAccountCommands } from './commands/account.ts';
 import { registerAdminCommands } from './commands/admin.ts';
+import { registerBackupCommands } from './commands/backup.ts';
 import { registerBulkCommands } from './commands/bulk.ts';
 import { registerDoctorCommand } from './commands/doctor.ts';
+import { registerMigrateToPostgresCommand } from './commands/migrate-to-postgres.ts';
 import { registerReceiveCommand } from './commands/receive.ts';
 import { registerSendCommand } from './commands/send.ts';
 import { registerServeCommand } from './commands/serve.ts';
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
   registerWorkerCommand(program);
   registerReceiveCommand(program);
   registerDoctorCommand(program);
+  registerBackupCommands(program);
+  registerMigrateToPostgresCommand(program);
   registerAdminCommands(program);
   registerServerCommands(program);
   registerAccountCommands(program);

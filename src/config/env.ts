@@ -16,6 +16,10 @@ export interface AppConfig {
   receiveMaxBytes?: number | undefined;
   /** Yubin's address as browsers reach it (OAuth 2.0 redirect URI); undefined = from each request */
   publicUrl?: string | undefined;
+  /** how often the stall monitor looks, in seconds (YUBIN_STALL_CHECK_SECONDS); undefined = 60 */
+  stallCheckSeconds?: number | undefined;
+  /** bearer token that /metrics requires (YUBIN_METRICS_TOKEN); undefined = loopback clients only */
+  metricsToken?: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -82,7 +86,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     publicUrl = u.href.replace(/\/+$/, '');
   }
 
-  return { dataDir, databaseUrl, secretKey, host, port, receiveMaxMessages, receiveMaxBytes, publicUrl };
+  const stallCheckSeconds = positiveInt(env, 'YUBIN_STALL_CHECK_SECONDS');
+  const metricsToken = nonEmpty(env, 'YUBIN_METRICS_TOKEN');
+  if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken))) {
+    throw new ConfigError('YUBIN_METRICS_TOKEN', 'must be at least 16 characters without spaces (for example: openssl rand -hex 24)');
+  }
+
+  return { dataDir, databaseUrl, secretKey, host, port, receiveMaxMessages, receiveMaxBytes, publicUrl, stallCheckSeconds, metricsToken };
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {

@@ -19,7 +19,6 @@ import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
 import { MailServerService } from '../services/mail-servers.ts';
 import { OAuthProviderService } from '../services/oauth-providers.ts';
-import { pendingMigrations } from '../store/migrate.ts';
 import { DatabaseSessionStore, requireAuth, SESSION_COOKIE, SESSION_MAX_AGE } from './auth.ts';
 import { BODY_LIMIT, handleError } from './error-mapper.ts';
 import { auditLogRoutes } from './routes/audit-log.ts';
@@ -30,6 +29,8 @@ import { mailAccountRoutes } from './routes/mail-accounts.ts';
 import { mailServerRoutes } from './routes/mail-servers.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { oauthCallbackRoute, oauthProviderRoutes } from './routes/oauth.ts';
+import { operationsRoutes } from './routes/operations.ts';
+import { settingsRoutes } from './routes/settings.ts';
 import { receivingRoutes } from './routes/receiving.ts';
 import { registerWebUi, type WebUi } from './static.ts';
 
@@ -114,16 +115,7 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
-    try {
-      const pending = await pendingMigrations(ctx.db);
-      if (pending.length) return reply.status(503).send({ status: 'migrations pending', pending });
-      return { status: 'ready' };
-    } catch {
-      return reply.status(503).send({ status: 'database unreachable' });
-    }
-  });
+  await app.register(operationsRoutes(ctx));
 
   await app.register(authRoutes(services.auth, ctx), { prefix: '/api/auth' });
   await app.register(oauthCallbackRoute(ctx));
@@ -139,6 +131,7 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
       await v1.register(receivingRoutes(ctx));
       await v1.register(messageRoutes(ctx));
       await v1.register(oauthProviderRoutes(ctx, services.oauth));
+      await v1.register(settingsRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

@@ -74,7 +74,8 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
   const account = await accounts.get(accountId);
   const server = await serverForAccount(ctx, account.serverId);
   if (!server) throw new Error(`mail server ${account.serverId} of ${account.address} is gone`);
-  const log = (opts.logger ?? ctx.log).child({ accountId, runId: Math.random().toString(36).slice(2, 10) });
+  // every line of this run (the mailbox's protocol lines too) carries runId and accountId
+  const log = (opts.logger ?? ctx.log).child({ accountId, runId: uuidv7() });
   const progress = (p: ReceiveProgress) => opts.onProgress?.(p);
   const summary: ReceiveSummary = { received: 0, skippedOversize: 0, deletedFromServer: 0, remainingOnServer: 0, errors: [], hasMore: false, duplicates: 0 };
   const started = now().toISOString();

@@ -7,6 +7,8 @@ import type { Lang } from '../i18n/index.ts';
 import { testAccountConnection, type ConnectionTestCredentials, type ConnectionTestResult } from './connection-test.ts';
 import { isOAuthError, mailLogin, oauthFailureMessage, serverForAccount } from '../oauth/mail-login.ts';
 import { isMailError } from '../protocols/mail-error.ts';
+import { timeReceiveRun } from '../ops/metrics.ts';
+import type { StallReason } from '../ops/stall-rules.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
 import { BACKLOG_WARNING_THRESHOLD, receiveAccount, type ReceiveOptions, type ReceiveSummary } from './receive-run.ts';
@@ -36,8 +38,12 @@ export async function receiveNow(ctx: AppContext, accountId: string, opts: Recei
     ctx.repos.leases.renew(lease, holder, RECEIVE_LEASE_TTL).catch((err) => ctx.log.warn({ err }, 'receive.lease.renew_failed'));
   }, RECEIVE_LEASE_RENEW);
   heartbeat.unref();
+  const timed = timeReceiveRun();
+  let outcome: 'ok' | 'failed' = 'failed';
   try {
-    return await receiveAccount(ctx, ctx.repos.messages, accountId, opts);
+    const summary = await receiveAccount(ctx, ctx.repos.messages, accountId, opts);
+    outcome = 'ok';
+    return summary;
   } catch (err) {
     if (!isMailError(err)) throw err;
     return {
@@ -50,6 +56,7 @@ export async function receiveNow(ctx: AppContext, accountId: string, opts: Recei
       errors: [{ code: err.code, message: err.message }],
     };
   } finally {
+    timed(outcome);
     clearInterval(heartbeat);
     await ctx.repos.leases.release(lease, holder);
   }
@@ -74,6 +81,8 @@ export interface ReceiveStatus {
   nextRunDeletes: number;
   notices: { uid: string; size: number; from: string | null; subject: string | null; firstSeenAt: string }[];
   warnings: { code: 'BACKLOG'; count: number }[];
+  /** set by the stall monitor (src/ops/stall-monitor.ts); clears itself on recovery */
+  stalled: { since: string; reason: StallReason } | null;
 }
 
 export async function receiveStatus(ctx: AppContext, accountId: string, now = new Date()): Promise<ReceiveStatus> {
@@ -92,6 +101,7 @@ export async function receiveStatus(ctx: AppContext, accountId: string, now = ne
     nextRunDeletes = Math.min(Number((await q.executeTakeFirstOrThrow()).n), storedOnServer ?? Infinity);
   }
   const lease = await ctx.repos.leases.holderOf(receiveLeaseName(accountId));
+  const stall = await ctx.db.kysely.selectFrom('account_stalls').select(['since', 'reason']).where('account_id', '=', accountId).executeTakeFirst();
   return {
     accountId,
     enabled: account.enabled,
@@ -109,6 +119,7 @@ export async function receiveStatus(ctx: AppContext, accountId: string, now = ne
     notices: await ctx.repos.messages.notices(accountId),
     warnings:
       policy.mode === 'forever' && (storedOnServer ?? 0) >= BACKLOG_WARNING_THRESHOLD ? [{ code: 'BACKLOG', count: storedOnServer ?? 0 }] : [],
+    stalled: stall ? { since: stall.since, reason: stall.reason as StallReason } : null,
   };
 }
 

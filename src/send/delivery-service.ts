@@ -8,7 +8,9 @@ import type { MailAccount } from '../domain/mail-account.ts';
 import { validateSchema } from '../domain/validation.ts';
 import type { ComposeAttachment } from '../mail/compose.ts';
 import type { AppContext } from '../services/context.ts';
+import type { Transaction } from 'kysely';
 import { rowToAccount } from '../store/mail-accounts.ts';
+import type { Database } from '../store/schema.ts';
 import type { RecipientKind } from '../store/deliveries.ts';
 import { normalizeRecipient, recipientKey } from './address.ts';
 import { composeSingleMail } from './compose-delivery.ts';
@@ -33,10 +35,26 @@ export async function findSendingAccount(ctx: AppContext, accountId: string, iss
   return rowToAccount(row);
 }
 
+/** Thrown inside the write transaction to roll it back when a `guard` says no. */
+class GuardRefused extends Error {}
+
+/**
+ * Runs first inside the transaction that queues the mail; when it returns false nothing
+ * is stored and create() returns undefined. The stall monitor claims its notification
+ * here, so the claim and the queued mail commit together or not at all.
+ */
+export type DeliveryGuard = (trx: Transaction<Database>, deliveryId: string) => Promise<boolean>;
+
+export interface CreateOptions {
+  guard?: DeliveryGuard;
+}
+
 export class DeliveryService {
   constructor(private readonly ctx: AppContext) {}
 
-  async create(actor: string, body: unknown): Promise<Delivery> {
+  async create(actor: string, body: unknown): Promise<Delivery>;
+  async create(actor: string, body: unknown, opts: CreateOptions): Promise<Delivery | undefined>;
+  async create(actor: string, body: unknown, opts: CreateOptions = {}): Promise<Delivery | undefined> {
     const input = validateSchema<DeliveryInput>(DeliveryInput, body);
     const issues: FieldIssue[] = [];
     const account = await findSendingAccount(this.ctx, input.accountId, issues);
@@ -84,38 +102,44 @@ export class DeliveryService {
     }
 
     const repo = this.ctx.repos.deliveries;
-    await repo.write(async (trx) => {
-      await repo.insertDeliveries(
-        trx,
-        [
-          {
-            id,
-            accountId: account.id,
-            bulkId: null,
-            rowNumber: null,
-            fields: null,
-            subject: mail.subject,
-            messageId: mail.messageId,
-            size: mail.raw.length,
-            charset: input.charset ?? 'utf-8',
-            charsetFallback: mail.charsetFallback?.characters ?? null,
-            createdBy: actor,
-            raw: mail.raw,
-            recipients,
-            priority: 0,
-          },
-        ],
-        new Date().toISOString(),
-      );
-      await this.ctx.repos.audit.append(trx, {
-        actor,
-        action: 'delivery.create',
-        targetType: 'delivery',
-        targetId: id,
-        targetName: account.address,
-        fields: Object.keys(input).sort(),
+    try {
+      await repo.write(async (trx) => {
+        if (opts.guard && !(await opts.guard(trx, id))) throw new GuardRefused();
+        await repo.insertDeliveries(
+          trx,
+          [
+            {
+              id,
+              accountId: account.id,
+              bulkId: null,
+              rowNumber: null,
+              fields: null,
+              subject: mail.subject,
+              messageId: mail.messageId,
+              size: mail.raw.length,
+              charset: input.charset ?? 'utf-8',
+              charsetFallback: mail.charsetFallback?.characters ?? null,
+              createdBy: actor,
+              raw: mail.raw,
+              recipients,
+              priority: 0,
+            },
+          ],
+          new Date().toISOString(),
+        );
+        await this.ctx.repos.audit.append(trx, {
+          actor,
+          action: 'delivery.create',
+          targetType: 'delivery',
+          targetId: id,
+          targetName: account.address,
+          fields: Object.keys(input).sort(),
+        });
       });
-    });
+    } catch (err) {
+      if (err instanceof GuardRefused) return undefined;
+      throw err;
+    }
     // the answer shows the delivery as stored (queued), before a worker takes it
     const created = await this.get(id);
     wakeSendWorkers();

@@ -99,6 +99,8 @@ interface Unit {
   deliveryId: string;
   serverId: string;
   perMinuteLimit: number | null;
+  /** the batch's child logger: every line about this mail carries batchId and accountId */
+  log: Logger;
 }
 
 /** A mail ready to go: its bytes, its envelope, and (bulk) what to record once it is sent. */
@@ -245,13 +247,14 @@ class Worker implements SendWorker {
   }
 
   async #process(items: ClaimedRecipient[], pool: Map<string, PooledSession>): Promise<void> {
+    const batchLog = this.#log.child({ batchId: randomUUID() });
     const byAccount = new Map<string, ClaimedRecipient[]>();
     for (const item of items) {
       const list = byAccount.get(item.accountId) ?? [];
       list.push(item);
       byAccount.set(item.accountId, list);
     }
-    for (const [accountId, list] of byAccount) await this.#sendForAccount(accountId, toUnits(list), pool);
+    for (const [accountId, list] of byAccount) await this.#sendForAccount(accountId, toUnits(list, batchLog.child({ accountId })), pool);
   }
 
   async #sendForAccount(accountId: string, units: Unit[], pool: Map<string, PooledSession>): Promise<void> {
@@ -461,8 +464,8 @@ class Worker implements SendWorker {
   #logResults(unit: Unit, results: RecipientResult[]): void {
     for (const r of results) {
       const fields = { event: `send.${r.status}`, deliveryId: r.deliveryId, bulkId: unit.bulkId, code: r.code, errorCode: r.errorCode };
-      if (r.status === 'sent') this.#log.debug(fields, 'sent');
-      else this.#log.info({ ...fields, reply: r.reply, nextAttemptAt: r.nextAttemptAt }, r.errorMessage ?? r.status);
+      if (r.status === 'sent') unit.log.debug(fields, 'sent');
+      else unit.log.info({ ...fields, reply: r.reply, nextAttemptAt: r.nextAttemptAt }, r.errorMessage ?? r.status);
     }
   }
 
@@ -586,7 +589,7 @@ class Worker implements SendWorker {
 }
 
 /** Single sends: the due recipients of one delivery go in one transaction. Bulk: one mail each. */
-function toUnits(items: ClaimedRecipient[]): Unit[] {
+function toUnits(items: ClaimedRecipient[], log: Logger): Unit[] {
   const units: Unit[] = [];
   const singles = new Map<string, Unit>();
   for (const it of items) {
@@ -597,7 +600,7 @@ function toUnits(items: ClaimedRecipient[]): Unit[] {
         continue;
       }
     }
-    const unit: Unit = { items: [it], bulkId: it.bulkId, deliveryId: it.deliveryId, serverId: it.serverId, perMinuteLimit: it.perMinuteLimit };
+    const unit: Unit = { items: [it], bulkId: it.bulkId, deliveryId: it.deliveryId, serverId: it.serverId, perMinuteLimit: it.perMinuteLimit, log };
     if (it.bulkId === null) singles.set(it.deliveryId, unit);
     units.push(unit);
   }

@@ -5,12 +5,14 @@ import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-receiving.ts';
 import * as m0003 from './migrations/0003-sending.ts';
 import * as m0004 from './migrations/0004-oauth.ts';
+import * as m0005 from './migrations/0005-operations.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-receiving': m0002,
   '0003-sending': m0003,
   '0004-oauth': m0004,
+  '0005-operations': m0005,
 };
 
 class StaticProvider implements MigrationProvider {
@@ -30,4 +32,9 @@ export async function pendingMigrations(db: Db): Promise<string[]> {
   const migrator = new Migrator({ db: db.kysely, provider: new StaticProvider() });
   const all = await migrator.getMigrations();
   return all.filter((m) => !m.executedAt).map((m) => m.name);
+}
+
+/** Every migration this version knows, in order. */
+export function knownMigrations(): string[] {
+  return Object.keys(MIGRATIONS).sort();
 }

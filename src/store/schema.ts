@@ -144,6 +144,7 @@ export interface Database {
   account_send_state: AccountSendStateTable;
   oauth_providers: OAuthProviderTable;
   oauth_states: OAuthStateTable;
+  account_stalls: AccountStallTable;
 }
 
 export interface MessageTable {
@@ -307,7 +308,7 @@ export interface OAuthProviderTable {
   tenant: string | null;
   /** JSON OAuthEndpoints overrides */
   endpoints_json: string;
-  /** JSON test-only mail server override (see src/oauth/provider-settings.ts) */
+  /** JSON test-only mail server override (see PresetServerOverride in src/services/oauth-providers.ts) */
   server_override_json: string | null;
   updated_at: string;
 }
@@ -320,4 +321,15 @@ export interface OAuthStateTable {
   code_verifier_enc: string;
   redirect_uri: string;
   expires_at: string;
+}
+
+// ---- operations (migration 0005) ---------------------------------------------
+
+export interface AccountStallTable {
+  account_id: string;
+  since: string;
+  /** no_success | failures */
+  reason: string;
+  notified_delivery_id: string | null;
+  notified_at: string | null;
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
 import { runCli } from '../support/cli.ts';
 
 test('doctor reports pending migrations, then a failing account, with exit code 1', async (t) => {
@@ -31,4 +32,11 @@ test('doctor reports pending migrations, then a failing account, with exit code 
   const acc = JSON.parse(sick.stdout).checks.find((c: { check: string }) => c.check === 'account x@example.com');
   assert.equal(acc.ok, false);
   assert.match(acc.detail, /CONNECT_FAILED/);
+
+  // once the stall monitor has marked it stalled, doctor says that too
+  const db = new SQLite(join(dir, 'yubin.sqlite'));
+  db.prepare(`insert into account_stalls (account_id, since, reason) select id, '2026-12-01T00:00:00.000Z', 'failures' from mail_accounts`).run();
+  db.close();
+  const stalled = JSON.parse((await runCli(['doctor', '--json'], { env })).stdout).checks.find((c: { check: string }) => c.check === 'account x@example.com');
+  assert.match(stalled.detail, /stalled since 2026-12-01T00:00:00.000Z \(five receive runs in a row failed\)/);
 });

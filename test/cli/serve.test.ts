@@ -1,11 +1,13 @@
 // `yubin serve` as a real process: the receive scheduler picks up a new account's
 // mail from Dovecot on its own, the send worker sends a single mail, the UI and the
-// API answer, and SIGTERM stops it cleanly.
+// API answer, /metrics counts the mail, the stall monitor runs, restore refuses to
+// run under it, and SIGTERM stops it cleanly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import SQLite from 'better-sqlite3';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +43,7 @@ test('yubin serve receives and sends on its own, and stops on SIGTERM', async (t
   const dir = mkdtempSync(join(tmpdir(), 'yubin-serve-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const port = await freePort();
-  const env = { YUBIN_DATA_DIR: dir, YUBIN_LANG: 'en', PORT: String(port), HOST: '127.0.0.1' };
+  const env = { YUBIN_DATA_DIR: dir, YUBIN_LANG: 'en', PORT: String(port), HOST: '127.0.0.1', YUBIN_STALL_CHECK_SECONDS: '1' };
   const user = `s${randomBytes(4).toString('hex')}`;
   await bed.addUser(user, 'serve-password');
   for (let i = 0; i < 3; i++) await bed.deliver(user, makeMail(i));
@@ -95,7 +97,25 @@ test('yubin serve receives and sends on its own, and stops on SIGTERM', async (t
   });
   assert.equal(sent.status, 'sent');
 
+  // /metrics (loopback, no token) counts the received mails from the database
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.match(metrics, new RegExp(`yubin_mails_received_total\\{account="${user}@example.com",server="bed"\\} 3`));
+  // the stall monitor runs in serve: five failures recorded → stalled in the status
+  const db = new SQLite(join(dir, 'yubin.sqlite'));
+  db.prepare('update mail_accounts set consecutive_failures = 5, last_run_at = ? where id = ?').run(new Date().toISOString(), accountId);
+  db.close();
+  const stalled = await until('the monitor to mark the account stalled', async () => {
+    const st = (await (await fetch(`${base}/api/v1/mail-accounts/${accountId}/status`, { headers: h })).json()) as { stalled: { reason: string } | null };
+    return st.stalled ?? undefined;
+  });
+  assert.equal(stalled.reason, 'failures');
+  // serve is registered in the data folder: restore refuses to replace the database under it
+  const restore = await runCli(['restore', join(dir, 'yubin.sqlite')], { env });
+  assert.equal(restore.code, 1);
+  assert.match(restore.stderr, /serve \(pid \d+\)/);
+
   child.kill('SIGTERM');
   const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
   assert.equal(code, 0, output);
+  assert.deepEqual(readdirSync(join(dir, 'processes')), [], 'serve removed its record on exit');
 });

@@ -36,6 +36,8 @@ describe('loadConfig', () => {
       receiveMaxMessages: undefined,
       receiveMaxBytes: undefined,
       publicUrl: undefined,
+      stallCheckSeconds: undefined,
+      metricsToken: undefined,
       port: 8080,
     });
   });
@@ -46,6 +48,14 @@ describe('loadConfig', () => {
     for (const bad of ['yubin.example.com', 'ftp://example.com', 'https://example.com/?a=1']) {
       assert.throws(() => loadConfig({ YUBIN_PUBLIC_URL: bad }), /YUBIN_PUBLIC_URL/);
     }
+  });
+
+  it('YUBIN_STALL_CHECK_SECONDS and YUBIN_METRICS_TOKEN', () => {
+    const c = loadConfig({ YUBIN_STALL_CHECK_SECONDS: '5', YUBIN_METRICS_TOKEN: 'a'.repeat(24) });
+    assert.equal(c.stallCheckSeconds, 5);
+    assert.equal(c.metricsToken, 'a'.repeat(24));
+    assert.equal(configError(() => loadConfig({ YUBIN_STALL_CHECK_SECONDS: '0' })).variable, 'YUBIN_STALL_CHECK_SECONDS');
+    assert.equal(configError(() => loadConfig({ YUBIN_METRICS_TOKEN: 'short' })).variable, 'YUBIN_METRICS_TOKEN');
   });
 
   it('empty and blank values count as unset', () => {

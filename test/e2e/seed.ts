@@ -71,5 +71,6 @@ export function mainPages(s: Seeded): { name: string; path: string; ready: strin
     { name: 'bulk-new', path: '/bulk', ready: 'form' },
     { name: 'audit-log', path: '/settings/general/audit-log', ready: '[data-testid="audit-log"] tbody tr' },
     { name: 'oauth-settings', path: '/settings/general/oauth', ready: '[data-testid="oauth-provider-exchange_online"]' },
+    { name: 'notification-settings', path: '/settings/general/notifications', ready: '[data-testid="notification-settings"] select' },
   ];
 }

@@ -17,6 +17,7 @@ import { MailPage } from './pages/mail.tsx';
 import { MessagePage } from './pages/message.tsx';
 import { SettingsGeneralPage } from './pages/settings-general.tsx';
 import { SettingsOAuthPage } from './pages/settings-oauth.tsx';
+import { NotificationSettingsPage } from './pages/settings-notifications.tsx';
 import { SetupPage, SignInPage } from './pages/sign-in.tsx';
 import { useSession } from './session.tsx';
 
@@ -63,6 +64,7 @@ export function App() {
               <Route path="general/mail-accounts/:id/delete" element={<MailAccountDeletePage />} />
               <Route path="general/audit-log" element={<AuditLogPage />} />
               <Route path="general/oauth" element={<SettingsOAuthPage />} />
+              <Route path="general/notifications" element={<NotificationSettingsPage />} />
             </Route>
             <Route path="*" element={<NotFound />} />
           </Route>

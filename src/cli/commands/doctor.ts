@@ -7,6 +7,7 @@ import { receiveStatus } from '../../receive/receive-service.ts';
 import { openContext } from '../../services/context.ts';
 import { openDatabase } from '../../store/database.ts';
 import { pendingMigrations } from '../../store/migrate.ts';
+import { t } from '../../i18n/index.ts';
 import { output } from '../context.ts';
 import { pino } from 'pino';
 
@@ -43,6 +44,7 @@ export function registerDoctorCommand(program: Command): void {
             const s = await receiveStatus(ctx, a.id);
             const problems = [
               ...(a.oauth.status === 'reauthorize' ? [`OAuth 2.0 grant refused (${a.oauth.errorCode}): re-authorize the account on its page`] : []),
+              ...(s.stalled ? [`stalled since ${s.stalled.since} (${t('en', `stall.reason.${s.stalled.reason}`)})`] : []),
               ...(s.lastError ? [`last run failed: ${s.lastError.code} ${s.lastError.message}`] : []),
               ...(s.notices.length ? [`${s.notices.length} mail(s) over the size limit left on the server`] : []),
               ...(s.warnings.map((w) => `${w.count} received mails left on the server`)),

@@ -5,6 +5,8 @@ import { buildApp } from '../../http/app.ts';
 import { AuthService } from '../../services/auth.ts';
 import { openContext } from '../../services/context.ts';
 import { startReceiveScheduler } from '../../receive/scheduler.ts';
+import { registerProcess } from '../../ops/process-registry.ts';
+import { startStallMonitor } from '../../ops/stall-monitor.ts';
 import { startSendWorker } from '../../send/send-worker.ts';
 
 /** How often expired sessions are deleted. */
@@ -20,10 +22,12 @@ export function registerServeCommand(program: Command): void {
     .action(async () => {
       const config = loadConfig();
       const ctx = await openContext(config);
+      registerProcess(config.dataDir, 'serve');
       const app = await buildApp(ctx, { logger: { level: process.env.YUBIN_LOG_LEVEL ?? 'info' } });
       await app.listen({ host: config.host, port: config.port });
       const scheduler = startReceiveScheduler(ctx);
       const sender = startSendWorker(ctx);
+      const monitor = startStallMonitor(ctx);
       // expired sessions are refused on read; this only keeps the table small
       const purge = setInterval(() => ctx.repos.sessions.purgeExpired().catch((err) => ctx.log.warn({ err }, 'sessions.purge_failed')), SESSION_PURGE_INTERVAL);
       purge.unref();
@@ -44,7 +48,7 @@ export function registerServeCommand(program: Command): void {
         timer.unref();
         await app.close();
         clearInterval(purge);
-        await Promise.all([scheduler.stop(), sender.stop()]);
+        await Promise.all([scheduler.stop(), sender.stop(), monitor.stop()]);
         await ctx.close();
         process.exit(0);
       };

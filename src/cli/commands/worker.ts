@@ -3,6 +3,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/env.ts';
 import { startReceiveScheduler } from '../../receive/scheduler.ts';
+import { registerProcess } from '../../ops/process-registry.ts';
+import { startStallMonitor } from '../../ops/stall-monitor.ts';
 import { startSendWorker } from '../../send/send-worker.ts';
 import { openContext } from '../../services/context.ts';
 import { SHUTDOWN_TIMEOUT } from './serve.ts';
@@ -12,15 +14,18 @@ export function registerWorkerCommand(program: Command): void {
     .command('worker')
     .description('receive/send worker only (no HTTP)')
     .action(async () => {
-      const ctx = await openContext(loadConfig());
+      const config = loadConfig();
+      const ctx = await openContext(config);
+      registerProcess(config.dataDir, 'worker');
       const scheduler = startReceiveScheduler(ctx);
       const sender = startSendWorker(ctx);
+      const monitor = startStallMonitor(ctx);
       ctx.log.info('worker.started');
       const stop = async (signal: string) => {
         ctx.log.info({ signal }, 'worker.stopping');
         const timer = setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT);
         timer.unref();
-        await Promise.all([scheduler.stop(), sender.stop()]);
+        await Promise.all([scheduler.stop(), sender.stop(), monitor.stop()]);
         await ctx.close();
         process.exit(0);
       };

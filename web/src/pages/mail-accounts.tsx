@@ -32,9 +32,9 @@ export async function loadAccounts(withStatus: boolean): Promise<AccountsData> {
   return { accounts: accounts.items, servers: servers.items, statuses };
 }
 
-/** 正常 / エラー / 未受信 / 停止中 / 受信中, with the error, notices and backlog warning under it. */
+/** 正常 / エラー / 未受信 / 停止中 / 受信中, with the error, notices and backlog warning under it; 受信停止 (stalled) beside. */
 export function AccountStatus({ status }: { status: ReceiveStatus | undefined }) {
-  const { t, msg } = useI18n();
+  const { t, msg, dateTime } = useI18n();
   if (!status) return null;
   let label: string;
   let kind: string;
@@ -46,6 +46,15 @@ export function AccountStatus({ status }: { status: ReceiveStatus | undefined })
   return (
     <div className="account-status" data-status={kind}>
       <span className={`status status-${kind}`}>{label}</span>
+      {status.stalled ? (
+        <>
+          {' '}
+          <span className="badge badge-stalled" data-testid="stalled">
+            {t('accounts.status.stalled')}
+          </span>
+          <p className="status-note error-text">{t('accounts.stalledNote', { reason: msg(`stall.reason.${status.stalled.reason}`), since: dateTime(status.stalled.since) })}</p>
+        </>
+      ) : null}
       {status.lastError ? <p className="status-note error-text">{status.lastError.message}</p> : null}
       {status.notices.length ? <p className="status-note warn">{t('accounts.notices', { count: status.notices.length })}</p> : null}
       {status.warnings.map((w) => (

@@ -1,0 +1,50 @@
+// yubin migrate-to-postgres URL: copy the SQLite data folder into an empty PostgreSQL
+// database and print, per table, the row counts and content hashes of both sides
+// (src/ops/migrate-to-postgres.ts). Exit code 1 when any table differs.
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { ConfigError, loadConfig } from '../../config/env.ts';
+import { migrateToPostgres } from '../../ops/migrate-to-postgres.ts';
+import { output, table } from '../context.ts';
+
+export function registerMigrateToPostgresCommand(program: Command): void {
+  program
+    .command('migrate-to-postgres')
+    .description('copy every table of the SQLite data folder into an empty PostgreSQL database, verified by row counts and hashes')
+    .argument('<url>', 'postgres://user:password@host:5432/database (an empty database)')
+    .option('--json', 'print JSON')
+    .action(async (url: string, f: { json?: boolean }) => {
+      const config = loadConfig();
+      // the same check as YUBIN_DATABASE_URL, reported under the argument's name
+      try {
+        loadConfig({ YUBIN_DATABASE_URL: url });
+      } catch (err) {
+        if (err instanceof ConfigError) throw new ConfigError('URL', err.message.replace(/^YUBIN_DATABASE_URL: /, ''));
+        throw err;
+      }
+      const bar = process.stderr.isTTY && !f.json ? new cliProgress.SingleBar({ format: '{phase} {table} [{bar}] {value}/{total} rows', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+      let started = '';
+      const checks = await migrateToPostgres(config, url, (p) => {
+        if (!bar) return;
+        if (started !== p.phase) {
+          if (started) bar.stop();
+          bar.start(p.total, p.done, { phase: p.phase, table: p.table });
+          started = p.phase;
+        }
+        bar.update(p.done, { phase: p.phase, table: p.table });
+      }).finally(() => bar?.stop());
+      const ok = checks.every((c) => c.ok);
+      output(f.json, { ok, tables: checks }, () =>
+        [
+          table([
+            ['table', 'rows (SQLite)', 'rows (PostgreSQL)', 'sha256 (SQLite)', 'sha256 (PostgreSQL)', ''],
+            ...checks.map((c) => [c.table, String(c.sourceRows), String(c.targetRows), c.sourceHash.slice(0, 16), c.targetHash.slice(0, 16), c.ok ? 'ok' : 'DIFFERENT']),
+          ]),
+          ok
+            ? `\nEvery table matches. Start Yubin with YUBIN_DATABASE_URL=<url> and the SAME secret key (${config.secretKey ? 'YUBIN_SECRET_KEY' : 'copy secret.key from the data folder, or set YUBIN_SECRET_KEY to its contents'}).`
+            : '\nSome tables differ: do not switch to PostgreSQL; report this.',
+        ].join('\n'),
+      );
+      if (!ok) process.exitCode = 1;
+    });
+}

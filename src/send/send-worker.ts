@@ -167,8 +167,9 @@ class Worker implements SendWorker {
     this.#sessions = Math.max(1, opts.sessions ?? DEFAULT_SESSIONS);
     this.#batch = Math.max(1, opts.batchSize ?? DEFAULT_BATCH);
     this.#poll = opts.pollIntervalMs ?? POLL_INTERVAL;
-    this.#leaseMs = opts.leaseMs ?? LEASE_MS;
-    const window = opts.rateWindowMs ?? RATE_WINDOW_MS;
+    // YUBIN_LEASE_TTL_SECONDS and YUBIN_SEND_RATE_WINDOW_SECONDS, when set
+    this.#leaseMs = opts.leaseMs ?? ctx.config.worker?.leaseTtlMs ?? LEASE_MS;
+    const window = opts.rateWindowMs ?? ctx.config.worker?.rateWindowMs ?? RATE_WINDOW_MS;
     this.#spanMs = window + (opts.rateMarginMs ?? defaultRateMarginMs(window));
     this.#extras = { ca: opts.ca };
     this.#deliveryId = opts.deliveryId;

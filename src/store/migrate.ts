@@ -4,11 +4,13 @@ import type { Db } from './database.ts';
 import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-receiving.ts';
 import * as m0003 from './migrations/0003-sending.ts';
+import * as m0006 from './migrations/0006-scale.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-receiving': m0002,
   '0003-sending': m0003,
+  '0006-scale': m0006,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -52,9 +52,13 @@ export const ACCOUNT_RETRY_MS = 60_000;
 /** A bulk delivery's status (pause, cancel) is read again after this long. */
 export const BULK_STATUS_CACHE_MS = 500;
 
-/** Slots occupy the window plus this margin (2 %, at most a second): what the server sees never exceeds the limit. */
+/**
+ * Slots occupy the window plus this margin (2 %, at least 250 ms, at most a second): what the
+ * server sees never exceeds the limit. The floor is for short windows (YUBIN_SEND_RATE_WINDOW_SECONDS):
+ * the delay between a slot and its MAIL FROM on a busy machine does not shrink with the window.
+ */
 export function defaultRateMarginMs(windowMs: number): number {
-  return Math.min(1_000, Math.ceil(windowMs * 0.02));
+  return Math.min(1_000, Math.max(250, Math.ceil(windowMs * 0.02)));
 }
 
 export interface SendWorkerOptions {

@@ -239,8 +239,7 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
       throw new StopRequested();
     };
     let stopped = !!opts.signal?.aborted;
-    if (stopped) open.abort();
-    else {
+    if (!stopped) {
       try {
         await transfer();
       } catch (err) {
@@ -249,7 +248,10 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
       }
     }
     await flush();
+    // asked to stop (or the lease was lost) during the transfer's last mail: no deletions
+    if (!stopped && opts.signal?.aborted) stopped = true;
     if (stopped) {
+      open.abort();
       // the mails in hand are committed; deletions and the rest wait for the next run
       committed = true;
       summary.hasMore = true;

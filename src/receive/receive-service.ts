@@ -30,21 +30,33 @@ export async function receiveNow(
   opts: ReceiveOptions & { holder?: string | undefined; leaseTtlMs?: number | undefined } = {},
 ): Promise<ReceiveSummary> {
   await new MailAccountService(ctx).get(accountId); // 404 before anything else
-  const holder = opts.holder ?? processHolder;
+  // a holder of its own by default: a manual run never shares the scheduler's lease
+  const holder = opts.holder ?? `${processHolder}:${Math.random().toString(36).slice(2, 8)}`;
   const lease = receiveLeaseName(accountId);
   const ttl = opts.leaseTtlMs ?? ctx.config.worker?.leaseTtlMs ?? RECEIVE_LEASE_TTL;
   if (!(await ctx.repos.leases.acquire(lease, holder, ttl))) {
     throw new AppError('RECEIVE_BUSY', 'error.receiveBusy');
   }
+  // a lease found taken by another holder (this process stalled past the TTL) stops the
+  // run before anything more is stored or deleted: the other holder carries on
+  const lost = new AbortController();
   const heartbeat = setInterval(
     () => {
-      ctx.repos.leases.renew(lease, holder, ttl).catch((err) => ctx.log.warn({ err }, 'receive.lease.renew_failed'));
+      ctx.repos.leases
+        .renew(lease, holder, ttl)
+        .then((held) => {
+          if (!held) {
+            ctx.log.warn({ accountId }, 'receive.lease.lost');
+            lost.abort();
+          }
+        })
+        .catch((err) => ctx.log.warn({ err }, 'receive.lease.renew_failed'));
     },
     Math.max(50, Math.floor(ttl / 5)),
   );
   heartbeat.unref();
   try {
-    return await receiveAccount(ctx, ctx.repos.messages, accountId, opts);
+    return await receiveAccount(ctx, ctx.repos.messages, accountId, { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, lost.signal]) : lost.signal });
   } catch (err) {
     if (!isMailError(err)) throw err;
     return {

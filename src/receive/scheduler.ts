@@ -56,7 +56,10 @@ export function startReceiveScheduler(ctx: AppContext, opts: SchedulerOptions = 
   const runOne = async (account: ClaimedAccount) => {
     const startedAt = Date.now();
     try {
-      const summary = await receiveNow(ctx, account.id, { ...opts.receive, holder, leaseTtlMs, timeoutMs: runTimeoutMs, signal: shutdown.signal });
+      // the lease is the run's own (the worker's name + a run id): it never lets a second
+      // run of this worker in, whatever reset the account's due time meanwhile
+      const runHolder = `${holder}/${Math.random().toString(36).slice(2, 8)}`;
+      const summary = await receiveNow(ctx, account.id, { ...opts.receive, holder: runHolder, leaseTtlMs, timeoutMs: runTimeoutMs, signal: shutdown.signal });
       if (summary.hasMore) {
         // capped, or stopped by a shutdown: due again now, for this worker or another
         await setNextRun(ctx.db, account.id, new Date());
@@ -79,7 +82,7 @@ export function startReceiveScheduler(ctx: AppContext, opts: SchedulerOptions = 
   const claimAndStart = async () => {
     const free = concurrency - inFlight.size;
     if (stopped || free < 1) return;
-    const claimed = await claimDueAccounts(ctx.db, { now: new Date(), claimMs: leaseTtlMs, limit: free });
+    const claimed = await claimDueAccounts(ctx.db, { now: new Date(), claimMs: leaseTtlMs, limit: free, running: [...inFlight.keys()] });
     for (const a of claimed) {
       const p = runOne(a)
         .catch((err) => ctx.log.error({ err, accountId: a.id }, 'receive.scheduler.error'))

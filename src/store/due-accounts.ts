@@ -12,7 +12,8 @@ export interface ClaimedAccount {
   receiveIntervalMinutes: number;
 }
 
-export async function claimDueAccounts(db: Db, opts: { now: Date; claimMs: number; limit: number }): Promise<ClaimedAccount[]> {
+/** `running`: accounts this worker is receiving now, never claimed twice (their due time may have been reset meanwhile). */
+export async function claimDueAccounts(db: Db, opts: { now: Date; claimMs: number; limit: number; running?: string[] }): Promise<ClaimedAccount[]> {
   if (opts.limit < 1) return [];
   const now = opts.now.toISOString();
   // a materialized CTE: the picking (and its row locks) runs exactly once, whatever plan
@@ -21,7 +22,7 @@ export async function claimDueAccounts(db: Db, opts: { now: Date; claimMs: numbe
     .with(
       (w) => w('due').materialized(),
       (qb) => {
-        const due = qb
+        let due = qb
           .selectFrom('mail_accounts')
           .select('id')
           .where('enabled', '=', 1)
@@ -29,6 +30,7 @@ export async function claimDueAccounts(db: Db, opts: { now: Date; claimMs: numbe
           .orderBy('next_run_at', (ob) => ob.asc().nullsFirst())
           .orderBy('id')
           .limit(opts.limit);
+        if (opts.running?.length) due = due.where('id', 'not in', opts.running);
         return db.dialect === 'postgres' ? due.forUpdate().skipLocked() : due;
       },
     )

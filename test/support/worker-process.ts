@@ -2,6 +2,7 @@
 // scale-out tests: started with the environment a deployment would give it, its JSON log
 // lines collected, killed or stopped with a signal of the test's choosing.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { ENTRY, ROOT } from './cli.ts';
 
 export interface WorkerProcess {
@@ -26,23 +27,15 @@ export function startWorker(name: string, env: Record<string, string>): WorkerPr
   });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
-  let buf = '';
   let onReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (onReady = resolve));
-  proc.stdout!.setEncoding('utf8');
-  proc.stdout!.on('data', (d: string) => {
-    buf += d;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        logs.push(entry);
-        if (entry.msg === 'worker.started') onReady();
-      } catch {
-        stderr += `(stdout) ${line}\n`;
-      }
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      logs.push(entry);
+      if (entry.msg === 'worker.started') onReady();
+    } catch {
+      stderr += `(stdout) ${line}\n`;
     }
   });
   proc.stderr!.setEncoding('utf8');

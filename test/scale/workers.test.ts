@@ -40,7 +40,7 @@ import { startWorker, type WorkerProcess } from '../support/worker-process.ts';
 
 const ACCOUNTS = Number(process.env.YUBIN_TEST_SCALE_ACCOUNTS ?? 60);
 const MAILS = 5;
-const BIG_MAILS = 2_500;
+const BIG_MAILS = 1_500;
 const NOT_DUE = '9999-12-31T00:00:00.000Z';
 const RATE_WINDOW_MS = 2_000;
 const RATE_LIMIT = 4;

@@ -94,19 +94,25 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
   // past the deadline the connection is dropped, as a crash would: whatever was committed
   // stays, nothing uncommitted was deleted, and the next run continues
   let timedOut = false;
+  const timeoutError = () => new MailError('TIMEOUT', `the receive run took longer than ${Math.round(opts.timeoutMs! / 1000)} s and was stopped`, { kind: 'transient' });
+  let onDeadline = (): void => undefined;
+  const deadlineHit = new Promise<never>((_, reject) => (onDeadline = () => reject(timeoutError())));
+  deadlineHit.catch(() => undefined);
   const deadline =
     opts.timeoutMs === undefined
       ? undefined
       : setTimeout(() => {
           timedOut = true;
           session?.abort();
+          onDeadline(); // also ends a login that is still going on
         }, opts.timeoutMs);
   deadline?.unref();
-  const timeoutError = () => new MailError('TIMEOUT', `the receive run took longer than ${Math.round(opts.timeoutMs! / 1000)} s and was stopped`, { kind: 'transient' });
   try {
     progress({ phase: 'connecting', total: 0, done: 0, bytes: 0 });
-    session = await (opts.openMailbox ?? defaultOpener)(server.incoming, { username: creds.username, password: creds.password }, { ca: opts.ca, logger: log });
-    if (timedOut) throw timeoutError();
+    const opening = (opts.openMailbox ?? defaultOpener)(server.incoming, { username: creds.username, password: creds.password }, { ca: opts.ca, logger: log });
+    // a session that opens after the deadline is closed at once
+    opening.then((s) => timedOut && s.abort(), () => undefined);
+    session = await Promise.race([opening, deadlineHit]);
     progress({ phase: 'listing', total: 0, done: 0, bytes: 0 });
     const remote = await session.list();
     const known = await messages.knownUids(accountId);

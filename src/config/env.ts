@@ -20,6 +20,21 @@ export interface AppConfig {
   stallCheckSeconds?: number | undefined;
   /** bearer token that /metrics requires (YUBIN_METRICS_TOKEN); undefined = loopback clients only */
   metricsToken?: string | undefined;
+  /** scale-out knobs (README "Running several workers"); undefined = the built-in defaults */
+  worker?: WorkerConfig;
+}
+
+export interface WorkerConfig {
+  /** how long a dead worker's accounts and deliveries stay locked (YUBIN_LEASE_TTL_SECONDS) */
+  leaseTtlMs?: number | undefined;
+  /** how often a worker looks for due accounts (YUBIN_WORKER_POLL_SECONDS) */
+  pollIntervalMs?: number | undefined;
+  /** receive runs in flight per process (YUBIN_WORKER_CONCURRENCY) */
+  concurrency?: number | undefined;
+  /** longest receive run of one account (YUBIN_RECEIVE_RUN_TIMEOUT_SECONDS) */
+  runTimeoutMs?: number | undefined;
+  /** the per-minute limit's window (YUBIN_SEND_RATE_WINDOW_SECONDS; tests shorten it) */
+  rateWindowMs?: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -92,7 +107,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError('YUBIN_METRICS_TOKEN', 'must be at least 16 characters without spaces (for example: openssl rand -hex 24)');
   }
 
-  return { dataDir, databaseUrl, secretKey, host, port, receiveMaxMessages, receiveMaxBytes, publicUrl, stallCheckSeconds, metricsToken };
+  const worker: WorkerConfig = {
+    leaseTtlMs: seconds(env, 'YUBIN_LEASE_TTL_SECONDS'),
+    pollIntervalMs: seconds(env, 'YUBIN_WORKER_POLL_SECONDS'),
+    concurrency: positiveInt(env, 'YUBIN_WORKER_CONCURRENCY'),
+    runTimeoutMs: seconds(env, 'YUBIN_RECEIVE_RUN_TIMEOUT_SECONDS'),
+    rateWindowMs: seconds(env, 'YUBIN_SEND_RATE_WINDOW_SECONDS'),
+  };
+  const anyWorker = Object.values(worker).some((v) => v !== undefined);
+
+  return {
+    dataDir,
+    databaseUrl,
+    secretKey,
+    host,
+    port,
+    receiveMaxMessages,
+    receiveMaxBytes,
+    publicUrl,
+    stallCheckSeconds,
+    metricsToken,
+    ...(anyWorker ? { worker } : {}),
+  };
+}
+
+/** A duration in seconds, fractions allowed ("0.5"), as milliseconds. */
+function seconds(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return undefined;
+  const ms = Math.round(Number(raw) * 1000);
+  if (!/^\d+(\.\d+)?$/.test(raw) || ms < 1 || !Number.isSafeInteger(ms)) throw new ConfigError(name, `must be a positive number of seconds (got "${raw}")`);
+  return ms;
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {

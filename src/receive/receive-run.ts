@@ -11,7 +11,7 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { extractMetadata, createMetadataCollector } from '../mail/metadata.ts';
-import { isMailError } from '../protocols/mail-error.ts';
+import { isMailError, MailError } from '../protocols/mail-error.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
 import { mailLogin, serverForAccount, type MailLogin } from '../oauth/mail-login.ts';
@@ -62,7 +62,17 @@ export interface ReceiveOptions {
   now?: () => Date;
   onProgress?: (p: ReceiveProgress) => void;
   logger?: Logger;
+  /**
+   * Stop early (worker shutdown): checked before the transfer and after each mail, so the
+   * mail in hand is finished and committed; nothing is deleted; the summary says hasMore.
+   */
+  signal?: AbortSignal | undefined;
+  /** Give up a run that takes longer than this (a slow server must not hold a worker): TIMEOUT. */
+  timeoutMs?: number | undefined;
 }
+
+/** Thrown inside the transfer when `signal` asks the run to stop after the mail in hand. */
+class StopRequested extends Error {}
 
 // imapflow is loaded on first use: a POP3-only installation does not pay its memory
 export const defaultOpener: MailboxOpener = async (incoming, creds, opts) =>
@@ -82,20 +92,40 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
 
   let session: MailboxSession | undefined;
   let committed = false;
+  // past the deadline the connection is dropped, as a crash would: whatever was committed
+  // stays, nothing uncommitted was deleted, and the next run continues
+  let timedOut = false;
+  const timeoutError = () => new MailError('TIMEOUT', `the receive run took longer than ${Math.round(opts.timeoutMs! / 1000)} s and was stopped`, { kind: 'transient' });
+  let onDeadline = (): void => undefined;
+  const deadlineHit = new Promise<never>((_, reject) => (onDeadline = () => reject(timeoutError())));
+  deadlineHit.catch(() => undefined);
+  const deadline =
+    opts.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          session?.abort();
+          onDeadline(); // also ends a login that is still going on
+        }, opts.timeoutMs);
+  deadline?.unref();
   try {
     progress({ phase: 'connecting', total: 0, done: 0, bytes: 0 });
     // inside the try: an OAuth grant that cannot be used is this run's error, like a refused login
-    const open = (l: MailLogin) =>
-      (opts.openMailbox ?? defaultOpener)(server.incoming, { username: l.username, password: l.password, accessToken: l.accessToken }, { ca: opts.ca, logger: log });
+    const openWith = (l: MailLogin) => {
+      const opening = (opts.openMailbox ?? defaultOpener)(server.incoming, { username: l.username, password: l.password, accessToken: l.accessToken }, { ca: opts.ca, logger: log });
+      // a session that opens after the deadline is closed at once
+      opening.then((s) => timedOut && s.abort(), () => undefined);
+      return Promise.race([opening, deadlineHit]);
+    };
     const login = await mailLogin(ctx, accountId, server);
     try {
-      session = await open(login);
+      session = await openWith(login);
     } catch (err) {
       if (!login.accessToken || !isMailError(err) || err.code !== 'AUTH_FAILED') throw err;
       // the server refused a token we believed valid (revoked, or its clock ahead of ours):
       // refresh once — a dead grant flags the account re-authorize right here
       log.info({ event: 'receive.oauth.refused' }, 'the mail server refused the access token; refreshing it once');
-      session = await open(await mailLogin(ctx, accountId, server, undefined, { refused: login.accessToken }));
+      session = await openWith(await mailLogin(ctx, accountId, server, undefined, { refused: login.accessToken }));
     }
     progress({ phase: 'listing', total: 0, done: 0, bytes: 0 });
     const remote = await session.list();
@@ -157,7 +187,9 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
     progress({ phase: 'receiving', total: toFetch.length, done: 0, bytes: 0 });
     await messages.clearStaging(accountId);
     let fetchedCount = 0;
-    await session.fetchMany(toFetch, async (msg, body: Readable) => {
+    const open = session;
+    const transfer = () =>
+      open.fetchMany(toFetch, async (msg, body: Readable) => {
       if (msg.size > STREAM_TO_DATABASE_BYTES) {
         // a big mail goes to the database MiB by MiB as it arrives, never whole in memory
         await flush();
@@ -196,6 +228,7 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
         doneBytes += size;
         fetchedCount++;
         progress({ phase: 'receiving', total: toFetch.length, done: fetchedCount, bytes: doneBytes });
+        stopIfAsked();
         return;
       }
       const collector = createMetadataCollector();
@@ -216,8 +249,40 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
       fetchedCount++;
       if (batch.length >= COMMIT_BATCH_MESSAGES || batchBytes >= COMMIT_BATCH_BYTES) await flush();
       progress({ phase: 'receiving', total: toFetch.length, done: fetchedCount, bytes: doneBytes });
+      stopIfAsked();
     });
+    const stopIfAsked = () => {
+      if (!opts.signal?.aborted) return;
+      // drop the connection now rather than drain the RETRs/FETCHes still in flight: no
+      // deletion was asked for yet, so the server keeps every mail we did not store
+      open.abort();
+      throw new StopRequested();
+    };
+    let stopped = !!opts.signal?.aborted;
+    if (!stopped) {
+      try {
+        await transfer();
+      } catch (err) {
+        if (!(err instanceof StopRequested)) throw err;
+        stopped = true;
+      }
+    }
     await flush();
+    // asked to stop (or the lease was lost) during the transfer's last mail: no deletions
+    if (!stopped && opts.signal?.aborted) stopped = true;
+    if (stopped) {
+      open.abort();
+      // the mails in hand are committed; deletions and the rest wait for the next run
+      committed = true;
+      summary.hasMore = true;
+      await ctx.db.kysely
+        .updateTable('mail_accounts')
+        .set({ last_run_at: started, last_summary: JSON.stringify(summary) })
+        .where('id', '=', accountId)
+        .execute();
+      log.info({ ...summary }, 'receive.run.stopped');
+      return summary;
+    }
 
     // --- only now: deletions, by the account's policy --------------------------------------
     const all = new Map<string, KnownUid>([...known, ...stored]);
@@ -272,7 +337,8 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
     log.info({ ...summary }, 'receive.run.done');
     progress({ phase: 'done', total: toFetch.length, done: fetchedCount, bytes: doneBytes });
     return summary;
-  } catch (err) {
+  } catch (caught) {
+    const err = timedOut ? timeoutError() : caught;
     if (session && !committed) session.abort();
     const code = isMailError(err) ? err.code : 'INTERNAL';
     const message = err instanceof Error ? err.message : String(err);
@@ -290,5 +356,7 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
       .where('id', '=', accountId)
       .execute();
     throw err;
+  } finally {
+    clearTimeout(deadline);
   }
 }

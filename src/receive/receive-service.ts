@@ -11,11 +11,11 @@ import { timeReceiveRun } from '../ops/metrics.ts';
 import type { StallReason } from '../ops/stall-rules.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
+import { inBackoff } from './backoff.ts';
 import { BACKLOG_WARNING_THRESHOLD, receiveAccount, type ReceiveOptions, type ReceiveSummary } from './receive-run.ts';
 
-/** A receive lease outlives a crashed holder by this much; a live holder renews it. */
+/** A receive lease outlives a crashed holder by this much; a live holder renews it every fifth of it. */
 export const RECEIVE_LEASE_TTL = 5 * 60_000;
-export const RECEIVE_LEASE_RENEW = 60_000;
 
 export const processHolder = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
 
@@ -27,21 +27,41 @@ export function receiveLeaseName(accountId: string): string {
  * One run now. A protocol failure (server down, wrong password…) is not an
  * exception here: it comes back in `errors`, as the account status shows it.
  */
-export async function receiveNow(ctx: AppContext, accountId: string, opts: ReceiveOptions & { holder?: string } = {}): Promise<ReceiveSummary> {
+export async function receiveNow(
+  ctx: AppContext,
+  accountId: string,
+  opts: ReceiveOptions & { holder?: string | undefined; leaseTtlMs?: number | undefined } = {},
+): Promise<ReceiveSummary> {
   await new MailAccountService(ctx).get(accountId); // 404 before anything else
-  const holder = opts.holder ?? processHolder;
+  // a holder of its own by default: a manual run never shares the scheduler's lease
+  const holder = opts.holder ?? `${processHolder}:${Math.random().toString(36).slice(2, 8)}`;
   const lease = receiveLeaseName(accountId);
-  if (!(await ctx.repos.leases.acquire(lease, holder, RECEIVE_LEASE_TTL))) {
+  const ttl = opts.leaseTtlMs ?? ctx.config.worker?.leaseTtlMs ?? RECEIVE_LEASE_TTL;
+  if (!(await ctx.repos.leases.acquire(lease, holder, ttl))) {
     throw new AppError('RECEIVE_BUSY', 'error.receiveBusy');
   }
-  const heartbeat = setInterval(() => {
-    ctx.repos.leases.renew(lease, holder, RECEIVE_LEASE_TTL).catch((err) => ctx.log.warn({ err }, 'receive.lease.renew_failed'));
-  }, RECEIVE_LEASE_RENEW);
+  // a lease found taken by another holder (this process stalled past the TTL) stops the
+  // run before anything more is stored or deleted: the other holder carries on
+  const lost = new AbortController();
+  const heartbeat = setInterval(
+    () => {
+      ctx.repos.leases
+        .renew(lease, holder, ttl)
+        .then((held) => {
+          if (!held) {
+            ctx.log.warn({ accountId }, 'receive.lease.lost');
+            lost.abort();
+          }
+        })
+        .catch((err) => ctx.log.warn({ err }, 'receive.lease.renew_failed'));
+    },
+    Math.max(50, Math.floor(ttl / 5)),
+  );
   heartbeat.unref();
   const timed = timeReceiveRun();
   let outcome: 'ok' | 'failed' = 'failed';
   try {
-    const summary = await receiveAccount(ctx, ctx.repos.messages, accountId, opts);
+    const summary = await receiveAccount(ctx, ctx.repos.messages, accountId, { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, lost.signal]) : lost.signal });
     outcome = 'ok';
     return summary;
   } catch (err) {
@@ -70,6 +90,8 @@ export interface ReceiveStatus {
   nextRunAt: string | null;
   lastError: { code: string; message: string } | null;
   consecutiveFailures: number;
+  /** set while the account waits longer than its interval because its server keeps failing (its reason: lastError) */
+  backoffUntil: string | null;
   lastSummary: ReceiveSummary | null;
   running: boolean;
   messagesStored: number;
@@ -110,6 +132,7 @@ export async function receiveStatus(ctx: AppContext, accountId: string, now = ne
     nextRunAt: row.next_run_at,
     lastError: row.last_error_code ? { code: row.last_error_code, message: row.last_error_message ?? '' } : null,
     consecutiveFailures: Number(row.consecutive_failures),
+    backoffUntil: inBackoff(Number(row.consecutive_failures)) ? row.next_run_at : null,
     lastSummary: row.last_summary ? (JSON.parse(row.last_summary) as ReceiveSummary) : null,
     running: !!lease && lease.expiresAt > now.toISOString(),
     messagesStored: await ctx.repos.messages.count(accountId),

@@ -70,6 +70,9 @@ export function decideDelivery(result: SmtpRecipientResult | MailError | Error, 
     error = result;
   } else if (result instanceof Error) {
     ({ outcome, code, reply } = classifySmtpResult(result));
+    // an error is never a sent mail, whatever its last reply says: a connection cut inside a
+    // multi-line 250 (EHLO) leaves "250-…" as the reply of a failed greeting
+    if (outcome === 'sent') outcome = 'temporary';
     error = result;
   } else {
     outcome = result.outcome;

@@ -172,9 +172,14 @@ class Worker implements SendWorker {
     this.#sessions = Math.max(1, opts.sessions ?? DEFAULT_SESSIONS);
     this.#batch = Math.max(1, opts.batchSize ?? DEFAULT_BATCH);
     this.#poll = opts.pollIntervalMs ?? POLL_INTERVAL;
-    this.#leaseMs = opts.leaseMs ?? LEASE_MS;
-    const window = opts.rateWindowMs ?? RATE_WINDOW_MS;
-    this.#spanMs = window + (opts.rateMarginMs ?? defaultRateMarginMs(window));
+    // YUBIN_LEASE_TTL_SECONDS and YUBIN_SEND_RATE_WINDOW_SECONDS, when set
+    this.#leaseMs = opts.leaseMs ?? ctx.config.worker?.leaseTtlMs ?? LEASE_MS;
+    const configured = opts.rateWindowMs === undefined ? ctx.config.worker?.rateWindowMs : undefined;
+    const window = opts.rateWindowMs ?? configured ?? RATE_WINDOW_MS;
+    // a window shortened for several worker processes (tests on a busy machine) keeps
+    // production's 1 s budget between a slot and its MAIL FROM, at most half the window
+    const margin = configured !== undefined ? Math.min(1_000, Math.ceil(configured / 2)) : defaultRateMarginMs(window);
+    this.#spanMs = window + (opts.rateMarginMs ?? margin);
     this.#extras = { ca: opts.ca };
     this.#deliveryId = opts.deliveryId;
     this.#committer = new ResultCommitter(ctx.repos.deliveries, this.holder, this.#log);

@@ -52,8 +52,12 @@ export function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: 
     // loaded only when PostgreSQL is configured: the SQLite default stays lighter
     const pg = createRequire(import.meta.url)('pg') as typeof import('pg');
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
-    // An idle client's error (server restart) must not crash the process.
+    // A client's error (server restart, dropped connection) must not crash the process:
+    // the pool reports idle clients' errors, and every client gets its own listener for
+    // the moments it is checked out between two queries (inside a transaction). Its next
+    // query then fails, and the pool discards it when it is released.
     pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { kysely, dialect: 'postgres', transaction: (fn) => kysely.transaction().execute(fn), close: () => kysely.destroy() };
   }

@@ -112,6 +112,7 @@ test('the scheduler receives due accounts once, never two runs of one account at
   const a = startReceiveScheduler(ctx, { holder: 'A', pollIntervalMs: 3_600_000 });
   const b = startReceiveScheduler(ctx, { holder: 'B', pollIntervalMs: 3_600_000 });
   await Promise.all([a.tick(), b.tick()]);
+  await Promise.all([a.idle(), b.idle()]);
   await Promise.all([a.stop(), b.stop()]);
   assert.equal(await ctx.repos.messages.count(f.accountId), 5);
   assert.equal(await f.bed.count(f.user), 0);

@@ -66,3 +66,11 @@ test('5xx fails at once; a refused login fails and flags the account; TLS and se
   const big = decideDelivery(new MailError('MESSAGE_TOO_LARGE', 'the message is 2000 bytes', { kind: 'permanent' }), { attempts: 1, queuedAt, now: at(0) });
   assert.deepEqual([big.status, big.errorCode], ['failed', 'MESSAGE_TOO_LARGE']);
 });
+
+test('an error is never a sent mail: a greeting cut inside the multi-line EHLO 250 is deferred', () => {
+  // what the SMTP client throws when the connection drops after "250-host Nice to meet yo"
+  const cut = new MailError('GREETING_FAILED', 'SMTP GREETING failed: 250-vm Nice to meet yo', { kind: 'transient', command: 'EHLO', response: '250-vm Nice to meet yo', responseCode: 250 });
+  const d = decideDelivery(cut, { attempts: 1, queuedAt, now: at(0) });
+  assert.equal(d.status, 'deferred');
+  assert.equal(d.errorCode, 'GREETING_FAILED');
+});

@@ -9,24 +9,12 @@ import { DeliveryService } from '../../src/send/delivery-service.ts';
 import { startSendWorker } from '../../src/send/send-worker.ts';
 import { ENGINES } from '../support/app-context.ts';
 import { startSmtpServer, type RunningSmtpServer } from '../protocols/smtp/smtp-test-servers.ts';
-import { addSendingAccount, cleanups, twoContexts, waitFor } from './send-fixture.ts';
+import { addSendingAccount, busiestWindow, cleanups, twoContexts, waitFor } from './send-fixture.ts';
 
 const WINDOW_MS = 1_500;
 const MARGIN_MS = 150;
 const LIMIT = 4;
 const MAILS = 14;
-
-/** The most starts within any [t, t + window) over the sorted times. */
-function busiestWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  let j = 0;
-  for (let i = 0; i < sorted.length; i++) {
-    while (sorted[i]! - sorted[j]! >= windowMs) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
-}
 
 async function timedServer(push: (fn: () => unknown) => void): Promise<{ smtp: RunningSmtpServer; starts: number[]; order: string[] }> {
   const starts: number[] = [];

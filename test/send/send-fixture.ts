@@ -110,3 +110,15 @@ export async function twoContexts(t: TestContext, engine: Engine): Promise<[AppC
   });
   return [a, b];
 }
+
+/** The most starts within any [t, t + window) over the sorted times. */
+export function busiestWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  let j = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[j]! >= windowMs) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}

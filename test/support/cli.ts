@@ -2,8 +2,9 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const ENTRY = `import('./src/cli/main.ts').then((m) => m.main(['node', 'yubin', ...process.argv.slice(1)]))`;
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** `node --import tsx -e ENTRY ARGS…` runs `yubin ARGS…` from src/. */
+export const ENTRY = `import('./src/cli/main.ts').then((m) => m.main(['node', 'yubin', ...process.argv.slice(1)]))`;
 
 export interface CliResult {
   code: number;

@@ -27,6 +27,12 @@ const run = promisify(execFile);
 export interface PostgresServer {
   /** Superuser URL of the `postgres` database, e.g. postgres://postgres@127.0.0.1:40123/postgres */
   url: string;
+  /**
+   * Crash it (pg_ctl -m immediate: every connection dropped, no clean shutdown) and start it
+   * again on the same port and data. Only for a server of your own (startPostgres()), never
+   * the one the suite shares.
+   */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -178,6 +184,10 @@ async function launch(): Promise<OwnedPostgres> {
       let stopped = false;
       return {
         url,
+        async restart() {
+          await run(ctlCmd, stopArgs, { cwd: dir });
+          await run(cmd, args, { cwd: dir });
+        },
         async stop() {
           if (stopped) return;
           stopped = true;

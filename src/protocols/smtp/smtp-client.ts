@@ -1,8 +1,14 @@
 // Sending mail over SMTP (RFC 5321) with STARTTLS (RFC 3207), implicit TLS (RFC 8314), SMTP
-// AUTH (RFC 4954: PLAIN, LOGIN, CRAM-MD5, XOAUTH2) and the SIZE extension (RFC 1870). A small
-// wrapper over nodemailer's SMTPConnection, which speaks the protocol; this module decides
-// the policy (encryption, certificate checks, size limits, timeouts, logging) and turns
-// everything that goes wrong into a MailError (see smtp-reply.ts).
+// AUTH (RFC 4954: PLAIN, LOGIN, CRAM-MD5, XOAUTH2), the SIZE extension (RFC 1870) and
+// PIPELINING (RFC 2920). This module decides the policy (encryption, certificate checks, size
+// limits, timeouts, logging) and turns everything that goes wrong into a MailError (see
+// smtp-reply.ts).
+//
+// Two layers speak the protocol. nodemailer's SMTPConnection does the handshake — greeting,
+// EHLO, STARTTLS, AUTH with each mechanism — and then hands its socket over (`takeOver`):
+// the mail transactions run on our own SmtpWire (smtp-wire.ts, smtp-transaction.ts), because
+// SMTPConnection sends MAIL FROM, each RCPT TO, DATA and the message one round trip at a time
+// and cannot pipeline, which capped a session at about half of Postfix's smtp-source.
 //
 //   sendMail(options, envelope, raw)   one connection, one message, QUIT
 //   new SmtpSession(options)           connect once, send many (bulk delivery), quit
@@ -11,13 +17,16 @@
 // code, reply and MailError; it is never thrown, also when every recipient is refused (then
 // `sent` is false). Everything that fails the whole message (connection, TLS, AUTH, MAIL FROM,
 // the reply after the data, the size limits) is thrown as a MailError.
-import net from 'node:net';
+import type net from 'node:net';
+import { connect as tcpSocket } from 'node:net';
 import { format } from 'node:util';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import type { Logger as NodemailerLogger } from 'nodemailer/lib/shared/index.js';
-import { fromSocketError, isMailError, MailError } from '../mail-error.ts';
-import { classifySmtpResult, parseSmtpReply, smtpErrorToMailError, smtpReplyError } from './smtp-reply.ts';
+import { fromSocketError, MailError } from '../mail-error.ts';
+import { parseSmtpReply, smtpErrorToMailError } from './smtp-reply.ts';
 import type { SmtpErrorContext, SmtpOutcome } from './smtp-reply.ts';
+import { sendTransaction } from './smtp-transaction.ts';
+import { SmtpWire } from './smtp-wire.ts';
 
 /** TCP connect, and the TLS handshake with encryption 'tls'. */
 export const CONNECTION_TIMEOUT = 30_000;
@@ -108,18 +117,28 @@ export interface SmtpSendResult {
   messageBytes: number;
 }
 
-/** What nodemailer attaches to the error when every recipient was refused. */
-interface RejectedRecipientsError extends Error {
-  code?: string;
-  rejectedErrors?: Array<Error & { recipient?: string; response?: string }>;
-}
-
 type Done<T> = (err?: Error | null, value?: T) => void;
 
-// One SMTPConnection and whether it is still open ('end' seen or not).
+// One SMTPConnection during the handshake, and whether it is still open ('end' seen or not).
 interface Link {
   conn: SMTPConnection;
   open: boolean;
+}
+
+// What SMTPConnection (nodemailer 7.0.13, pinned in package.json) keeps about the connection
+// once its handshake is done: read once by `takeOver`.
+interface SmtpConnectionInternals {
+  _socket: net.Socket;
+  _supportedExtensions: string[];
+  _maxAllowedSize: number;
+  _responseQueue: string[];
+  _remainder: string;
+  _destroyed: boolean;
+  _onSocketData: (chunk: Buffer) => void;
+  _onSocketError: (err: Error) => void;
+  _onSocketClose: () => void;
+  _onSocketEnd: () => void;
+  _onSocketTimeout: () => void;
 }
 
 /** Send one message on its own connection: connect, authenticate, send, QUIT. */
@@ -144,7 +163,7 @@ export class SmtpSession {
   readonly #opts: SmtpSendOptions;
   readonly #timeouts: SmtpTimeouts;
   readonly #log: SmtpLogger | undefined;
-  #link: Link | null = null;
+  #wire: SmtpWire | null = null;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: SmtpSendOptions) {
@@ -160,7 +179,7 @@ export class SmtpSession {
 
   /** An authenticated connection is open. */
   get connected(): boolean {
-    return this.#link?.open === true;
+    return this.#wire?.open === true;
   }
 
   /** Connect, secure and authenticate now (send() does it on demand). */
@@ -181,9 +200,9 @@ export class SmtpSession {
 
   /** Close the connection at once. */
   close(): void {
-    const link = this.#link;
-    this.#link = null;
-    if (link?.open) link.conn.close();
+    const wire = this.#wire;
+    this.#wire = null;
+    wire?.destroy();
   }
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
@@ -229,11 +248,12 @@ export class SmtpSession {
       transactionLog: this.#opts.transcript === true,
     });
     const link: Link = { conn, open: true };
-    // nodemailer emits 'error' outside any call too (a drop between two sends): always listened to
+    let wire: SmtpWire;
+    // nodemailer emits 'error' outside any call too (a drop between two calls), and its
+    // plain socket under a STARTTLS one keeps nodemailer's handler: always listened to
     conn.on('error', (err) => this.#log?.debug({ event: 'smtp.connection.error', host, port, err: err.message }, 'connection error'));
     conn.once('end', () => {
       link.open = false;
-      if (this.#link === link) this.#link = null;
     });
     try {
       await call<void>(link, { command: 'CONN', connecting: true }, (done) => conn.connect(done));
@@ -247,14 +267,19 @@ export class SmtpSession {
       if (auth) {
         await call<void>(link, { command: `AUTH ${auth.mechanism}` }, (done) => conn.login(loginArgs(link, auth), done));
       }
+      if (!link.open) throw new MailError('CONNECTION_CLOSED', 'the server closed the connection', { kind: 'transient', command: 'CONN' });
+      wire = takeOver(conn, this.#timeouts.socket, this.#opts.transcript === true ? this.#log : undefined);
     } catch (err) {
       if (link.open) conn.close();
       const error = smtpErrorToMailError(err, { command: 'CONN', connecting: true });
       this.#log?.warn({ event: 'smtp.connect.failed', host, port, ...errorFields(error) }, 'SMTP connection failed');
       throw error;
     }
-    this.#link = link;
-    this.#log?.info({ event: 'smtp.connect.done', host, port, encryption, secure: conn.secure, auth: this.#opts.auth?.mechanism ?? null }, 'SMTP connection ready');
+    this.#wire = wire;
+    this.#log?.info(
+      { event: 'smtp.connect.done', host, port, encryption, secure: conn.secure, auth: this.#opts.auth?.mechanism ?? null, pipelining: wire.extensions.has('PIPELINING') },
+      'SMTP connection ready',
+    );
   }
 
   async #send(envelope: SmtpEnvelope, raw: Buffer): Promise<SmtpSendResult> {
@@ -262,72 +287,71 @@ export class SmtpSession {
     if (envelope.to.length === 0) {
       throw new MailError('COMMAND_FAILED', 'no recipients', { kind: 'permanent', command: 'RCPT TO' });
     }
+    // a reply nobody asked for (a server timing the idle connection out) would put every later reply one place off
+    if (this.#wire && this.#wire.unsolicited > 0) this.close();
     if (!this.connected) await this.#connect();
-    const link = this.#link;
-    if (!link) throw new MailError('CONNECTION_CLOSED', 'the connection closed', { kind: 'transient', command: 'MAIL FROM' });
+    const wire = this.#wire;
+    if (!wire) throw new MailError('CONNECTION_CLOSED', 'the connection closed', { kind: 'transient', command: 'MAIL FROM' });
 
-    const smtpEnvelope: SMTPConnection.Envelope = {
-      from: envelope.from,
-      to: envelope.to,
-      // announced with SIZE= and checked against the server's SIZE before MAIL FROM
-      size: raw.length,
-      use8BitMime: raw.some((b) => b >= 0x80),
-    };
-    let info: SMTPConnection.SentMessageInfo;
+    let result: SmtpSendResult;
     try {
-      info = await call<SMTPConnection.SentMessageInfo>(link, { command: 'MAIL FROM' }, (done) => link.conn.send(smtpEnvelope, raw, done));
+      result = await sendTransaction(wire, envelope, raw);
     } catch (err) {
-      await this.#resetAfterFailure(link);
-      const rejections = allRecipientsRejected(err);
-      if (rejections) {
-        const result: SmtpSendResult = { sent: false, accepted: [], rejected: rejections, messageBytes: raw.length };
-        this.#log?.warn({ event: 'smtp.send.rejected', rejected: rejections.map((r) => ({ code: r.code, outcome: r.outcome })) }, 'every recipient was refused');
-        return result;
-      }
+      await this.#resetAfterFailure(wire);
       const error = smtpErrorToMailError(err, { command: 'MAIL FROM' });
       this.#log?.warn({ event: 'smtp.send.failed', ...errorFields(error) }, 'SMTP send failed');
       throw error;
     }
-
-    const { code } = parseSmtpReply(info.response);
-    const rejected = (info.rejectedErrors ?? []).map((e) => rejection((e as { recipient?: string }).recipient ?? '', e));
-    const result: SmtpSendResult = {
-      sent: true,
-      accepted: info.accepted.map((address) => ({ address, outcome: 'sent' as const, code, reply: info.response })),
-      rejected,
-      code,
-      reply: info.response,
-      messageBytes: raw.length,
-    };
-    this.#log?.info({ event: 'smtp.send.done', accepted: result.accepted.length, rejected: rejected.length, code }, 'message sent');
+    if (!result.sent) {
+      await this.#resetAfterFailure(wire);
+      this.#log?.warn({ event: 'smtp.send.rejected', rejected: result.rejected.map((r) => ({ code: r.code, outcome: r.outcome })) }, 'every recipient was refused');
+      return result;
+    }
+    this.#log?.info({ event: 'smtp.send.done', accepted: result.accepted.length, rejected: result.rejected.length, code: result.code }, 'message sent');
     return result;
   }
 
   // A failed transaction may leave MAIL FROM open on the server; RSET clears it so the next
   // message starts clean. If even that fails the connection is closed (the next send reconnects).
-  async #resetAfterFailure(link: Link): Promise<void> {
-    if (!link.open) return;
-    try {
-      await call<boolean>(link, { command: 'RSET' }, (done) => link.conn.reset(done));
-    } catch {
-      if (link.open) link.conn.close();
-    }
+  async #resetAfterFailure(wire: SmtpWire): Promise<void> {
+    if (!wire.open) return;
+    wire.command(['RSET']);
+    const reply = await wire.next('RSET').catch(() => '');
+    if (parseSmtpReply(reply).code !== 250) wire.destroy();
   }
 
   async #quit(): Promise<void> {
-    const link = this.#link;
-    this.#link = null;
-    if (!link?.open) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => link.conn.close(), QUIT_TIMEOUT);
-      link.conn.once('end', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      link.conn.quit();
-    });
+    const wire = this.#wire;
+    this.#wire = null;
+    if (!wire?.open) return;
+    wire.command(['QUIT']);
+    const timer = setTimeout(() => wire.destroy(), QUIT_TIMEOUT);
+    await wire.next('QUIT').catch(() => undefined);
+    wire.end();
+    await wire.whenClosed();
+    clearTimeout(timer);
     this.#log?.debug({ event: 'smtp.quit', host: this.#opts.host }, 'SMTP connection closed');
   }
+}
+
+/**
+ * Take the socket from SMTPConnection once its handshake is done: its listeners come off,
+ * it is marked destroyed (so it reacts to nothing any more) and what it learnt from EHLO goes
+ * to the SmtpWire that speaks from here on.
+ */
+function takeOver(conn: SMTPConnection, socketTimeout: number, transcript: SmtpLogger | undefined): SmtpWire {
+  const c = conn as unknown as SmtpConnectionInternals;
+  const socket = c._socket;
+  if (c._responseQueue.length > 0 || c._remainder.trim() !== '') {
+    throw new MailError('PROTOCOL_ERROR', 'the server sent more than was asked for during the handshake', { kind: 'transient', command: 'CONN' });
+  }
+  socket.removeListener('data', c._onSocketData);
+  socket.removeListener('error', c._onSocketError);
+  socket.removeListener('close', c._onSocketClose);
+  socket.removeListener('end', c._onSocketEnd);
+  socket.removeListener('timeout', c._onSocketTimeout);
+  c._destroyed = true;
+  return new SmtpWire(socket, { extensions: c._supportedExtensions, maxSize: c._maxAllowedSize, socketTimeout, transcript });
 }
 
 /** Refused before any connection: larger than the configured limit. */
@@ -359,7 +383,7 @@ function validateOptions(opts: SmtpSendOptions): void {
 
 function tcpConnect(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    const socket = tcpSocket({ host, port });
     // SMTP is a conversation of short lines: do not let Nagle hold them back
     socket.setNoDelay(true);
     const timer = setTimeout(() => {
@@ -410,19 +434,6 @@ function call<T>(link: Link, ctx: SmtpErrorContext, start: (done: Done<T>) => vo
       finish(err);
     }
   });
-}
-
-// nodemailer's "Can't send mail - all recipients were rejected", kept as the MailError's cause
-function allRecipientsRejected(err: unknown): SmtpRecipientRejection[] | null {
-  const e = (isMailError(err) ? err.cause : undefined) as RejectedRecipientsError | undefined;
-  if (e?.code !== 'EENVELOPE' || !Array.isArray(e.rejectedErrors) || e.rejectedErrors.length === 0) return null;
-  return e.rejectedErrors.map((r) => rejection(r.recipient ?? '', r));
-}
-
-function rejection(address: string, err: Error & { response?: string }): SmtpRecipientRejection {
-  const error = typeof err.response === 'string' ? smtpReplyError(err.response, 'RCPT TO', err) : smtpErrorToMailError(err, { command: 'RCPT TO' });
-  const { outcome, code, reply } = classifySmtpResult(error);
-  return { address, outcome: outcome === 'sent' ? 'temporary' : outcome, code, reply, error };
 }
 
 function loginArgs(link: Link, auth: SmtpAuth): Parameters<SMTPConnection['login']>[0] {

@@ -25,7 +25,7 @@ import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
 import type { BulkStatus, ClaimedRecipient, RecipientResult } from '../store/deliveries.ts';
 import type { BulkDeliveryTable } from '../store/schema.ts';
-import { composeBulkMail } from './compose-delivery.ts';
+import { compileBulkMail, type CompiledBulkMail } from './compose-delivery.ts';
 import { decideDelivery, type DeliveryDecision } from './outcome.ts';
 import { ResultCommitter } from './result-committer.ts';
 import { smtpOptionsFor, type SmtpExtras } from './smtp-options.ts';
@@ -151,6 +151,8 @@ class Worker implements SendWorker {
   readonly #committer: ResultCommitter;
   readonly #accounts = new Map<string, AccountContext>();
   readonly #bulks = new Map<string, BulkDeliveryTable>();
+  /** compiled templates per bulk delivery, charset and version of the account (its From) */
+  readonly #composers = new Map<string, Promise<CompiledBulkMail>>();
   readonly #bulkStatus = new Map<string, { status: BulkStatus | undefined; at: number }>();
   /** servers whose window is full, until when */
   readonly #throttledUntil = new Map<string, number>();
@@ -357,8 +359,7 @@ class Worker implements SendWorker {
     const bulk = await this.#bulk(unit.bulkId);
     const item = unit.items[0]!;
     const fields = item.fieldsJson ? (JSON.parse(item.fieldsJson) as Record<string, string>) : {};
-    const templates = { subject: bulk.subject_template, text: bulk.text_template, html: bulk.html_template, charset: item.charset as MailCharset };
-    const mail = await composeBulkMail(templates, actx.account, item.address, fields, item.deliveryId);
+    const mail = await (await this.#composer(bulk, item.charset as MailCharset, actx)).compose(item.address, fields, item.deliveryId);
     return {
       raw: mail.raw,
       envelope,
@@ -518,6 +519,18 @@ class Worker implements SendWorker {
       this.#bulks.set(id, b);
     }
     return b;
+  }
+
+  #composer(bulk: BulkDeliveryTable, charset: MailCharset, actx: AccountContext): Promise<CompiledBulkMail> {
+    const key = `${bulk.id}|${charset}|${actx.version}`;
+    let c = this.#composers.get(key);
+    if (!c) {
+      c = compileBulkMail({ subject: bulk.subject_template, text: bulk.text_template, html: bulk.html_template, charset }, actx.account);
+      c.catch(() => this.#composers.delete(key));
+      if (this.#composers.size > 100) this.#composers.clear();
+      this.#composers.set(key, c);
+    }
+    return c;
   }
 
   async #bulkStatusOf(id: string): Promise<BulkStatus | undefined> {

@@ -13,6 +13,12 @@
 //   sendMail(options, envelope, raw)   one connection, one message, QUIT
 //   new SmtpSession(options)           connect once, send many (bulk delivery), quit
 //
+// Calls on a session are queued. A `send` made while the previous one is still on the wire
+// lets the session write the next message's MAIL FROM, RCPT TO… and DATA right after the
+// previous message's data (RFC 2920 §3.1), so that a stream of mails costs one round trip
+// each; if the connection is gone before the server answered that MAIL FROM, the message is
+// sent again on a new connection (nothing of it was accepted).
+//
 // Per-recipient results: a recipient refused at RCPT TO is reported in `rejected` with its
 // code, reply and MailError; it is never thrown, also when every recipient is refused (then
 // `sent` is false). Everything that fails the whole message (connection, TLS, AUTH, MAIL FROM,
@@ -25,7 +31,7 @@ import type { Logger as NodemailerLogger } from 'nodemailer/lib/shared/index.js'
 import { fromSocketError, MailError } from '../mail-error.ts';
 import { parseSmtpReply, smtpErrorToMailError } from './smtp-reply.ts';
 import type { SmtpErrorContext, SmtpOutcome } from './smtp-reply.ts';
-import { sendTransaction } from './smtp-transaction.ts';
+import { envelopeCommands, sendTransaction } from './smtp-transaction.ts';
 import { SmtpWire } from './smtp-wire.ts';
 
 /** TCP connect, and the TLS handshake with encryption 'tls'. */
@@ -165,6 +171,8 @@ export class SmtpSession {
   readonly #log: SmtpLogger | undefined;
   #wire: SmtpWire | null = null;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The calls waiting in #queue, in order: a send's envelope can be written early, nothing else can. */
+  readonly #waiting: Array<QueuedSend | null> = [];
 
   constructor(opts: SmtpSendOptions) {
     validateOptions(opts);
@@ -184,31 +192,53 @@ export class SmtpSession {
 
   /** Connect, secure and authenticate now (send() does it on demand). */
   connect(): Promise<void> {
-    return this.#enqueue(async () => {
+    return this.#enqueue(null, async () => {
       if (!this.connected) await this.#connect();
     });
   }
 
   send(envelope: SmtpEnvelope, raw: Buffer): Promise<SmtpSendResult> {
-    return this.#enqueue(() => this.#send(envelope, raw));
+    const queued: QueuedSend = { envelope, raw, written: false, cancelled: false };
+    return this.#enqueue(queued, () => this.#send(queued));
   }
 
   /** QUIT politely; never throws. */
   quit(): Promise<void> {
-    return this.#enqueue(() => this.#quit());
+    return this.#enqueue(null, () => this.#quit());
   }
 
-  /** Close the connection at once. */
+  /** Close the connection at once. Sends still waiting in the queue fail with SendCancelledError, unsent. */
   close(): void {
+    for (const w of this.#waiting) if (w) w.cancelled = true;
     const wire = this.#wire;
     this.#wire = null;
     wire?.destroy();
   }
 
-  #enqueue<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task, task);
+  #enqueue<T>(entry: QueuedSend | null, task: () => Promise<T>): Promise<T> {
+    this.#waiting.push(entry);
+    const start = (): Promise<T> => {
+      this.#waiting.shift();
+      return task();
+    };
+    const run = this.#queue.then(start, start);
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** After a message's data: the next queued send's command group, if it is next in line and can go. */
+  #writeAhead(wire: SmtpWire): string[] {
+    const next = this.#waiting[0];
+    if (!next || next.written || !wire.extensions.has('PIPELINING')) return [];
+    try {
+      checkMessageSize(this.#opts, next.raw);
+      if (next.envelope.to.length === 0) return [];
+      const group = envelopeCommands(wire, next.envelope, next.raw);
+      next.written = true;
+      return group;
+    } catch {
+      return []; // it fails on its own turn, with its own error
+    }
   }
 
   async #connect(): Promise<void> {
@@ -282,22 +312,42 @@ export class SmtpSession {
     );
   }
 
-  async #send(envelope: SmtpEnvelope, raw: Buffer): Promise<SmtpSendResult> {
+  async #send(queued: QueuedSend): Promise<SmtpSendResult> {
+    if (queued.cancelled) throw new SendCancelledError();
+    const { envelope, raw } = queued;
     checkMessageSize(this.#opts, raw);
     if (envelope.to.length === 0) {
       throw new MailError('COMMAND_FAILED', 'no recipients', { kind: 'permanent', command: 'RCPT TO' });
     }
     // a reply nobody asked for (a server timing the idle connection out) would put every later reply one place off
-    if (this.#wire && this.#wire.unsolicited > 0) this.close();
-    if (!this.connected) await this.#connect();
+    if (!queued.written && this.#wire && this.#wire.unsolicited > 0) this.close();
+    if (!this.connected) {
+      queued.written = false;
+      await this.#connect();
+    }
     const wire = this.#wire;
     if (!wire) throw new MailError('CONNECTION_CLOSED', 'the connection closed', { kind: 'transient', command: 'MAIL FROM' });
 
     let result: SmtpSendResult;
+    let wroteAhead = false;
+    const after = (): string[] => {
+      const group = this.#writeAhead(wire);
+      wroteAhead = group.length > 0;
+      return group;
+    };
     try {
-      result = await sendTransaction(wire, envelope, raw);
+      result = await sendTransaction(wire, envelope, raw, { written: queued.written, after });
     } catch (err) {
-      await this.#resetAfterFailure(wire);
+      if (queued.written && isUnansweredMailFrom(err)) {
+        // written after the previous message, and the connection ended before the server
+        // said anything to it: nothing of this message was taken, so it goes again
+        this.close();
+        queued.written = false;
+        return this.#send(queued);
+      }
+      // after the end of the data the transaction is over; RSET there would cancel the
+      // next message's MAIL FROM already on its way
+      if (!wroteAhead) await this.#resetAfterFailure(wire);
       const error = smtpErrorToMailError(err, { command: 'MAIL FROM' });
       this.#log?.warn({ event: 'smtp.send.failed', ...errorFields(error) }, 'SMTP send failed');
       throw error;
@@ -352,6 +402,27 @@ function takeOver(conn: SMTPConnection, socketTimeout: number, transcript: SmtpL
   socket.removeListener('timeout', c._onSocketTimeout);
   c._destroyed = true;
   return new SmtpWire(socket, { extensions: c._supportedExtensions, maxSize: c._maxAllowedSize, socketTimeout, transcript });
+}
+
+interface QueuedSend {
+  envelope: SmtpEnvelope;
+  raw: Buffer;
+  /** its command group went out after the previous message's data */
+  written: boolean;
+  /** close() came first: never sent */
+  cancelled: boolean;
+}
+
+/** A send that never started: the session was closed while it waited in the queue. Nothing of it was sent. */
+export class SendCancelledError extends MailError {
+  constructor() {
+    super('CONNECTION_CLOSED', 'the SMTP session was closed before this message was sent', { kind: 'transient', command: 'MAIL FROM' });
+  }
+}
+
+/** No reply at all to MAIL FROM: the connection closed, failed or timed out first. */
+function isUnansweredMailFrom(err: unknown): boolean {
+  return err instanceof MailError && err.command === 'MAIL FROM' && err.response === undefined && err.kind === 'transient';
 }
 
 /** Refused before any connection: larger than the configured limit. */

@@ -15,19 +15,34 @@ import type { SmtpWire } from './smtp-wire.ts';
 
 type Reply = string | MailError;
 
-/** Run one transaction on `wire`. A thrown failure or a result with `sent: false` may leave the transaction open: RSET before the next one. */
-export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, raw: Buffer): Promise<SmtpSendResult> {
+export interface TransactionOptions {
+  /** MAIL FROM, RCPT TO… and DATA were already written (after the previous message's data, RFC 2920 §3.1). */
+  written?: boolean | undefined;
+  /** Command lines to write right after this message's data, in the same write: the next transaction's group. */
+  after?: (() => string[]) | undefined;
+}
+
+/** The command group of a pipelined transaction (MAIL FROM, RCPT TO…, DATA); throws a MailError when the message cannot go at all. */
+export function envelopeCommands(wire: SmtpWire, envelope: SmtpEnvelope, raw: Buffer): string[] {
   const mailFrom = mailFromCommand(wire, envelope, raw);
   const rcptTo = envelope.to.map((address) => {
     if (/[\r\n<>]/.test(address)) throw new MailError('COMMAND_FAILED', `invalid recipient ${JSON.stringify(address)}`, { kind: 'permanent', command: 'RCPT TO' });
     return `RCPT TO:<${address}>`;
   });
+  return [mailFrom, ...rcptTo, 'DATA'];
+}
+
+/** Run one transaction on `wire`. A thrown failure or a result with `sent: false` may leave the transaction open: RSET before the next one. */
+export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, raw: Buffer, options: TransactionOptions = {}): Promise<SmtpSendResult> {
+  const group = envelopeCommands(wire, envelope, raw);
+  const mailFrom = group[0]!;
+  const rcptTo = group.slice(1, -1);
 
   let mailReply: string;
   const rcptReplies: Reply[] = [];
   let dataReply: Reply | undefined;
-  if (wire.extensions.has('PIPELINING')) {
-    wire.command([mailFrom, ...rcptTo, 'DATA']);
+  if (wire.extensions.has('PIPELINING') || options.written) {
+    if (!options.written) wire.command(group);
     // every reply is asked for now, so that each one keeps its place in the order
     const mail = wire.next('MAIL FROM');
     const rcpts = rcptTo.map(() => settle(wire.next('RCPT TO')));
@@ -71,7 +86,7 @@ export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, ra
   if (dataReply === undefined || typeof dataReply !== 'string') throw dataReply ?? closedBefore('DATA');
   if (!isPositive(dataReply, 3)) throw smtpReplyError(dataReply, 'DATA');
 
-  wire.data(dotStuff(raw));
+  wire.data(dotStuff(raw), options.after?.() ?? []);
   const end = await wire.next('DATA');
   if (!isPositive(end, 2)) throw smtpReplyError(end, 'DATA');
   const { code } = parseSmtpReply(end);

@@ -3,7 +3,7 @@
 // drops) and smtp-server (a real SMTP server implementation).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sendMail, SmtpSession } from '../../../src/protocols/smtp/smtp-client.ts';
+import { SendCancelledError, sendMail, SmtpSession } from '../../../src/protocols/smtp/smtp-client.ts';
 import { startScriptedServer, startSmtpServer, clientOptions, rejection } from './smtp-test-servers.ts';
 
 const RAW = Buffer.from(
@@ -131,4 +131,70 @@ test('a connection dropped in the middle of the pipeline: no recipient counts as
   assert.equal(again.sent, true);
   await session.quit();
   assert.equal(early.messages, 1);
+});
+
+// ---- the next message's commands right after the data (RFC 2920 §3.1) ----------------------
+
+const to = (address: string) => ({ from: 'sender@example.com', to: [address] });
+
+test('sends queued on a session: the next MAIL FROM, RCPT TO and DATA go in the same write as the previous data', async (t) => {
+  const server = await startScriptedServer();
+  t.after(() => server.close());
+  const session = new SmtpSession(options(server.port));
+  t.after(() => session.close());
+  const results = await Promise.all(['a', 'b', 'c'].map((x) => session.send(to(`${x}@example.net`), RAW)));
+  await session.quit();
+  assert.deepEqual(results.map((r) => [r.sent, r.accepted[0]?.address]), [
+    [true, 'a@example.net'],
+    [true, 'b@example.net'],
+    [true, 'c@example.net'],
+  ]);
+  assert.equal(server.messages, 3);
+  const followers = server.packets.filter((p) => p[0] === '<end of data>' && p[1]?.startsWith('MAIL FROM'));
+  assert.deepEqual(followers, [
+    ['<end of data>', 'MAIL FROM:<sender@example.com>', 'RCPT TO:<b@example.net>', 'DATA'],
+    ['<end of data>', 'MAIL FROM:<sender@example.com>', 'RCPT TO:<c@example.net>', 'DATA'],
+  ]);
+});
+
+test('a message refused after its data does not disturb the next one already on its way (no RSET in between)', async (t) => {
+  const server = await startScriptedServer({ dataEnd: (n) => (n === 1 ? '550 5.7.1 Rejected by policy' : '250 2.0.0 Ok') });
+  t.after(() => server.close());
+  const session = new SmtpSession(options(server.port));
+  t.after(() => session.close());
+  await session.connect();
+  const [first, second] = await Promise.allSettled([session.send(to('a@example.net'), RAW), session.send(to('b@example.net'), RAW)]);
+  await session.quit();
+  assert.equal(first.status, 'rejected');
+  assert.equal((first as PromiseRejectedResult).reason.responseCode, 550);
+  assert.equal(second.status, 'fulfilled');
+  assert.equal((second as PromiseFulfilledResult<{ sent: boolean }>).value.sent, true);
+  assert.ok(!server.commands.includes('RSET'));
+  assert.equal(server.connections, 1);
+});
+
+test('the server closes after a message (421) while the next one’s MAIL FROM is on its way: that one goes again on a new connection', async (t) => {
+  const server = await startScriptedServer({ dataEnd: (n) => (n === 1 ? '421 4.7.0 Too many messages, closing connection' : '250 2.0.0 Ok'), closeAfterDataEnd: (r) => r.startsWith('421') });
+  t.after(() => server.close());
+  const session = new SmtpSession(options(server.port));
+  t.after(() => session.close());
+  await session.connect();
+  const [first, second] = await Promise.allSettled([session.send(to('a@example.net'), RAW), session.send(to('b@example.net'), RAW)]);
+  await session.quit();
+  assert.equal(first.status, 'rejected');
+  assert.deepEqual([(first as PromiseRejectedResult).reason.responseCode, (first as PromiseRejectedResult).reason.kind], [421, 'transient']);
+  assert.equal(second.status, 'fulfilled');
+  assert.equal(server.connections, 2);
+  assert.equal(server.messages, 2);
+});
+
+test('close() fails the sends still waiting in the queue without sending them', async (t) => {
+  const server = await startScriptedServer();
+  t.after(() => server.close());
+  const session = new SmtpSession(options(server.port));
+  await session.send(to('a@example.net'), RAW);
+  const waiting = [session.send(to('b@example.net'), RAW), session.send(to('c@example.net'), RAW)];
+  session.close();
+  for (const p of waiting) await assert.rejects(p, (e: unknown) => e instanceof SendCancelledError && e.code === 'CONNECTION_CLOSED');
+  assert.equal(server.messages, 1);
 });

@@ -124,6 +124,8 @@ export interface ScriptedReplies {
   closeAfterRcpt?: (reply: string) => boolean;
   /** Drop the connection on receiving this command line, without replying to it. */
   dropAt?: (line: string) => boolean;
+  /** Close the connection after sending this reply to the end of a message. */
+  closeAfterDataEnd?: (reply: string) => boolean;
 }
 
 export interface ScriptedServer {
@@ -133,7 +135,7 @@ export interface ScriptedServer {
   connections: number;
   /** Messages received (ended with "."), whatever the reply to them. */
   messages: number;
-  /** The command lines of each read from the socket: commands that came in one write share a packet. */
+  /** The command lines of each read from the socket (and '<end of data>' where a message ended in it): what came in one write shares a packet. */
   packets: string[][];
   close(): Promise<void>;
 }
@@ -181,7 +183,13 @@ export async function startScriptedServer(replies: ScriptedReplies = {}): Promis
           buffer = buffer.slice(end + 5);
           inData = false;
           messages++;
-          send(replies.dataEnd ? replies.dataEnd(messages) : '250 2.0.0 Ok: queued as 1234');
+          packet.push('<end of data>');
+          const reply = replies.dataEnd ? replies.dataEnd(messages) : '250 2.0.0 Ok: queued as 1234';
+          send(reply);
+          if (replies.closeAfterDataEnd?.(reply)) {
+            socket.end();
+            return;
+          }
           continue;
         }
         const nl = buffer.indexOf('\r\n');

@@ -198,7 +198,7 @@ export class SmtpSession {
   }
 
   send(envelope: SmtpEnvelope, raw: Buffer): Promise<SmtpSendResult> {
-    const queued: QueuedSend = { envelope, raw, written: false, cancelled: false };
+    const queued: QueuedSend = { envelope, raw, written: null, cancelled: false };
     return this.#enqueue(queued, () => this.#send(queued));
   }
 
@@ -234,7 +234,7 @@ export class SmtpSession {
       checkMessageSize(this.#opts, next.raw);
       if (next.envelope.to.length === 0) return [];
       const group = envelopeCommands(wire, next.envelope, next.raw);
-      next.written = true;
+      next.written = group;
       return group;
     } catch {
       return []; // it fails on its own turn, with its own error
@@ -322,7 +322,7 @@ export class SmtpSession {
     // a reply nobody asked for (a server timing the idle connection out) would put every later reply one place off
     if (!queued.written && this.#wire && this.#wire.unsolicited > 0) this.close();
     if (!this.connected) {
-      queued.written = false;
+      queued.written = null;
       await this.#connect();
     }
     const wire = this.#wire;
@@ -336,13 +336,13 @@ export class SmtpSession {
       return group;
     };
     try {
-      result = await sendTransaction(wire, envelope, raw, { written: queued.written, after });
+      result = await sendTransaction(wire, envelope, raw, { written: queued.written ?? undefined, after });
     } catch (err) {
       if (queued.written && isUnansweredMailFrom(err)) {
         // written after the previous message, and the connection ended before the server
         // said anything to it: nothing of this message was taken, so it goes again
         this.close();
-        queued.written = false;
+        queued.written = null;
         return this.#send(queued);
       }
       // after the end of the data the transaction is over; RSET there would cancel the
@@ -407,8 +407,8 @@ function takeOver(conn: SMTPConnection, socketTimeout: number, transcript: SmtpL
 interface QueuedSend {
   envelope: SmtpEnvelope;
   raw: Buffer;
-  /** its command group went out after the previous message's data */
-  written: boolean;
+  /** its command group, once it went out after the previous message's data */
+  written: string[] | null;
   /** close() came first: never sent */
   cancelled: boolean;
 }

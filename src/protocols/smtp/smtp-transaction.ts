@@ -7,6 +7,7 @@
 // recipient keeps its own reply: one refused RCPT does not stop the others, and a recipient
 // whose reply never came (the connection closed) is reported as a temporary rejection,
 // never as accepted. Anything that fails the whole message is thrown as a MailError.
+import { isAscii } from 'node:buffer';
 import { MailError } from '../mail-error.ts';
 import { dotStuff } from './dot-stuffing.ts';
 import { classifySmtpResult, parseSmtpReply, smtpErrorToMailError, smtpReplyError } from './smtp-reply.ts';
@@ -16,8 +17,8 @@ import type { SmtpWire } from './smtp-wire.ts';
 type Reply = string | MailError;
 
 export interface TransactionOptions {
-  /** MAIL FROM, RCPT TO… and DATA were already written (after the previous message's data, RFC 2920 §3.1). */
-  written?: boolean | undefined;
+  /** This command group (from envelopeCommands) was already written after the previous message's data (RFC 2920 §3.1). */
+  written?: string[] | undefined;
   /** Command lines to write right after this message's data, in the same write: the next transaction's group. */
   after?: (() => string[]) | undefined;
 }
@@ -34,7 +35,7 @@ export function envelopeCommands(wire: SmtpWire, envelope: SmtpEnvelope, raw: Bu
 
 /** Run one transaction on `wire`. A thrown failure or a result with `sent: false` may leave the transaction open: RSET before the next one. */
 export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, raw: Buffer, options: TransactionOptions = {}): Promise<SmtpSendResult> {
-  const group = envelopeCommands(wire, envelope, raw);
+  const group = options.written ?? envelopeCommands(wire, envelope, raw);
   const mailFrom = group[0]!;
   const rcptTo = group.slice(1, -1);
 
@@ -118,8 +119,7 @@ function mailFromCommand(wire: SmtpWire, envelope: SmtpEnvelope, raw: Buffer): s
 }
 
 function has8bit(raw: Buffer): boolean {
-  for (let i = 0; i < raw.length; i++) if (raw[i]! >= 0x80) return true;
-  return false;
+  return !isAscii(raw);
 }
 
 /** A server that answered 354 although no recipient was taken gets an empty message (RFC 2920 §3.1), which it refuses. */

@@ -3,7 +3,7 @@
 // drops) and smtp-server (a real SMTP server implementation).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SendCancelledError, sendMail, SmtpSession } from '../../../src/protocols/smtp/smtp-client.ts';
+import { SendCancelledError, sendMail, SmtpSession, type SmtpSendResult } from '../../../src/protocols/smtp/smtp-client.ts';
 import { startScriptedServer, startSmtpServer, clientOptions, rejection } from './smtp-test-servers.ts';
 
 const RAW = Buffer.from(
@@ -137,6 +137,19 @@ test('a connection dropped in the middle of the pipeline: no recipient counts as
 
 const to = (address: string) => ({ from: 'sender@example.com', to: [address] });
 
+/** Two sends queued at once on a connected session (the second written after the first one's data), then QUIT. */
+async function twoQueued(port: number): Promise<[PromiseSettledResult<SmtpSendResult>, PromiseSettledResult<SmtpSendResult>]> {
+  const session = new SmtpSession(options(port));
+  try {
+    await session.connect();
+    const results = await Promise.allSettled([session.send(to('a@example.net'), RAW), session.send(to('b@example.net'), RAW)] as const);
+    await session.quit();
+    return results;
+  } finally {
+    session.close();
+  }
+}
+
 test('sends queued on a session: the next MAIL FROM, RCPT TO and DATA go in the same write as the previous data', async (t) => {
   const server = await startScriptedServer();
   t.after(() => server.close());
@@ -160,15 +173,11 @@ test('sends queued on a session: the next MAIL FROM, RCPT TO and DATA go in the 
 test('a message refused after its data does not disturb the next one already on its way (no RSET in between)', async (t) => {
   const server = await startScriptedServer({ dataEnd: (n) => (n === 1 ? '550 5.7.1 Rejected by policy' : '250 2.0.0 Ok') });
   t.after(() => server.close());
-  const session = new SmtpSession(options(server.port));
-  t.after(() => session.close());
-  await session.connect();
-  const [first, second] = await Promise.allSettled([session.send(to('a@example.net'), RAW), session.send(to('b@example.net'), RAW)]);
-  await session.quit();
+  const [first, second] = await twoQueued(server.port);
   assert.equal(first.status, 'rejected');
   assert.equal((first as PromiseRejectedResult).reason.responseCode, 550);
   assert.equal(second.status, 'fulfilled');
-  assert.equal((second as PromiseFulfilledResult<{ sent: boolean }>).value.sent, true);
+  assert.equal((second as PromiseFulfilledResult<SmtpSendResult>).value.sent, true);
   assert.ok(!server.commands.includes('RSET'));
   assert.equal(server.connections, 1);
 });
@@ -176,11 +185,7 @@ test('a message refused after its data does not disturb the next one already on 
 test('the server closes after a message (421) while the next one’s MAIL FROM is on its way: that one goes again on a new connection', async (t) => {
   const server = await startScriptedServer({ dataEnd: (n) => (n === 1 ? '421 4.7.0 Too many messages, closing connection' : '250 2.0.0 Ok'), closeAfterDataEnd: (r) => r.startsWith('421') });
   t.after(() => server.close());
-  const session = new SmtpSession(options(server.port));
-  t.after(() => session.close());
-  await session.connect();
-  const [first, second] = await Promise.allSettled([session.send(to('a@example.net'), RAW), session.send(to('b@example.net'), RAW)]);
-  await session.quit();
+  const [first, second] = await twoQueued(server.port);
   assert.equal(first.status, 'rejected');
   assert.deepEqual([(first as PromiseRejectedResult).reason.responseCode, (first as PromiseRejectedResult).reason.kind], [421, 'transient']);
   assert.equal(second.status, 'fulfilled');

@@ -58,6 +58,8 @@ export class BulkMailComposer {
   readonly #fromHeader: string;
   readonly #envelopeFrom: string;
   readonly #boundary: string;
+  /** the merge-field names the templates use */
+  readonly #fieldNames: string[];
   /** ISO-2022-JP cannot carry the sender's name or the templates' own text: every mail goes to composeMail. */
   readonly #alwaysComposeMail: boolean;
 
@@ -70,6 +72,7 @@ export class BulkMailComposer {
     this.#envelopeFrom = normalizeAddress(t.from).address;
     this.#boundary = `--_NmP-${randomBytes(8).toString('hex')}-Part_1`;
     this.#alwaysComposeMail = alwaysComposeMail;
+    this.#fieldNames = [...new Set([this.#subject, this.#text, this.#html].flatMap((c) => c?.names ?? []))];
   }
 
   static async compile(t: BulkMailTemplate): Promise<BulkMailComposer> {
@@ -103,7 +106,7 @@ export class BulkMailComposer {
     if (html !== null) parts.push({ subtype: 'html', content: html });
     if (parts.length === 0 || parts.some((p) => p.content === '' || /\r(?!\n)/.test(p.content))) return null;
     const iso = this.#t.charset === 'iso-2022-jp';
-    if (iso && unrepresentableIso2022Jp(fieldValues(this, f.fields)).length > 0) return null;
+    if (iso && unrepresentableIso2022Jp(this.#fieldNames.map((n) => (Object.hasOwn(f.fields, n) ? (f.fields[n] ?? '') : '')).join('\n')).length > 0) return null;
 
     const to = normalizeAddress(f.to).address;
     const date = (f.date ?? new Date()).toUTCString().replace(/GMT/, '+0000');
@@ -130,17 +133,9 @@ export class BulkMailComposer {
     return { raw: Buffer.concat(out), to };
   }
 
-  /** The merge-field names the templates use. */
-  get fieldNames(): string[] {
-    return [...new Set([this.#subject, this.#text, this.#html].flatMap((t) => t?.names ?? []))];
-  }
 }
 
 const CRLF = Buffer.from('\r\n');
-
-function fieldValues(c: BulkMailComposer, fields: Readonly<Record<string, string>>): string {
-  return c.fieldNames.map((n) => (Object.hasOwn(fields, n) ? (fields[n] ?? '') : '')).join('\n');
-}
 
 interface EncodedPart {
   contentType: string;

@@ -304,7 +304,8 @@ class Worker implements SendWorker {
           await this.#sessionFailed(err, [sent.unit, ...rest], actx, pool);
           return false;
         }
-        await this.#finish(sent.unit, err as Error);
+        if (err instanceof SendCancelledError) await this.#release(sent.unit.items);
+        else await this.#finish(sent.unit, err as Error);
         return true;
       }
       const pooled = pool.get(accountId);

@@ -210,6 +210,11 @@ export class SmtpSession {
   /** Close the connection at once. Sends still waiting in the queue fail with SendCancelledError, unsent. */
   close(): void {
     for (const w of this.#waiting) if (w) w.cancelled = true;
+    this.#dropConnection();
+  }
+
+  /** Close the connection; the next send connects again. */
+  #dropConnection(): void {
     const wire = this.#wire;
     this.#wire = null;
     wire?.destroy();
@@ -320,7 +325,7 @@ export class SmtpSession {
       throw new MailError('COMMAND_FAILED', 'no recipients', { kind: 'permanent', command: 'RCPT TO' });
     }
     // a reply nobody asked for (a server timing the idle connection out) would put every later reply one place off
-    if (!queued.written && this.#wire && this.#wire.unsolicited > 0) this.close();
+    if (!queued.written && this.#wire && this.#wire.unsolicited > 0) this.#dropConnection();
     if (!this.connected) {
       queued.written = null;
       await this.#connect();
@@ -341,7 +346,7 @@ export class SmtpSession {
       if (queued.written && isUnansweredMailFrom(err)) {
         // written after the previous message, and the connection ended before the server
         // said anything to it: nothing of this message was taken, so it goes again
-        this.close();
+        this.#dropConnection();
         queued.written = null;
         return this.#send(queued);
       }

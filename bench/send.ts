@@ -13,7 +13,7 @@
 // Prints mails/s and Yubin ÷ smtp-source (the connection-reusing one, like Yubin). Asserts
 // nothing; the numbers depend on the machine. Needs /usr/sbin/smtp-sink and smtp-source
 // (Debian package postfix).
-// Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL]]
+// Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL] [--no-rate] [--no-peers]]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -44,6 +44,8 @@ const { values } = parseArgs({
     'rate-mails': { type: 'string', default: '400' },
     'no-rate': { type: 'boolean', default: false },
     'no-throughput': { type: 'boolean', default: false },
+    // Yubin alone, e.g. under --cpu-prof
+    'no-peers': { type: 'boolean', default: false },
   },
 });
 const COUNT = Number(values.count);
@@ -218,9 +220,10 @@ async function main(): Promise<void> {
       console.log(`${COUNT} mails of ~${MAIL_BYTES / 1024} KB to smtp-sink on 127.0.0.1:${port} (${values.postgres ? 'PostgreSQL' : 'SQLite'})\n`);
       const rows: string[][] = [['sessions', 'smtp-source -d', 'smtp-source (new conn.)', 'SmtpSession alone (pre-composed, no DB)', 'Yubin', 'Yubin ÷ smtp-source -d']];
       for (const s of SESSIONS) {
-        const reuse = smtpSource(port, s, true);
-        const fresh = smtpSource(port, s, false);
-        const bare = await sessionsOnly(port, s);
+        const peers = !values['no-peers'];
+        const reuse = peers ? smtpSource(port, s, true) : NaN;
+        const fresh = peers ? smtpSource(port, s, false) : NaN;
+        const bare = peers ? await sessionsOnly(port, s) : NaN;
         const y = await yubin(port, s);
         console.log(`sessions ${s}: mail ${y.bytes} bytes; server, account and bulk delivery set up in ${y.createSeconds.toFixed(2)} s`);
         rows.push([String(s), reuse.toFixed(0), fresh.toFixed(0), bare.toFixed(0), y.mailsPerSecond.toFixed(0), (y.mailsPerSecond / reuse).toFixed(2)]);

@@ -171,11 +171,16 @@ async function composeIso2022Jp(options: Mail.Options, f: Iso2022JpFields): Prom
   if (f.to.length) headers.push(addressHeader('To', f.to));
   if (f.cc.length) headers.push(addressHeader('Cc', f.cc));
   if (f.replyTo) headers.push(addressHeader('Reply-To', [f.replyTo]));
-  headers.push(fold('Subject', textTokens(f.subject)));
+  headers.push(iso2022JpSubjectHeader(f.subject));
   return { raw: Buffer.from(headers.join('\r\n') + '\r\n' + body, 'latin1'), messageId };
 }
 
 // ---- header writing for the ISO-2022-JP path ----------------------------------------------
+
+/** The Subject header line(s) of an ISO-2022-JP mail, folded, without the final CRLF. */
+export function iso2022JpSubjectHeader(subject: string): string {
+  return fold('Subject', textTokens(subject));
+}
 
 const MAX_LINE = 76;
 
@@ -229,7 +234,8 @@ function normalizeList(list: Array<string | MailAddress> | undefined): MailAddre
   return (list ?? []).map(normalizeAddress);
 }
 
-function normalizeAddress(value: string | MailAddress): MailAddress {
+/** Trimmed, the domain lower-cased and in ASCII (punycode); throws a TypeError on what is not an address. */
+export function normalizeAddress(value: string | MailAddress): MailAddress {
   const a = typeof value === 'string' ? { address: value } : value;
   const address = a.address.trim();
   if (!/^[^\s<>()",;\\@]+@[^\s<>()",;\\@]+$/.test(address)) throw new TypeError(`composeMail: not a mail address: ${JSON.stringify(a.address)}`);

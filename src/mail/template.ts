@@ -31,6 +31,40 @@ export function renderTemplate(template: string, fields: Readonly<Record<string,
   return { text, missing };
 }
 
+/**
+ * A template split once into its literal text and the field names between (`literals` has
+ * one more entry than `names`), so that filling it for each of many recipients is string
+ * concatenation (bulk delivery) instead of a regular-expression pass over the whole body.
+ */
+export interface CompiledTemplate {
+  literals: string[];
+  names: string[];
+}
+
+export function compileTemplate(template: string): CompiledTemplate {
+  const literals: string[] = [];
+  const names: string[] = [];
+  let from = 0;
+  for (const m of template.matchAll(FIELD)) {
+    literals.push(template.slice(from, m.index));
+    names.push(m[1]!);
+    from = m.index + m[0].length;
+  }
+  literals.push(template.slice(from));
+  return { literals, names };
+}
+
+/** Fill a compiled template: the same text as `renderTemplate(template, fields, options).text`. */
+export function fillTemplate(t: CompiledTemplate, fields: Readonly<Record<string, string>>, options: RenderOptions = {}): string {
+  let out = t.literals[0]!;
+  for (let i = 0; i < t.names.length; i++) {
+    const name = t.names[i]!;
+    const value = Object.hasOwn(fields, name) ? (fields[name] ?? '') : '';
+    out += (options.escapeHtml ? escapeHtml(value) : value) + t.literals[i + 1]!;
+  }
+  return out;
+}
+
 /** The distinct field names a template uses, in order of first use. */
 export function templateFields(template: string): string[] {
   const names: string[] = [];

@@ -20,14 +20,14 @@ import type { MailAccount } from '../domain/mail-account.ts';
 import type { MailServer } from '../domain/mail-server.ts';
 import type { MailCharset } from '../mail/compose.ts';
 import { isMailError, MailError } from '../protocols/mail-error.ts';
-import { SmtpSession, type SmtpRecipientResult, type SmtpSendOptions, type SmtpSendResult } from '../protocols/smtp/smtp-client.ts';
+import { SendCancelledError, SmtpSession, type SmtpRecipientResult, type SmtpSendOptions, type SmtpSendResult } from '../protocols/smtp/smtp-client.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
 import { mailLogin, serverForAccount } from '../oauth/mail-login.ts';
 import { OAuthTokenService } from '../oauth/token-service.ts';
 import type { BulkStatus, ClaimedRecipient, RecipientResult } from '../store/deliveries.ts';
 import type { BulkDeliveryTable } from '../store/schema.ts';
-import { composeBulkMail } from './compose-delivery.ts';
+import { compileBulkMail, type CompiledBulkMail } from './compose-delivery.ts';
 import { decideDelivery, type DeliveryDecision } from './outcome.ts';
 import { ResultCommitter } from './result-committer.ts';
 import { smtpOptionsFor, type SmtpExtras } from './smtp-options.ts';
@@ -110,6 +110,13 @@ interface PreparedMail {
   info?: RecipientResult['mail'];
 }
 
+/** A mail handed to its SMTP session, its result not taken yet. */
+interface InFlight {
+  unit: Unit;
+  mail: PreparedMail;
+  result: Promise<SmtpSendResult>;
+}
+
 interface PooledSession {
   session: SmtpSession;
   version: string;
@@ -156,6 +163,8 @@ class Worker implements SendWorker {
   readonly #tokens: OAuthTokenService;
   readonly #accounts = new Map<string, AccountContext>();
   readonly #bulks = new Map<string, BulkDeliveryTable>();
+  /** compiled templates per bulk delivery, charset and version of the account (its From) */
+  readonly #composers = new Map<string, Promise<CompiledBulkMail>>();
   readonly #bulkStatus = new Map<string, { status: BulkStatus | undefined; at: number }>();
   /** servers whose window is full, until when */
   readonly #throttledUntil = new Map<string, number>();
@@ -293,9 +302,40 @@ class Worker implements SendWorker {
       return p;
     };
 
+    // A mail without a per-minute limit is handed to the session before the previous one's
+    // result is in, so that the session can pipeline it right after the previous data; its
+    // result is taken (and recorded) once the next one is on its way.
+    let ahead: InFlight | null = null;
+    /** Record a sent mail's result; false when its session failed (then `rest` is dealt with too). */
+    const settle = async (sent: InFlight, rest: Unit[]): Promise<boolean> => {
+      let result: SmtpSendResult;
+      try {
+        result = await sent.result;
+      } catch (err) {
+        if (isSessionFailure(err)) {
+          await this.#sessionFailed(err, [sent.unit, ...rest], actx, pool);
+          return false;
+        }
+        if (err instanceof SendCancelledError) await this.#release(sent.unit.items);
+        else await this.#finish(sent.unit, err as Error);
+        return true;
+      }
+      const pooled = pool.get(accountId);
+      if (pooled) pooled.lastUsed = Date.now();
+      await this.#recordResult(sent.unit, result, sent.mail.info, actx);
+      return true;
+    };
+    /** Settle the mail ahead, if any; false when the session failed and `rest` was dealt with. */
+    const drain = async (rest: Unit[]): Promise<boolean> => {
+      const sent = ahead;
+      ahead = null;
+      return sent ? settle(sent, rest) : true;
+    };
+
     for (let i = 0; i < units.length; i++) {
       const unit = units[i]!;
       if (this.#stopping) {
+        if (!(await drain(units.slice(i)))) return;
         await this.#release(units.slice(i).flatMap((u) => u.items));
         return;
       }
@@ -321,40 +361,52 @@ class Worker implements SendWorker {
         await this.#finish(unit, error);
         continue;
       }
-
-      if (unit.bulkId && unit.perMinuteLimit !== null) {
-        try {
-          if (!session.connected) await session.connect();
-        } catch (err) {
-          await this.#sessionFailed(err, units.slice(i), actx, pool);
-          return;
-        }
-        if (!(await this.#takeSlot(unit.serverId, unit.perMinuteLimit))) {
-          // the window is full for a while: hand back this server's bulk mail, go on with the rest
-          const rest = units.slice(i);
-          const held = rest.filter((u) => u.bulkId && u.serverId === unit.serverId && u.perMinuteLimit !== null);
-          await this.#release(held.flatMap((u) => u.items));
-          units = [...units.slice(0, i + 1), ...rest.filter((u) => !held.includes(u))];
-          continue;
-        }
-      }
-
       const next = units[i + 1];
       if (next?.bulkId) void prepare(next);
-      let result: SmtpSendResult;
-      try {
-        result = await session.send(mail.envelope, mail.raw);
-      } catch (err) {
-        if (isSessionFailure(err)) {
-          await this.#sessionFailed(err, units.slice(i), actx, pool);
+
+      if (!(unit.bulkId && unit.perMinuteLimit !== null) && session.connected) {
+        const sent: InFlight = { unit, mail, result: session.send(mail.envelope, mail.raw) };
+        sent.result.catch(() => undefined); // settled below or on the next turn
+        if (!(await drain(units.slice(i + 1)))) {
+          // the session failed under the previous mail (it was closed): this one, queued
+          // behind it, went nowhere unless it had already started
+          try {
+            await this.#recordResult(unit, await sent.result, mail.info, actx);
+          } catch (err) {
+            if (err instanceof SendCancelledError) await this.#release(unit.items);
+            else await this.#finish(unit, err as Error);
+          }
           return;
         }
-        await this.#finish(unit, err as Error);
+        ahead = sent;
         continue;
       }
-      pool.get(accountId)!.lastUsed = Date.now();
-      await this.#recordResult(unit, result, mail.info, actx);
+
+      if (!(await drain(units.slice(i)))) return;
+      if (!(unit.bulkId && unit.perMinuteLimit !== null)) {
+        // the first mail of a connection: its login decides whether the next can follow
+        if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.raw) }, units.slice(i + 1)))) return;
+        continue;
+      }
+
+      // per-minute limit: the slot is taken right before this mail's MAIL FROM, in order
+      try {
+        if (!session.connected) await session.connect();
+      } catch (err) {
+        await this.#sessionFailed(err, units.slice(i), actx, pool);
+        return;
+      }
+      if (!(await this.#takeSlot(unit.serverId, unit.perMinuteLimit))) {
+        // the window is full for a while: hand back this server's bulk mail, go on with the rest
+        const rest = units.slice(i);
+        const held = rest.filter((u) => u.bulkId && u.serverId === unit.serverId && u.perMinuteLimit !== null);
+        await this.#release(held.flatMap((u) => u.items));
+        units = [...units.slice(0, i + 1), ...rest.filter((u) => !held.includes(u))];
+        continue;
+      }
+      if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.raw) }, units.slice(i + 1)))) return;
     }
+    await drain([]);
   }
 
   // ---- composing and sending ------------------------------------------------------
@@ -369,8 +421,7 @@ class Worker implements SendWorker {
     const bulk = await this.#bulk(unit.bulkId);
     const item = unit.items[0]!;
     const fields = item.fieldsJson ? (JSON.parse(item.fieldsJson) as Record<string, string>) : {};
-    const templates = { subject: bulk.subject_template, text: bulk.text_template, html: bulk.html_template, charset: item.charset as MailCharset };
-    const mail = await composeBulkMail(templates, actx.account, item.address, fields, item.deliveryId);
+    const mail = await (await this.#composer(bulk, item.charset as MailCharset, actx)).compose(item.address, fields, item.deliveryId);
     return {
       raw: mail.raw,
       envelope,
@@ -550,6 +601,18 @@ class Worker implements SendWorker {
       this.#bulks.set(id, b);
     }
     return b;
+  }
+
+  #composer(bulk: BulkDeliveryTable, charset: MailCharset, actx: AccountContext): Promise<CompiledBulkMail> {
+    const key = `${bulk.id}|${charset}|${actx.version}`;
+    let c = this.#composers.get(key);
+    if (!c) {
+      c = compileBulkMail({ subject: bulk.subject_template, text: bulk.text_template, html: bulk.html_template, charset }, actx.account);
+      c.catch(() => this.#composers.delete(key));
+      if (this.#composers.size > 100) this.#composers.clear();
+      this.#composers.set(key, c);
+    }
+    return c;
   }
 
   async #bulkStatusOf(id: string): Promise<BulkStatus | undefined> {

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type Transaction } from 'kysely';
 import { createRequire } from 'node:module';
 import type { Database } from './schema.ts';
 
@@ -47,6 +47,33 @@ export const SQLITE_FILE_NAME = 'yubin.sqlite';
 /** How long SQLite waits for another process's write lock before SQLITE_BUSY. */
 export const SQLITE_BUSY_TIMEOUT = 10_000;
 
+/** Prepared SQLite statements kept for reuse (most recently used). */
+export const SQLITE_STATEMENT_CACHE = 200;
+
+/**
+ * Kysely prepares every query anew; parsing and planning the same SQL again costs more than
+ * running it on a hot path (the send worker's claim and status queries, thousands a second).
+ * better-sqlite3 statements are reusable, and nothing here iterates one while running it
+ * again (no `.stream()`), so identical SQL gets the same statement.
+ */
+function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(source: string) {
+      let stmt = cache.get(source);
+      if (stmt) {
+        cache.delete(source);
+      } else {
+        stmt = sqlite.prepare(source);
+        if (cache.size >= SQLITE_STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(source, stmt);
+      return stmt;
+    },
+  };
+}
+
 export function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: string }): Db {
   if (opts.databaseUrl) {
     // loaded only when PostgreSQL is configured: the SQLite default stays lighter
@@ -71,6 +98,6 @@ export function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: 
   sqlite.pragma('foreign_keys = ON');
   // checkpoint the WAL every ~32 MB rather than every 4 MB: receiving writes a lot
   sqlite.pragma('wal_autocheckpoint = 8000');
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { kysely, dialect: 'sqlite', transaction: (fn) => sqliteTransaction(kysely, fn), close: () => kysely.destroy() };
 }

@@ -120,3 +120,40 @@ test('submission server: a wrong password is a 535 that fails the mail and flags
     await w.stop();
   }
 });
+
+test('smtp-sink: one mail to three recipients in one pipelined transaction; lines that start with a dot arrive byte for byte', async (t) => {
+  const m = await bed(t);
+  const ctx = m && (await contextFor(t, 'sqlite'));
+  if (!m || !ctx) return;
+  if (!m.smtpSinkDir) return assert.fail('the mailbed dumps smtp-sink mail by default');
+  const f = await addSendingAccount(ctx, { port: m.ports.smtpSink });
+  const service = new DeliveryService(ctx);
+  const { id } = await service.create('test', { accountId: f.accountId, to: ['a@example.net', 'b@example.net', 'c@example.net'], subject: 'dots', text: '.one dot\n..two dots\n.\nafter a lone dot\n' });
+  const w = startSendWorker(ctx, { pollIntervalMs: 50 });
+  let d;
+  try {
+    d = await waitFor(`delivery ${id}`, async () => {
+      const x = await service.get(id);
+      return x.recipients.every((r) => r.status !== 'queued' && r.status !== 'sending') ? x : undefined;
+    });
+  } finally {
+    await w.stop();
+  }
+  assert.deepEqual(d.recipients.map((r) => [r.address, r.status, r.code]), [
+    ['a@example.net', 'sent', 250],
+    ['b@example.net', 'sent', 250],
+    ['c@example.net', 'sent', 250],
+  ]);
+  const raw = (await service.raw(id))!;
+  const sinkDir = m.smtpSinkDir;
+  // smtp-sink dumps with LF line ends
+  const expected = Buffer.from(raw.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
+  const dump = await waitFor(`the dump of ${d.messageId}`, async () => {
+    for (const name of await readdir(sinkDir).catch(() => [] as string[])) {
+      const data = await readFile(join(sinkDir, name)).catch(() => undefined);
+      if (data?.includes(d.messageId!)) return data;
+    }
+    return undefined;
+  });
+  assert.ok(dump.includes(expected), 'smtp-sink received other bytes than the stored ones');
+});

@@ -336,3 +336,45 @@ test('bulk mail: one recipient in To per mail, merge fields from the row (HTML e
   assert.equal(delivery.subject, '山田様へのお知らせ');
   assert.ok((await new DeliveryService(ctx).raw(delivery.id)).equals(byTo.get('yamada@example.jp')!.raw));
 });
+
+test('a connection dropped in the middle of the pipeline: no recipient is marked sent that the server did not accept', async (t) => {
+  const ctx = await sqliteContext(t);
+  if (!ctx) return;
+  // MAIL FROM and the first RCPT TO are answered 250, then the server is gone
+  const smtp = await startScriptedServer({ dropAt: (line) => line.includes('<b@') });
+  later(t, () => smtp.close());
+  const f = await addSendingAccount(ctx, { port: smtp.port });
+  worker(t, ctx, { sessions: 1 });
+  const created = await new DeliveryService(ctx).create('test', { accountId: f.accountId, to: ['a@example.net', 'b@example.net', 'c@example.net'], subject: 's', text: 't' });
+  const d = await settled(ctx, created.id);
+  assert.deepEqual(
+    d.recipients.map((r) => [r.address, r.status, r.attempts, r.error?.code]),
+    [
+      ['a@example.net', 'deferred', 1, 'CONNECTION_CLOSED'],
+      ['b@example.net', 'deferred', 1, 'CONNECTION_CLOSED'],
+      ['c@example.net', 'deferred', 1, 'CONNECTION_CLOSED'],
+    ],
+  );
+  assert.equal(smtp.messages, 0);
+});
+
+test('bulk mail streams over one pipelined connection; a 421 after one mail sends the mail already on its way again on a new connection, each exactly once', async (t) => {
+  const ctx = await sqliteContext(t);
+  if (!ctx) return;
+  const smtp = await startScriptedServer({ dataEnd: (n) => (n === 3 ? '421 4.7.0 Too many messages, closing connection' : `250 2.0.0 Ok: queued as ${n}`), closeAfterDataEnd: (r) => r.startsWith('421') });
+  later(t, () => smtp.close());
+  const f = await addSendingAccount(ctx, { port: smtp.port });
+  const bulk = new BulkDeliveryService(ctx);
+  const csv = ['email,name', ...Array.from({ length: 8 }, (_, i) => `r${i}@example.net,N${i}`)].join('\n');
+  const { id } = await bulk.create('test', { accountId: f.accountId, subject: 'Hi {{name}}', text: 'Dear {{name}}\n', recipientsCsv: csv });
+  worker(t, ctx, { sessions: 1 });
+  const b = await bulkUntil(ctx, id, (x) => x.pending === 0 || (x.sent === 7 && x.pending === 1));
+  const items = (await bulk.recipients(id, { limit: 100 })).items;
+  const deferred = items.filter((r) => r.status === 'deferred');
+  // the third mail got the 421 and waits for its retry; every other one was sent once
+  assert.deepEqual([b.sent, deferred.length, deferred[0]?.code], [7, 1, 421]);
+  assert.equal(smtp.connections, 2);
+  assert.equal(smtp.messages, 8);
+  // mails after the first of a connection followed the previous data in the same write
+  assert.ok(smtp.packets.some((p) => p[0] === '<end of data>' && p[1]?.startsWith('MAIL FROM')));
+});

@@ -1,23 +1,38 @@
 // Sending mail over SMTP (RFC 5321) with STARTTLS (RFC 3207), implicit TLS (RFC 8314), SMTP
-// AUTH (RFC 4954: PLAIN, LOGIN, CRAM-MD5, XOAUTH2) and the SIZE extension (RFC 1870). A small
-// wrapper over nodemailer's SMTPConnection, which speaks the protocol; this module decides
-// the policy (encryption, certificate checks, size limits, timeouts, logging) and turns
-// everything that goes wrong into a MailError (see smtp-reply.ts).
+// AUTH (RFC 4954: PLAIN, LOGIN, CRAM-MD5, XOAUTH2), the SIZE extension (RFC 1870) and
+// PIPELINING (RFC 2920). This module decides the policy (encryption, certificate checks, size
+// limits, timeouts, logging) and turns everything that goes wrong into a MailError (see
+// smtp-reply.ts).
+//
+// Two layers speak the protocol. nodemailer's SMTPConnection does the handshake — greeting,
+// EHLO, STARTTLS, AUTH with each mechanism — and then hands its socket over (`takeOver`):
+// the mail transactions run on our own SmtpWire (smtp-wire.ts, smtp-transaction.ts), because
+// SMTPConnection sends MAIL FROM, each RCPT TO, DATA and the message one round trip at a time
+// and cannot pipeline, which capped a session at about half of Postfix's smtp-source.
 //
 //   sendMail(options, envelope, raw)   one connection, one message, QUIT
 //   new SmtpSession(options)           connect once, send many (bulk delivery), quit
+//
+// Calls on a session are queued. A `send` made while the previous one is still on the wire
+// lets the session write the next message's MAIL FROM, RCPT TO… and DATA right after the
+// previous message's data (RFC 2920 §3.1), so that a stream of mails costs one round trip
+// each; if the connection is gone before the server answered that MAIL FROM, the message is
+// sent again on a new connection (nothing of it was accepted).
 //
 // Per-recipient results: a recipient refused at RCPT TO is reported in `rejected` with its
 // code, reply and MailError; it is never thrown, also when every recipient is refused (then
 // `sent` is false). Everything that fails the whole message (connection, TLS, AUTH, MAIL FROM,
 // the reply after the data, the size limits) is thrown as a MailError.
-import net from 'node:net';
+import type net from 'node:net';
+import { connect as tcpSocket } from 'node:net';
 import { format } from 'node:util';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import type { Logger as NodemailerLogger } from 'nodemailer/lib/shared/index.js';
-import { fromSocketError, isMailError, MailError } from '../mail-error.ts';
-import { classifySmtpResult, parseSmtpReply, smtpErrorToMailError, smtpReplyError } from './smtp-reply.ts';
+import { fromSocketError, MailError } from '../mail-error.ts';
+import { parseSmtpReply, smtpErrorToMailError } from './smtp-reply.ts';
 import type { SmtpErrorContext, SmtpOutcome } from './smtp-reply.ts';
+import { envelopeCommands, sendTransaction } from './smtp-transaction.ts';
+import { SmtpWire } from './smtp-wire.ts';
 
 /** TCP connect, and the TLS handshake with encryption 'tls'. */
 export const CONNECTION_TIMEOUT = 30_000;
@@ -108,18 +123,28 @@ export interface SmtpSendResult {
   messageBytes: number;
 }
 
-/** What nodemailer attaches to the error when every recipient was refused. */
-interface RejectedRecipientsError extends Error {
-  code?: string;
-  rejectedErrors?: Array<Error & { recipient?: string; response?: string }>;
-}
-
 type Done<T> = (err?: Error | null, value?: T) => void;
 
-// One SMTPConnection and whether it is still open ('end' seen or not).
+// One SMTPConnection during the handshake, and whether it is still open ('end' seen or not).
 interface Link {
   conn: SMTPConnection;
   open: boolean;
+}
+
+// What SMTPConnection (nodemailer 7.0.13, pinned in package.json) keeps about the connection
+// once its handshake is done: read once by `takeOver`.
+interface SmtpConnectionInternals {
+  _socket: net.Socket;
+  _supportedExtensions: string[];
+  _maxAllowedSize: number;
+  _responseQueue: string[];
+  _remainder: string;
+  _destroyed: boolean;
+  _onSocketData: (chunk: Buffer) => void;
+  _onSocketError: (err: Error) => void;
+  _onSocketClose: () => void;
+  _onSocketEnd: () => void;
+  _onSocketTimeout: () => void;
 }
 
 /** Send one message on its own connection: connect, authenticate, send, QUIT. */
@@ -144,8 +169,10 @@ export class SmtpSession {
   readonly #opts: SmtpSendOptions;
   readonly #timeouts: SmtpTimeouts;
   readonly #log: SmtpLogger | undefined;
-  #link: Link | null = null;
+  #wire: SmtpWire | null = null;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The calls waiting in #queue, in order: a send's envelope can be written early, nothing else can. */
+  readonly #waiting: Array<QueuedSend | null> = [];
 
   constructor(opts: SmtpSendOptions) {
     validateOptions(opts);
@@ -160,36 +187,63 @@ export class SmtpSession {
 
   /** An authenticated connection is open. */
   get connected(): boolean {
-    return this.#link?.open === true;
+    return this.#wire?.open === true;
   }
 
   /** Connect, secure and authenticate now (send() does it on demand). */
   connect(): Promise<void> {
-    return this.#enqueue(async () => {
+    return this.#enqueue(null, async () => {
       if (!this.connected) await this.#connect();
     });
   }
 
   send(envelope: SmtpEnvelope, raw: Buffer): Promise<SmtpSendResult> {
-    return this.#enqueue(() => this.#send(envelope, raw));
+    const queued: QueuedSend = { envelope, raw, written: null, cancelled: false };
+    return this.#enqueue(queued, () => this.#send(queued));
   }
 
   /** QUIT politely; never throws. */
   quit(): Promise<void> {
-    return this.#enqueue(() => this.#quit());
+    return this.#enqueue(null, () => this.#quit());
   }
 
-  /** Close the connection at once. */
+  /** Close the connection at once. Sends still waiting in the queue fail with SendCancelledError, unsent. */
   close(): void {
-    const link = this.#link;
-    this.#link = null;
-    if (link?.open) link.conn.close();
+    for (const w of this.#waiting) if (w) w.cancelled = true;
+    this.#dropConnection();
   }
 
-  #enqueue<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task, task);
+  /** Close the connection; the next send connects again. */
+  #dropConnection(): void {
+    const wire = this.#wire;
+    this.#wire = null;
+    wire?.destroy();
+  }
+
+  #enqueue<T>(entry: QueuedSend | null, task: () => Promise<T>): Promise<T> {
+    this.#waiting.push(entry);
+    const start = (): Promise<T> => {
+      this.#waiting.shift();
+      return task();
+    };
+    const run = this.#queue.then(start, start);
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** After a message's data: the next queued send's command group, if it is next in line and can go. */
+  #writeAhead(wire: SmtpWire): string[] {
+    const next = this.#waiting[0];
+    if (!next || next.written || !wire.extensions.has('PIPELINING')) return [];
+    try {
+      checkMessageSize(this.#opts, next.raw);
+      if (next.envelope.to.length === 0) return [];
+      const group = envelopeCommands(wire, next.envelope, next.raw);
+      next.written = group;
+      return group;
+    } catch {
+      return []; // it fails on its own turn, with its own error
+    }
   }
 
   async #connect(): Promise<void> {
@@ -229,11 +283,12 @@ export class SmtpSession {
       transactionLog: this.#opts.transcript === true,
     });
     const link: Link = { conn, open: true };
-    // nodemailer emits 'error' outside any call too (a drop between two sends): always listened to
+    let wire: SmtpWire;
+    // nodemailer emits 'error' outside any call too (a drop between two calls), and its
+    // plain socket under a STARTTLS one keeps nodemailer's handler: always listened to
     conn.on('error', (err) => this.#log?.debug({ event: 'smtp.connection.error', host, port, err: err.message }, 'connection error'));
     conn.once('end', () => {
       link.open = false;
-      if (this.#link === link) this.#link = null;
     });
     try {
       await call<void>(link, { command: 'CONN', connecting: true }, (done) => conn.connect(done));
@@ -247,87 +302,132 @@ export class SmtpSession {
       if (auth) {
         await call<void>(link, { command: `AUTH ${auth.mechanism}` }, (done) => conn.login(loginArgs(link, auth), done));
       }
+      if (!link.open) throw new MailError('CONNECTION_CLOSED', 'the server closed the connection', { kind: 'transient', command: 'CONN' });
+      wire = takeOver(conn, this.#timeouts.socket, this.#opts.transcript === true ? this.#log : undefined);
     } catch (err) {
       if (link.open) conn.close();
       const error = smtpErrorToMailError(err, { command: 'CONN', connecting: true });
       this.#log?.warn({ event: 'smtp.connect.failed', host, port, ...errorFields(error) }, 'SMTP connection failed');
       throw error;
     }
-    this.#link = link;
-    this.#log?.info({ event: 'smtp.connect.done', host, port, encryption, secure: conn.secure, auth: this.#opts.auth?.mechanism ?? null }, 'SMTP connection ready');
+    this.#wire = wire;
+    this.#log?.info(
+      { event: 'smtp.connect.done', host, port, encryption, secure: conn.secure, auth: this.#opts.auth?.mechanism ?? null, pipelining: wire.extensions.has('PIPELINING') },
+      'SMTP connection ready',
+    );
   }
 
-  async #send(envelope: SmtpEnvelope, raw: Buffer): Promise<SmtpSendResult> {
+  async #send(queued: QueuedSend): Promise<SmtpSendResult> {
+    if (queued.cancelled) throw new SendCancelledError();
+    const { envelope, raw } = queued;
     checkMessageSize(this.#opts, raw);
     if (envelope.to.length === 0) {
       throw new MailError('COMMAND_FAILED', 'no recipients', { kind: 'permanent', command: 'RCPT TO' });
     }
-    if (!this.connected) await this.#connect();
-    const link = this.#link;
-    if (!link) throw new MailError('CONNECTION_CLOSED', 'the connection closed', { kind: 'transient', command: 'MAIL FROM' });
+    // a reply nobody asked for (a server timing the idle connection out) would put every later reply one place off
+    if (!queued.written && this.#wire && this.#wire.unsolicited > 0) this.#dropConnection();
+    if (!this.connected) {
+      queued.written = null;
+      await this.#connect();
+    }
+    const wire = this.#wire;
+    if (!wire) throw new MailError('CONNECTION_CLOSED', 'the connection closed', { kind: 'transient', command: 'MAIL FROM' });
 
-    const smtpEnvelope: SMTPConnection.Envelope = {
-      from: envelope.from,
-      to: envelope.to,
-      // announced with SIZE= and checked against the server's SIZE before MAIL FROM
-      size: raw.length,
-      use8BitMime: raw.some((b) => b >= 0x80),
+    let result: SmtpSendResult;
+    let wroteAhead = false;
+    const after = (): string[] => {
+      const group = this.#writeAhead(wire);
+      wroteAhead = group.length > 0;
+      return group;
     };
-    let info: SMTPConnection.SentMessageInfo;
     try {
-      info = await call<SMTPConnection.SentMessageInfo>(link, { command: 'MAIL FROM' }, (done) => link.conn.send(smtpEnvelope, raw, done));
+      result = await sendTransaction(wire, envelope, raw, { written: queued.written ?? undefined, after });
     } catch (err) {
-      await this.#resetAfterFailure(link);
-      const rejections = allRecipientsRejected(err);
-      if (rejections) {
-        const result: SmtpSendResult = { sent: false, accepted: [], rejected: rejections, messageBytes: raw.length };
-        this.#log?.warn({ event: 'smtp.send.rejected', rejected: rejections.map((r) => ({ code: r.code, outcome: r.outcome })) }, 'every recipient was refused');
-        return result;
+      if (queued.written && isUnansweredMailFrom(err)) {
+        // written after the previous message, and the connection ended before the server
+        // said anything to it: nothing of this message was taken, so it goes again
+        this.#dropConnection();
+        queued.written = null;
+        return this.#send(queued);
       }
+      // after the end of the data the transaction is over; RSET there would cancel the
+      // next message's MAIL FROM already on its way
+      if (!wroteAhead) await this.#resetAfterFailure(wire);
       const error = smtpErrorToMailError(err, { command: 'MAIL FROM' });
       this.#log?.warn({ event: 'smtp.send.failed', ...errorFields(error) }, 'SMTP send failed');
       throw error;
     }
-
-    const { code } = parseSmtpReply(info.response);
-    const rejected = (info.rejectedErrors ?? []).map((e) => rejection((e as { recipient?: string }).recipient ?? '', e));
-    const result: SmtpSendResult = {
-      sent: true,
-      accepted: info.accepted.map((address) => ({ address, outcome: 'sent' as const, code, reply: info.response })),
-      rejected,
-      code,
-      reply: info.response,
-      messageBytes: raw.length,
-    };
-    this.#log?.info({ event: 'smtp.send.done', accepted: result.accepted.length, rejected: rejected.length, code }, 'message sent');
+    if (!result.sent) {
+      await this.#resetAfterFailure(wire);
+      this.#log?.warn({ event: 'smtp.send.rejected', rejected: result.rejected.map((r) => ({ code: r.code, outcome: r.outcome })) }, 'every recipient was refused');
+      return result;
+    }
+    this.#log?.info({ event: 'smtp.send.done', accepted: result.accepted.length, rejected: result.rejected.length, code: result.code }, 'message sent');
     return result;
   }
 
   // A failed transaction may leave MAIL FROM open on the server; RSET clears it so the next
   // message starts clean. If even that fails the connection is closed (the next send reconnects).
-  async #resetAfterFailure(link: Link): Promise<void> {
-    if (!link.open) return;
-    try {
-      await call<boolean>(link, { command: 'RSET' }, (done) => link.conn.reset(done));
-    } catch {
-      if (link.open) link.conn.close();
-    }
+  async #resetAfterFailure(wire: SmtpWire): Promise<void> {
+    if (!wire.open) return;
+    wire.command(['RSET']);
+    const reply = await wire.next('RSET').catch(() => '');
+    if (parseSmtpReply(reply).code !== 250) wire.destroy();
   }
 
   async #quit(): Promise<void> {
-    const link = this.#link;
-    this.#link = null;
-    if (!link?.open) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => link.conn.close(), QUIT_TIMEOUT);
-      link.conn.once('end', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      link.conn.quit();
-    });
+    const wire = this.#wire;
+    this.#wire = null;
+    if (!wire?.open) return;
+    wire.command(['QUIT']);
+    const timer = setTimeout(() => wire.destroy(), QUIT_TIMEOUT);
+    await wire.next('QUIT').catch(() => undefined);
+    wire.end();
+    await wire.whenClosed();
+    clearTimeout(timer);
     this.#log?.debug({ event: 'smtp.quit', host: this.#opts.host }, 'SMTP connection closed');
   }
+}
+
+/**
+ * Take the socket from SMTPConnection once its handshake is done: its listeners come off,
+ * it is marked destroyed (so it reacts to nothing any more) and what it learnt from EHLO goes
+ * to the SmtpWire that speaks from here on.
+ */
+function takeOver(conn: SMTPConnection, socketTimeout: number, transcript: SmtpLogger | undefined): SmtpWire {
+  const c = conn as unknown as SmtpConnectionInternals;
+  const socket = c._socket;
+  if (c._responseQueue.length > 0 || c._remainder.trim() !== '') {
+    throw new MailError('PROTOCOL_ERROR', 'the server sent more than was asked for during the handshake', { kind: 'transient', command: 'CONN' });
+  }
+  socket.removeListener('data', c._onSocketData);
+  socket.removeListener('error', c._onSocketError);
+  socket.removeListener('close', c._onSocketClose);
+  socket.removeListener('end', c._onSocketEnd);
+  socket.removeListener('timeout', c._onSocketTimeout);
+  c._destroyed = true;
+  return new SmtpWire(socket, { extensions: c._supportedExtensions, maxSize: c._maxAllowedSize, socketTimeout, transcript });
+}
+
+interface QueuedSend {
+  envelope: SmtpEnvelope;
+  raw: Buffer;
+  /** its command group, once it went out after the previous message's data */
+  written: string[] | null;
+  /** close() came first: never sent */
+  cancelled: boolean;
+}
+
+/** A send that never started: the session was closed while it waited in the queue. Nothing of it was sent. */
+export class SendCancelledError extends MailError {
+  constructor() {
+    super('CONNECTION_CLOSED', 'the SMTP session was closed before this message was sent', { kind: 'transient', command: 'MAIL FROM' });
+  }
+}
+
+/** No reply at all to MAIL FROM: the connection closed, failed or timed out first. */
+function isUnansweredMailFrom(err: unknown): boolean {
+  return err instanceof MailError && err.command === 'MAIL FROM' && err.response === undefined && err.kind === 'transient';
 }
 
 /** Refused before any connection: larger than the configured limit. */
@@ -359,7 +459,7 @@ function validateOptions(opts: SmtpSendOptions): void {
 
 function tcpConnect(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    const socket = tcpSocket({ host, port });
     // SMTP is a conversation of short lines: do not let Nagle hold them back
     socket.setNoDelay(true);
     const timer = setTimeout(() => {
@@ -410,19 +510,6 @@ function call<T>(link: Link, ctx: SmtpErrorContext, start: (done: Done<T>) => vo
       finish(err);
     }
   });
-}
-
-// nodemailer's "Can't send mail - all recipients were rejected", kept as the MailError's cause
-function allRecipientsRejected(err: unknown): SmtpRecipientRejection[] | null {
-  const e = (isMailError(err) ? err.cause : undefined) as RejectedRecipientsError | undefined;
-  if (e?.code !== 'EENVELOPE' || !Array.isArray(e.rejectedErrors) || e.rejectedErrors.length === 0) return null;
-  return e.rejectedErrors.map((r) => rejection(r.recipient ?? '', r));
-}
-
-function rejection(address: string, err: Error & { response?: string }): SmtpRecipientRejection {
-  const error = typeof err.response === 'string' ? smtpReplyError(err.response, 'RCPT TO', err) : smtpErrorToMailError(err, { command: 'RCPT TO' });
-  const { outcome, code, reply } = classifySmtpResult(error);
-  return { address, outcome: outcome === 'sent' ? 'temporary' : outcome, code, reply, error };
 }
 
 function loginArgs(link: Link, auth: SmtpAuth): Parameters<SMTPConnection['login']>[0] {

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isMailError, MailError } from '../../../src/protocols/mail-error.ts';
+import { isMailError } from '../../../src/protocols/mail-error.ts';
 import { sendMail, SmtpSession } from '../../../src/protocols/smtp/smtp-client.ts';
-import type { SmtpLogger, SmtpSendOptions } from '../../../src/protocols/smtp/smtp-client.ts';
+import type { SmtpLogger } from '../../../src/protocols/smtp/smtp-client.ts';
 import { classifySmtpResult } from '../../../src/protocols/smtp/smtp-reply.ts';
-import { freePort, startScriptedServer, startSmtpServer, testCert } from './smtp-test-servers.ts';
+import { freePort, startScriptedServer, startSmtpServer, testCert, clientOptions, rejection } from './smtp-test-servers.ts';
 
 const ENVELOPE = { from: 'sender@example.com', to: ['rcpt@example.com'] };
 
@@ -13,19 +13,7 @@ function message(bodyBytes = 40): Buffer {
   return Buffer.from(head + 'x'.repeat(bodyBytes) + '\r\n');
 }
 
-function options(port: number, over: Partial<SmtpSendOptions> = {}): SmtpSendOptions {
-  return { host: '127.0.0.1', port, encryption: 'none', auth: null, maxMessageBytes: null, name: 'client.example', ...over };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<MailError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(isMailError(err), `expected a MailError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the promise to reject');
-}
+const options = clientOptions;
 
 function captureLogger(): SmtpLogger & { entries: Array<{ level: string; obj: object; msg: string | undefined }> } {
   const entries: Array<{ level: string; obj: object; msg: string | undefined }> = [];
@@ -268,9 +256,21 @@ for (const [reply, outcome, code] of RCPT_REPLIES) {
     assert.equal(r?.reply, reply.replace(/\r\n/g, '\n'));
     assert.equal(r?.error.responseCode, code);
     assert.equal(r?.error.kind, outcome === 'temporary' ? 'transient' : 'permanent');
-    assert.ok(!server.commands.includes('DATA'));
+    // PIPELINING: DATA went out with MAIL FROM and RCPT TO (RFC 2920), but no message
+    assert.deepEqual(server.commands.filter((c) => /^(MAIL|RCPT|DATA)/.test(c)).map((c) => c.split(/[ :]/)[0]), ['MAIL', 'RCPT', 'DATA']);
+    assert.equal(server.messages, 0);
   });
 }
+
+test('without PIPELINING the client goes in lock-step and sends no DATA after the only RCPT was refused', async (t) => {
+  const server = await startScriptedServer({ ehlo: ['8BITMIME', 'SIZE 100000'], rcpt: () => '550 5.1.1 User unknown' });
+  t.after(() => server.close());
+  const result = await sendMail(options(server.port), ENVELOPE, message());
+  assert.equal(result.sent, false);
+  assert.equal(result.rejected[0]?.code, 550);
+  assert.ok(!server.commands.includes('DATA'));
+  assert.equal(server.messages, 0);
+});
 
 test('one recipient refused, the other accepted: the message is sent and both are reported', async (t) => {
   const server = await startScriptedServer({ rcpt: (line) => (line.includes('gone@') ? '550 5.1.1 <gone@example.com>: Recipient address rejected: User unknown in local recipient table' : '250 2.1.5 Ok') });

@@ -1,5 +1,6 @@
 // In-process SMTP servers for the SMTP client tests: smtp-server (real TLS, AUTH, SIZE) and a
 // scripted raw `net` server for byte-exact vendor replies, drops and command transcripts.
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -7,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server';
+import { isMailError, type MailError } from '../../../src/protocols/mail-error.ts';
+import type { SmtpSendOptions } from '../../../src/protocols/smtp/smtp-client.ts';
 
 export interface TestCert {
   key: string;
@@ -119,6 +122,10 @@ export interface ScriptedReplies {
   dropAfterDataBytes?: number;
   /** Close the connection after sending this reply to RCPT (e.g. 421). */
   closeAfterRcpt?: (reply: string) => boolean;
+  /** Drop the connection on receiving this command line, without replying to it. */
+  dropAt?: (line: string) => boolean;
+  /** Close the connection after sending this reply to the end of a message. */
+  closeAfterDataEnd?: (reply: string) => boolean;
 }
 
 export interface ScriptedServer {
@@ -126,12 +133,17 @@ export interface ScriptedServer {
   /** Every command line received, in order, over all connections. */
   commands: string[];
   connections: number;
+  /** Messages received (ended with "."), whatever the reply to them. */
+  messages: number;
+  /** The command lines of each read from the socket (and '<end of data>' where a message ended in it): what came in one write shares a packet. */
+  packets: string[][];
   close(): Promise<void>;
 }
 
 /** A raw SMTP server answering by script, byte for byte. */
 export async function startScriptedServer(replies: ScriptedReplies = {}): Promise<ScriptedServer> {
   const commands: string[] = [];
+  const packets: string[][] = [];
   const sockets = new Set<net.Socket>();
   let connections = 0;
   let messages = 0;
@@ -145,12 +157,15 @@ export async function startScriptedServer(replies: ScriptedReplies = {}): Promis
     let dataBytes = 0;
     let mails = 0;
     let rcpts = 0;
+    let acceptedRcpts = 0;
     const send = (line: string): void => {
       if (!socket.destroyed) socket.write(line + '\r\n');
     };
     if (replies.greeting !== null) send(replies.greeting ?? '220 scripted.example ESMTP');
     socket.on('data', (chunk: Buffer) => {
       buffer += chunk.toString('latin1');
+      const packet: string[] = [];
+      packets.push(packet);
       for (;;) {
         if (inData) {
           dataBytes += buffer.length;
@@ -168,7 +183,13 @@ export async function startScriptedServer(replies: ScriptedReplies = {}): Promis
           buffer = buffer.slice(end + 5);
           inData = false;
           messages++;
-          send(replies.dataEnd ? replies.dataEnd(messages) : '250 2.0.0 Ok: queued as 1234');
+          packet.push('<end of data>');
+          const reply = replies.dataEnd ? replies.dataEnd(messages) : '250 2.0.0 Ok: queued as 1234';
+          send(reply);
+          if (replies.closeAfterDataEnd?.(reply)) {
+            socket.end();
+            return;
+          }
           continue;
         }
         const nl = buffer.indexOf('\r\n');
@@ -176,6 +197,11 @@ export async function startScriptedServer(replies: ScriptedReplies = {}): Promis
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 2);
         commands.push(line);
+        packet.push(line);
+        if (replies.dropAt?.(line)) {
+          socket.destroy();
+          return;
+        }
         const verb = line.split(' ')[0]?.toUpperCase() ?? '';
         if (verb === 'EHLO') {
           const kws = replies.ehlo ?? ['PIPELINING', '8BITMIME'];
@@ -186,14 +212,17 @@ export async function startScriptedServer(replies: ScriptedReplies = {}): Promis
         } else if (verb === 'MAIL') {
           mails++;
           rcpts = 0;
+          acceptedRcpts = 0;
           send(replies.mail ? replies.mail(line, mails) : '250 2.1.0 Ok');
         } else if (verb === 'RCPT') {
           rcpts++;
           const reply = replies.rcpt ? replies.rcpt(line, rcpts) : '250 2.1.5 Ok';
           send(reply);
+          if (reply.startsWith('2')) acceptedRcpts++;
           if (replies.closeAfterRcpt?.(reply)) socket.end();
         } else if (verb === 'DATA') {
-          const reply = replies.data ? replies.data() : '354 End data with <CR><LF>.<CR><LF>';
+          // as Postfix does: no DATA without a recipient (which a pipelining client sends anyway)
+          const reply = replies.data ? replies.data() : acceptedRcpts > 0 ? '354 End data with <CR><LF>.<CR><LF>' : '554 5.5.1 Error: no valid recipients';
           send(reply);
           if (reply.startsWith('354')) {
             inData = true;
@@ -218,8 +247,12 @@ export async function startScriptedServer(replies: ScriptedReplies = {}): Promis
   return {
     port,
     commands,
+    packets,
     get connections() {
       return connections;
+    },
+    get messages() {
+      return messages;
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -236,4 +269,20 @@ export async function freePort(): Promise<number> {
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** SmtpSendOptions for a test server on 127.0.0.1: plain, no AUTH, no size limit. */
+export function clientOptions(port: number, over: Partial<SmtpSendOptions> = {}): SmtpSendOptions {
+  return { host: '127.0.0.1', port, encryption: 'none', auth: null, maxMessageBytes: null, name: 'client.example', ...over };
+}
+
+/** The MailError `promise` rejects with (fails the test if it resolves or rejects with anything else). */
+export async function rejection(promise: Promise<unknown>): Promise<MailError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(isMailError(err), `expected a MailError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected the promise to reject');
 }

@@ -1,0 +1,205 @@
+// Composing the many mails of one bulk delivery fast. They differ only by recipient, merge
+// fields, Message-ID and Date, so the work that does not depend on those is done once per
+// bulk delivery (`BulkMailComposer.compile`): the templates split at their fields, the From
+// header written, the MIME boundary chosen, the ISO-2022-JP repertoire checked for the
+// templates' own text. Each mail is then string concatenation plus the encoding of its parts.
+//
+// The output is what composeMail (compose.ts, nodemailer's MailComposer) writes for the same
+// input, byte for byte apart from the random MIME boundary: the same header order, the same
+// encoded-words and folding (nodemailer's mime-funcs), the same choice of 7bit, quoted-
+// printable or base64 (nodemailer's rule) with nodemailer's own encoders. A mail outside what
+// this writer covers is handed to composeMail itself: ISO-2022-JP that cannot carry a field
+// value (composeMail then writes UTF-8 and reports the characters), an address beyond
+// printable ASCII (IDN), an empty body, a bare CR. test/mail/compose-bulk.test.ts compares
+// the two.
+import { randomBytes } from 'node:crypto';
+import base64 from 'nodemailer/lib/base64/index.js';
+import mimeFuncs from 'nodemailer/lib/mime-funcs/index.js';
+import qp from 'nodemailer/lib/qp/index.js';
+import { composeMail, iso2022JpSubjectHeader, normalizeAddress, type ComposedMail, type MailAddress, type MailCharset } from './compose.ts';
+import { encodeIso2022JpBody, unrepresentableIso2022Jp } from './compose-iso2022jp.ts';
+import { compileTemplate, fillTemplate, type CompiledTemplate } from './template.ts';
+
+export interface BulkMailTemplate {
+  from: MailAddress;
+  subject: string;
+  text: string | null;
+  html: string | null;
+  charset: MailCharset;
+}
+
+export interface BulkMailFill {
+  to: string;
+  fields: Readonly<Record<string, string>>;
+  /** With angle brackets. */
+  messageId: string;
+  date?: Date | undefined;
+}
+
+export interface ComposedBulkMail extends ComposedMail {
+  /** The subject with the fields filled in. */
+  subject: string;
+}
+
+type Part = { subtype: 'plain' | 'html'; content: string };
+
+/** nodemailer's line length for encoded bodies and folded headers. */
+const LINE = 76;
+
+// nodemailer's mime-funcs.encodeWords takes a fourth argument (encode every word) its type lacks
+// (and uses `this`)
+const encodeWords = (mimeFuncs.encodeWords as (value: string, encoding: 'Q' | 'B', maxLength: number, encodeAll: boolean) => string).bind(mimeFuncs);
+
+export class BulkMailComposer {
+  readonly #t: BulkMailTemplate;
+  readonly #subject: CompiledTemplate;
+  readonly #text: CompiledTemplate | null;
+  readonly #html: CompiledTemplate | null;
+  readonly #fromHeader: string;
+  readonly #envelopeFrom: string;
+  readonly #boundary: string;
+  /** the merge-field names the templates use */
+  readonly #fieldNames: string[];
+  /** ISO-2022-JP cannot carry the sender's name or the templates' own text: every mail goes to composeMail. */
+  readonly #alwaysComposeMail: boolean;
+
+  private constructor(t: BulkMailTemplate, fromHeader: string, alwaysComposeMail: boolean) {
+    this.#t = t;
+    this.#subject = compileTemplate(t.subject);
+    this.#text = t.text === null ? null : compileTemplate(t.text);
+    this.#html = t.html === null ? null : compileTemplate(t.html);
+    this.#fromHeader = fromHeader;
+    this.#envelopeFrom = normalizeAddress(t.from).address;
+    this.#boundary = `--_NmP-${randomBytes(8).toString('hex')}-Part_1`;
+    this.#alwaysComposeMail = alwaysComposeMail;
+    this.#fieldNames = [...new Set([this.#subject, this.#text, this.#html].flatMap((c) => c?.names ?? []))];
+  }
+
+  static async compile(t: BulkMailTemplate): Promise<BulkMailComposer> {
+    // the From header exactly as composeMail writes it, taken from a probe mail
+    const probe = await composeMail({ from: t.from, to: ['probe@example.invalid'], subject: '', text: 'x', charset: t.charset, messageId: '<probe@example.invalid>' });
+    const head = probe.raw.toString('latin1');
+    const fromHeader = head.slice(0, head.indexOf('\r\nTo: '));
+    let always = probe.charset !== t.charset || !fromHeader.startsWith('From: ');
+    if (t.charset === 'iso-2022-jp') {
+      const literals = [t.subject, t.text ?? '', t.html ?? ''].map((x) => compileTemplate(x).literals.join('')).join('\n');
+      always ||= unrepresentableIso2022Jp(literals).length > 0;
+    }
+    return new BulkMailComposer(t, fromHeader, always);
+  }
+
+  async compose(f: BulkMailFill): Promise<ComposedBulkMail> {
+    const subject = fillTemplate(this.#subject, f.fields).replace(/\r\n|\r|\n/g, ' ');
+    const text = this.#text && fillTemplate(this.#text, f.fields);
+    const html = this.#html && fillTemplate(this.#html, f.fields, { escapeHtml: true });
+    const fast = this.#fast(f, subject, text, html);
+    if (fast) return { raw: fast.raw, messageId: f.messageId, envelope: { from: this.#envelopeFrom, to: [fast.to] }, charset: this.#t.charset, subject };
+    const mail = await composeMail({ from: this.#t.from, to: [f.to], subject, text, html, charset: this.#t.charset, messageId: f.messageId, date: f.date });
+    return { ...mail, subject };
+  }
+
+  /** The mail, or null when composeMail must write it. */
+  #fast(f: BulkMailFill, subject: string, text: string | null, html: string | null): { raw: Buffer; to: string } | null {
+    if (this.#alwaysComposeMail || !/^[\x21-\x7e]+$/.test(f.to)) return null;
+    const parts: Part[] = [];
+    if (text !== null) parts.push({ subtype: 'plain', content: text });
+    if (html !== null) parts.push({ subtype: 'html', content: html });
+    if (parts.length === 0 || parts.some((p) => p.content === '' || /\r(?!\n)/.test(p.content))) return null;
+    const iso = this.#t.charset === 'iso-2022-jp';
+    if (iso && unrepresentableIso2022Jp(this.#fieldNames.map((n) => (Object.hasOwn(f.fields, n) ? (f.fields[n] ?? '') : '')).join('\n')).length > 0) return null;
+
+    const to = normalizeAddress(f.to).address;
+    const date = (f.date ?? new Date()).toUTCString().replace(/GMT/, '+0000');
+    const head = [this.#fromHeader, `To: ${to}`];
+    const subjectLine = iso ? (subject === '' ? '' : iso2022JpSubjectHeader(subject)) : utf8SubjectHeader(subject);
+    if (subjectLine) head.push(subjectLine);
+    const bodies = parts.map((p) => (iso ? iso2022JpPart(p) : utf8Part(p)));
+
+    if (bodies.length === 1) {
+      const [b] = bodies as [EncodedPart];
+      // the ISO-2022-JP path of composeMail puts its own headers first, then nodemailer's
+      if (iso) head.push(`Content-Transfer-Encoding: ${b.encoding}`, `Message-ID: ${f.messageId}`, `Date: ${date}`);
+      else head.push(`Message-ID: ${f.messageId}`, `Date: ${date}`, `Content-Transfer-Encoding: ${b.encoding}`);
+      head.push('MIME-Version: 1.0', `Content-Type: ${b.contentType}`);
+      const endsWithCrlf = b.body.length >= 2 && b.body[b.body.length - 2] === 0x0d && b.body[b.body.length - 1] === 0x0a;
+      return { raw: Buffer.concat([Buffer.from(head.join('\r\n') + '\r\n\r\n', 'latin1'), b.body, ...(endsWithCrlf ? [] : [CRLF])]), to };
+    }
+    head.push(`Message-ID: ${f.messageId}`, `Date: ${date}`, 'MIME-Version: 1.0', `Content-Type: multipart/alternative;\r\n boundary="${this.#boundary}"`);
+    const out: Buffer[] = [Buffer.from(head.join('\r\n') + '\r\n\r\n', 'latin1')];
+    bodies.forEach((b, i) => {
+      out.push(Buffer.from(`${i > 0 ? '\r\n' : ''}--${this.#boundary}\r\nContent-Type: ${b.contentType}\r\nContent-Transfer-Encoding: ${b.encoding}\r\n\r\n`, 'latin1'), b.body);
+    });
+    out.push(Buffer.from(`\r\n--${this.#boundary}--\r\n`, 'latin1'));
+    return { raw: Buffer.concat(out), to };
+  }
+
+}
+
+const CRLF = Buffer.from('\r\n');
+
+interface EncodedPart {
+  contentType: string;
+  encoding: '7bit' | 'quoted-printable' | 'base64';
+  body: Buffer;
+}
+
+/** nodemailer's Subject: encoded-words only where needed, folded at 76; none when empty. */
+function utf8SubjectHeader(subject: string): string {
+  if (subject.trim() === '') return '';
+  return mimeFuncs.foldLines(`Subject: ${encodeWords(subject, textEncoding(subject), 52, true)}`, LINE);
+}
+
+// nodemailer's MimeNode: plain text with no line over 76 goes as it is; otherwise
+// quoted-printable when Latin letters outnumber the rest, base64 when not
+function utf8Part(p: Part): EncodedPart {
+  const contentType = `text/${p.subtype}; charset=utf-8`;
+  if (isShortPlainText(p.content)) {
+    return { contentType, encoding: '7bit', body: Buffer.from(crlf(p.content), 'latin1') };
+  }
+  if (textEncoding(p.content) === 'Q') return { contentType, encoding: 'quoted-printable', body: Buffer.from(crlf(qp.wrap(qp.encode(Buffer.from(p.content, 'utf-8')), LINE)), 'latin1') };
+  return { contentType, encoding: 'base64', body: base64Body(Buffer.from(p.content, 'utf-8')) };
+}
+
+function iso2022JpPart(p: Part): EncodedPart {
+  const contentType = `text/${p.subtype}; charset=ISO-2022-JP`;
+  const { bytes, fits7bit } = encodeIso2022JpBody(p.content);
+  if (fits7bit) return { contentType, encoding: '7bit', body: bytes };
+  return { contentType, encoding: 'base64', body: base64Body(bytes) };
+}
+
+// nodemailer's base64 Encoder given the body in one chunk: whole 3-byte groups wrapped at 76,
+// then the last one or two bytes' characters appended unwrapped (its flush)
+function base64Body(bytes: Buffer): Buffer {
+  const cut = bytes.length - (bytes.length % 3);
+  return Buffer.from(base64.wrap(bytes.subarray(0, cut).toString('base64'), LINE) + bytes.subarray(cut).toString('base64'), 'latin1');
+}
+
+/**
+ * nodemailer's `isPlainText(s) && !hasLongerLines(s, 76)` in one pass: no control character
+ * but TAB, CR and LF, nothing beyond ASCII, no line over 76 characters (and, as there, no
+ * text over 128 KiB).
+ */
+export function isShortPlainText(s: string): boolean {
+  if (s.length > 128 * 1024) return false;
+  let line = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x0a || c === 0x0d) {
+      line = 0;
+      continue;
+    }
+    if (c >= 0x80 || (c < 0x20 && c !== 0x09) || ++line > LINE) return false;
+  }
+  return true;
+}
+
+function textEncoding(value: string): 'Q' | 'B' {
+  const nonLatin = (value.match(/[\x00-\x08\x0B\x0C\x0E-\x1F\u0080-\uFFFF]/g) ?? []).length;
+  const latin = (value.match(/[a-z]/gi) ?? []).length;
+  return nonLatin < latin ? 'Q' : 'B';
+}
+
+/** Line ends as CRLF (nodemailer's output stream does the same to every bare LF). */
+function crlf(s: string): string {
+  return s.indexOf('\n') < 0 ? s : s.replace(/\r?\n/g, '\r\n');
+}

@@ -1,0 +1,150 @@
+// One SMTP mail transaction (RFC 5321 §3.3): MAIL FROM, RCPT TO for each recipient, DATA,
+// the message, and the reply to its end.
+//
+// With PIPELINING (RFC 2920) MAIL FROM, every RCPT TO and DATA go out in one write and
+// their replies are read in order; the message follows the 354 (DATA is the last command of
+// a group, §3.1). Without it, lock-step: one command, its reply, the next. Either way every
+// recipient keeps its own reply: one refused RCPT does not stop the others, and a recipient
+// whose reply never came (the connection closed) is reported as a temporary rejection,
+// never as accepted. Anything that fails the whole message is thrown as a MailError.
+import { isAscii } from 'node:buffer';
+import { MailError } from '../mail-error.ts';
+import { dotStuff } from './dot-stuffing.ts';
+import { classifySmtpResult, parseSmtpReply, smtpErrorToMailError, smtpReplyError } from './smtp-reply.ts';
+import type { SmtpEnvelope, SmtpRecipientRejection, SmtpSendResult } from './smtp-client.ts';
+import type { SmtpWire } from './smtp-wire.ts';
+
+type Reply = string | MailError;
+
+export interface TransactionOptions {
+  /** This command group (from envelopeCommands) was already written after the previous message's data (RFC 2920 §3.1). */
+  written?: string[] | undefined;
+  /** Command lines to write right after this message's data, in the same write: the next transaction's group. */
+  after?: (() => string[]) | undefined;
+}
+
+/** The command group of a pipelined transaction (MAIL FROM, RCPT TO…, DATA); throws a MailError when the message cannot go at all. */
+export function envelopeCommands(wire: SmtpWire, envelope: SmtpEnvelope, raw: Buffer): string[] {
+  const mailFrom = mailFromCommand(wire, envelope, raw);
+  const rcptTo = envelope.to.map((address) => {
+    if (/[\r\n<>]/.test(address)) throw new MailError('COMMAND_FAILED', `invalid recipient ${JSON.stringify(address)}`, { kind: 'permanent', command: 'RCPT TO' });
+    return `RCPT TO:<${address}>`;
+  });
+  return [mailFrom, ...rcptTo, 'DATA'];
+}
+
+/** Run one transaction on `wire`. A thrown failure or a result with `sent: false` may leave the transaction open: RSET before the next one. */
+export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, raw: Buffer, options: TransactionOptions = {}): Promise<SmtpSendResult> {
+  const group = options.written ?? envelopeCommands(wire, envelope, raw);
+  const mailFrom = group[0]!;
+  const rcptTo = group.slice(1, -1);
+
+  let mailReply: string;
+  const rcptReplies: Reply[] = [];
+  let dataReply: Reply | undefined;
+  if (wire.extensions.has('PIPELINING') || options.written) {
+    if (!options.written) wire.command(group);
+    // every reply is asked for now, so that each one keeps its place in the order
+    const mail = wire.next('MAIL FROM');
+    const rcpts = rcptTo.map(() => settle(wire.next('RCPT TO')));
+    const data = settle(wire.next('DATA'));
+    mailReply = await mail.catch(async (err: unknown) => {
+      await Promise.all([...rcpts, data]);
+      throw err;
+    });
+    for (const r of rcpts) rcptReplies.push(await r);
+    dataReply = await data;
+  } else {
+    wire.command([mailFrom]);
+    mailReply = await wire.next('MAIL FROM');
+    if (isPositive(mailReply, 2)) {
+      for (const line of rcptTo) {
+        wire.command([line]);
+        rcptReplies.push(await settle(wire.next('RCPT TO')));
+      }
+      if (rcptReplies.some((r) => isPositive(r, 2))) {
+        wire.command(['DATA']);
+        dataReply = await settle(wire.next('DATA'));
+      }
+    }
+  }
+
+  if (!isPositive(mailReply, 2)) {
+    await abandonData(wire, dataReply);
+    throw smtpReplyError(mailReply, 'MAIL FROM');
+  }
+  const accepted: string[] = [];
+  const rejected: SmtpRecipientRejection[] = [];
+  envelope.to.forEach((address, i) => {
+    const reply = rcptReplies[i] ?? closedBefore('RCPT TO');
+    if (isPositive(reply, 2)) accepted.push(address);
+    else rejected.push(rejection(address, reply));
+  });
+  if (accepted.length === 0) {
+    await abandonData(wire, dataReply);
+    return { sent: false, accepted: [], rejected, messageBytes: raw.length };
+  }
+  if (dataReply === undefined || typeof dataReply !== 'string') throw dataReply ?? closedBefore('DATA');
+  if (!isPositive(dataReply, 3)) throw smtpReplyError(dataReply, 'DATA');
+
+  wire.data(dotStuff(raw), options.after?.() ?? []);
+  const end = await wire.next('DATA');
+  if (!isPositive(end, 2)) throw smtpReplyError(end, 'DATA');
+  const { code } = parseSmtpReply(end);
+  return {
+    sent: true,
+    accepted: accepted.map((address) => ({ address, outcome: 'sent' as const, code, reply: end })),
+    rejected,
+    code,
+    reply: end,
+    messageBytes: raw.length,
+  };
+}
+
+function mailFromCommand(wire: SmtpWire, envelope: SmtpEnvelope, raw: Buffer): string {
+  if (wire.maxSize > 0 && raw.length > wire.maxSize) {
+    // RFC 1870: the server said how much it takes; nothing is sent
+    throw new MailError('MESSAGE_TOO_LARGE', `the message is ${raw.length} bytes, over the ${wire.maxSize} bytes the server accepts (SIZE)`, {
+      kind: 'permanent',
+      command: 'MAIL FROM',
+    });
+  }
+  if (/[\r\n<>]/.test(envelope.from)) throw new MailError('COMMAND_FAILED', `invalid sender ${JSON.stringify(envelope.from)}`, { kind: 'permanent', command: 'MAIL FROM' });
+  let command = `MAIL FROM:<${envelope.from}>`;
+  // RFC 6531: an address beyond ASCII needs SMTPUTF8; RFC 6152: 8-bit content is announced
+  if (wire.extensions.has('SMTPUTF8') && [envelope.from, ...envelope.to].some((a) => /[^\x00-\x7f]/.test(a))) command += ' SMTPUTF8';
+  if (wire.extensions.has('8BITMIME') && has8bit(raw)) command += ' BODY=8BITMIME';
+  if (wire.extensions.has('SIZE')) command += ` SIZE=${raw.length}`;
+  return command;
+}
+
+function has8bit(raw: Buffer): boolean {
+  return !isAscii(raw);
+}
+
+/** A server that answered 354 although no recipient was taken gets an empty message (RFC 2920 §3.1), which it refuses. */
+async function abandonData(wire: SmtpWire, dataReply: Reply | undefined): Promise<void> {
+  if (typeof dataReply !== 'string' || !isPositive(dataReply, 3)) return;
+  wire.data([Buffer.from('.\r\n')]);
+  await wire.next('DATA').catch(() => undefined);
+}
+
+function isPositive(reply: Reply, first: 2 | 3): reply is string {
+  if (typeof reply !== 'string') return false;
+  const { code } = parseSmtpReply(reply);
+  return code !== undefined && Math.floor(code / 100) === first;
+}
+
+function settle(p: Promise<string>): Promise<Reply> {
+  return p.catch((err: unknown) => smtpErrorToMailError(err));
+}
+
+function closedBefore(command: string): MailError {
+  return new MailError('CONNECTION_CLOSED', `the connection closed before the reply to ${command}`, { kind: 'transient', command });
+}
+
+function rejection(address: string, reply: Reply): SmtpRecipientRejection {
+  const error = typeof reply === 'string' ? smtpReplyError(reply, 'RCPT TO') : reply;
+  const { outcome, code, reply: text } = classifySmtpResult(error);
+  return { address, outcome: outcome === 'sent' ? 'temporary' : outcome, code, reply: text, error };
+}

@@ -1,0 +1,91 @@
+// The bulk composer (compiled once per bulk delivery) against composeMail, which it replaces
+// for bulk mail: the same bytes (the MIME boundary aside), and mailparser reads the same
+// subject, addresses and bodies — for ASCII, Japanese (UTF-8 base64 / quoted-printable),
+// ISO-2022-JP and its UTF-8 fallback, and random merge-field values.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { simpleParser } from 'mailparser';
+import { compileBulkMail, composeBulkMail, type BulkTemplates } from '../../src/send/compose-delivery.ts';
+import { compileTemplate, fillTemplate, renderTemplate } from '../../src/mail/template.ts';
+
+const SENDER = { fromName: '郵便 送信係', address: 'news@Example.com' };
+const DATE = new Date('2026-12-02T09:30:00Z');
+const unboundary = (raw: Buffer): string => raw.toString('latin1').replace(/--_NmP-[0-9a-f]+-Part_1/g, '<boundary>');
+
+async function both(t: BulkTemplates, to: string, fields: Record<string, string>) {
+  const compiled = await compileBulkMail(t, SENDER);
+  const fast = await compiled.compose(to, fields, 'delivery-1', DATE);
+  const reference = await composeBulkMail(t, SENDER, to, fields, 'delivery-1', DATE);
+  return { fast, reference };
+}
+
+async function assertSame(t: BulkTemplates, to: string, fields: Record<string, string>): Promise<void> {
+  const { fast, reference } = await both(t, to, fields);
+  assert.equal(unboundary(fast.raw), unboundary(reference.raw));
+  assert.deepEqual([fast.subject, fast.messageId, fast.charset, fast.envelope, fast.charsetFallback], [reference.subject, reference.messageId, reference.charset, reference.envelope, reference.charsetFallback]);
+  const [a, b] = await Promise.all([simpleParser(fast.raw), simpleParser(reference.raw)]);
+  assert.deepEqual([a.subject, a.from?.text, (a.to as { text: string } | undefined)?.text, a.text, a.html, a.messageId, a.date?.toISOString()], [
+    b.subject,
+    b.from?.text,
+    (b.to as { text: string } | undefined)?.text,
+    b.text,
+    b.html,
+    b.messageId,
+    b.date?.toISOString(),
+  ]);
+}
+
+const LOREM = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.\n'.repeat(20);
+const NIHONGO = '本日はお忙しいところ誠にありがとうございます。今後ともよろしくお願いいたします。\n'.repeat(10);
+
+const CASES: Array<[string, BulkTemplates, Record<string, string>]> = [
+  ['ASCII text, 7bit', { subject: 'Notice for {{name}}', text: `Dear {{name}},\n\n${LOREM}`, html: null, charset: 'utf-8' }, { name: 'Customer 1' }],
+  ['Japanese text, UTF-8 base64', { subject: '{{name}}様へのお知らせ', text: `{{name}}様\n\n${NIHONGO}`, html: null, charset: 'utf-8' }, { name: '山田 太郎' }],
+  ['mostly Latin with accents, quoted-printable', { subject: 'Caf\u00e9 {{name}}', text: `Bonjour {{name}}, caf\u00e9 cr\u00e8me.\n${LOREM}`, html: null, charset: 'utf-8' }, { name: 'Ren\u00e9e' }],
+  ['a line over 76 characters', { subject: 'x', text: `${'y'.repeat(120)} {{name}}\n`, html: null, charset: 'utf-8' }, { name: 'z' }],
+  ['text and HTML (fields escaped in HTML)', { subject: '{{name}}様', text: '{{name}}様\nお知らせ', html: '<p>{{name}}様</p>', charset: 'utf-8' }, { name: '山田 & <b>"株"</b>' }],
+  ['HTML only', { subject: 'HTML {{name}}', html: '<p>{{name}}</p>', text: null, charset: 'utf-8' }, { name: 'Bob' }],
+  ['ISO-2022-JP, 7bit', { subject: '{{name}}様へのお知らせ ①', text: `{{name}}様\n\n${NIHONGO}`, html: null, charset: 'iso-2022-jp' }, { name: '髙橋 ㈱' }],
+  ['ISO-2022-JP text and HTML', { subject: '{{name}}様', text: '{{name}}様\n', html: '<p>{{name}}様</p>', charset: 'iso-2022-jp' }, { name: '山田' }],
+  ['ISO-2022-JP with a line over 998 octets, base64', { subject: 's', text: `{{name}}${'あ'.repeat(600)}\n`, html: null, charset: 'iso-2022-jp' }, { name: '山田' }],
+  ['ISO-2022-JP that cannot carry a field value: UTF-8 with the characters listed', { subject: '{{name}}様', text: '{{name}}様\n', html: null, charset: 'iso-2022-jp' }, { name: '😀 ｶﾀｶﾅ' }],
+  ['ISO-2022-JP that cannot carry the template itself', { subject: '〜 {{name}}', text: '{{name}}\n', html: null, charset: 'iso-2022-jp' }, { name: 'a' }],
+  ['a field missing from the row, an empty subject', { subject: '{{missing}}', text: 'Dear {{name}}{{missing}}\n', html: null, charset: 'utf-8' }, { name: 'A' }],
+  ['a value with line breaks and dots', { subject: 'multi {{name}}', text: 'Hello\n{{name}}\n.\n', html: null, charset: 'utf-8' }, { name: 'line one\r\n.line two\nthree' }],
+];
+
+for (const [name, t, fields] of CASES) {
+  test(`the same mail as composeMail: ${name}`, async () => {
+    await assertSame(t, 'Rcpt@Example.NET', fields);
+  });
+}
+
+test('the same mail as composeMail for an internationalized recipient domain', async () => {
+  await assertSame({ subject: 'IDN {{name}}', text: 'Hi {{name}}\n', html: null, charset: 'utf-8' }, 'user@例え.jp', { name: 'x' });
+});
+
+test('a compiled template fills in as renderTemplate does (own properties only, HTML escaping)', () => {
+  const template = 'A {{ name }} B {{氏名}} C {{constructor}} {{name}}';
+  const fields = { name: '<x>', 氏名: '山田' };
+  for (const escapeHtml of [false, true]) {
+    assert.equal(fillTemplate(compileTemplate(template), fields, { escapeHtml }), renderTemplate(template, fields, { escapeHtml }).text);
+  }
+});
+
+test('random merge-field values: the same bytes as composeMail (property)', async () => {
+  const value = fc.oneof(
+    fc.string({ unit: fc.constantFrom('a', 'Z', ' ', '.', '\n', '\r\n', '=', '?', '山', '田', '①', '～', '😀', 'é', 'ｱ', '<', '&', '\t'), maxLength: 40 }),
+    // printable ASCII only, sometimes long: the 7bit path and its 76-character line rule
+    fc.string({ unit: fc.constantFrom('a', 'Z', ' ', '.', '-', '\n'), maxLength: 120 }),
+  );
+  await fc.assert(
+    fc.asyncProperty(value, value, fc.constantFrom<BulkTemplates['charset']>('utf-8', 'iso-2022-jp'), fc.boolean(), fc.constantFrom(`{{name}}様\n\n{{note}}\n${NIHONGO}`, `Dear {{name}},\n\n{{note}}\n${LOREM}`), async (name, note, charset, withHtml, text) => {
+      const t: BulkTemplates = { subject: '{{name}} へのお知らせ', text, html: withHtml ? '<p>{{name}}</p><p>{{note}}</p>' : null, charset };
+      const { fast, reference } = await both(t, 'rcpt@example.net', { name, note });
+      assert.equal(unboundary(fast.raw), unboundary(reference.raw));
+      assert.deepEqual(fast.charsetFallback, reference.charsetFallback);
+    }),
+    { numRuns: 100 },
+  );
+});

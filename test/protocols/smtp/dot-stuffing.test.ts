@@ -1,0 +1,46 @@
+// The DATA payload: dot-stuffing and the terminator, byte for byte (RFC 5321 §4.5.2).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { dotStuff, hasBareLineBreak } from '../../../src/protocols/smtp/dot-stuffing.ts';
+
+const payload = (raw: string): string => Buffer.concat(dotStuff(Buffer.from(raw, 'latin1'))).toString('latin1');
+
+/** What a receiver does (RFC 5321 §4.5.2): read lines up to the lone ".", drop one leading dot. */
+function unstuff(data: string): string {
+  assert.ok(data.endsWith('\r\n.\r\n') || data === '.\r\n', 'ends with CRLF . CRLF');
+  const body = data === '.\r\n' ? '' : data.slice(0, -3);
+  return body
+    .split('\r\n')
+    .map((line) => (line.startsWith('.') ? line.slice(1) : line))
+    .join('\r\n');
+}
+
+test('lines starting with a dot get a second one; the payload ends with CRLF . CRLF', () => {
+  assert.equal(payload('a\r\n.b\r\n..c\r\n.\r\nd\r\n'), 'a\r\n..b\r\n...c\r\n..\r\nd\r\n.\r\n');
+  assert.equal(payload('.first\r\n'), '..first\r\n.\r\n');
+  assert.equal(payload('no final line break'), 'no final line break\r\n.\r\n');
+  assert.equal(payload(''), '.\r\n');
+  assert.equal(payload('a.b\r\n'), 'a.b\r\n.\r\n');
+});
+
+test('bare LF and bare CR are sent as CRLF', () => {
+  assert.equal(payload('a\n.b\rc\r\n'), 'a\r\n..b\r\nc\r\n.\r\n');
+  assert.equal(hasBareLineBreak(Buffer.from('a\r\nb\r\n')), false);
+  assert.equal(hasBareLineBreak(Buffer.from('a\nb')), true);
+  assert.equal(hasBareLineBreak(Buffer.from('a\rb')), true);
+  assert.equal(hasBareLineBreak(Buffer.from('\n')), true);
+});
+
+test('a message with CRLF line ends is received exactly as it was given (property)', () => {
+  const line = fc.stringMatching(/^[.a-z \x80-\xff]{0,12}$/);
+  fc.assert(
+    fc.property(fc.array(line, { maxLength: 20 }), (lines) => {
+      const raw = lines.map((l) => l + '\r\n').join('');
+      const data = payload(raw);
+      assert.equal(unstuff(data), raw);
+      // no line of the payload but the last is a lone dot
+      assert.equal(data.split('\r\n').indexOf('.'), data.split('\r\n').length - 2);
+    }),
+  );
+});

@@ -42,21 +42,28 @@ export async function receiveNow(
   }
   // a lease found taken by another holder (this process stalled past the TTL) stops the
   // run before anything more is stored or deleted: the other holder carries on
+  // So does a lease that could not be renewed (database unreachable) and may run out before
+  // the next try: another worker may take the account then, and two runs must never delete
+  // side by side (the other one would log our deletions as not done).
   const lost = new AbortController();
-  const heartbeat = setInterval(
-    () => {
-      ctx.repos.leases
-        .renew(lease, holder, ttl)
-        .then((held) => {
-          if (!held) {
-            ctx.log.warn({ accountId }, 'receive.lease.lost');
-            lost.abort();
-          }
-        })
-        .catch((err) => ctx.log.warn({ err }, 'receive.lease.renew_failed'));
-    },
-    Math.max(50, Math.floor(ttl / 5)),
-  );
+  const renewEvery = Math.max(50, Math.floor(ttl / 5));
+  let heldUntil = Date.now() + ttl;
+  const heartbeat = setInterval(() => {
+    const asked = Date.now();
+    ctx.repos.leases
+      .renew(lease, holder, ttl)
+      .then((held) => {
+        if (held) heldUntil = asked + ttl;
+        else {
+          ctx.log.warn({ accountId }, 'receive.lease.lost');
+          lost.abort();
+        }
+      })
+      .catch((err) => {
+        ctx.log.warn({ err, accountId }, 'receive.lease.renew_failed');
+        if (Date.now() + renewEvery >= heldUntil) lost.abort();
+      });
+  }, renewEvery);
   heartbeat.unref();
   const timed = timeReceiveRun();
   let outcome: 'ok' | 'failed' = 'failed';

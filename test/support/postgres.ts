@@ -30,7 +30,7 @@ export interface PostgresServer {
   /**
    * Crash it (pg_ctl -m immediate: every connection dropped, no clean shutdown) and start it
    * again on the same port and data. Only for a server of your own (startPostgres()), never
-   * the one the suite shares.
+   * the one the suite shares; start it with `crashSafe` or committed transactions may be lost.
    */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -144,12 +144,22 @@ async function clusterTemplate(owner: { uid: number; gid: number }): Promise<{ p
   }
 }
 
-/** Start a fresh PostgreSQL server; stop() stops it and deletes its files. */
-export async function startPostgres(): Promise<PostgresServer> {
-  return launch();
+export interface StartPostgresOptions {
+  /**
+   * Commits acknowledged only once their WAL is written out (synchronous_commit=on), so they
+   * survive restart()'s crash. Off by default for speed: with synchronous_commit=off an
+   * immediate shutdown can lose a transaction the client saw committed, which a crash test
+   * would then blame on Yubin.
+   */
+  crashSafe?: boolean;
 }
 
-async function launch(): Promise<OwnedPostgres> {
+/** Start a fresh PostgreSQL server; stop() stops it and deletes its files. */
+export async function startPostgres(opts: StartPostgresOptions = {}): Promise<PostgresServer> {
+  return launch(opts);
+}
+
+async function launch(opts: StartPostgresOptions = {}): Promise<OwnedPostgres> {
   if (!postgresInstalled()) throw new PostgresUnavailableError(`PostgreSQL not installed (no ${PG_BIN}/initdb)`);
   const dir = mkdtempSync('/tmp/ypg-');
   const data = join(dir, 'data');
@@ -170,7 +180,7 @@ async function launch(): Promise<OwnedPostgres> {
       const port = await freePort();
       const options = [
         '-c listen_addresses=127.0.0.1', `-p ${port}`, `-k ${dir}`,
-        '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c max_connections=300',
+        '-c fsync=off', `-c synchronous_commit=${opts.crashSafe ? 'on' : 'off'}`, '-c full_page_writes=off', '-c max_connections=300',
       ].join(' ');
       const [cmd, args] = asPgUser('pg_ctl', ['-D', data, '-l', log, '-w', '-t', String(PG_CTL_TIMEOUT_SECONDS), '-o', options, 'start']);
       try {

@@ -110,7 +110,7 @@ export async function assertReceiveInvariants(x: InvariantInput): Promise<void> 
   const done = log.filter((l) => l.status === 'done');
   if (x.policy === 'delete') {
     assert.equal(onServer, 0, 'mail left on the server under policy delete');
-    assert.equal(done.length, n, `${done.length} 'done' deletion entries for ${n} deleted mails`);
+    assert.equal(done.length, n, `${done.length} 'done' deletion entries for ${n} deleted mails: ${JSON.stringify(log.map((l) => [l.uid, l.status, l.requested_at]))}`);
     assert.equal(new Set(done.map((l) => l.uid)).size, n, 'a UID was logged as deleted twice');
     assert.deepEqual(new Set(done.map((l) => l.uid)), new Set(uids.map((u) => u.uid)));
     assert.ok(

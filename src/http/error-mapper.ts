@@ -8,7 +8,8 @@ import { requestLang } from './lang.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
 
-export function toAppError(err: unknown): AppError | undefined {
+/** `bodyLimit`: the limit of the route that refused the body (two routes take 64 MiB). */
+export function toAppError(err: unknown, bodyLimit = BODY_LIMIT): AppError | undefined {
   if (err instanceof AppError) return err;
   const e = err as FastifyError & { statusCode?: number };
   switch (e?.code) {
@@ -16,7 +17,7 @@ export function toAppError(err: unknown): AppError | undefined {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new AppError('MALFORMED_JSON', 'validation.json');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AppError('PAYLOAD_TOO_LARGE', 'error.payloadTooLarge', { limit: BODY_LIMIT });
+      return new AppError('PAYLOAD_TOO_LARGE', 'error.payloadTooLarge', { limit: bodyLimit });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AppError('UNSUPPORTED_MEDIA_TYPE', 'error.unsupportedMediaType');
@@ -34,7 +35,7 @@ export function errorBody(err: AppError, lang: Lang) {
 
 export function handleError(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const lang = requestLang(req);
-  const app = toAppError(err);
+  const app = toAppError(err, req.routeOptions?.bodyLimit ?? BODY_LIMIT);
   if (app) {
     if (app.code === 'RATE_LIMITED') reply.header('retry-after', String(app.params.seconds ?? 60));
     reply.status(app.status).send(errorBody(app, lang));

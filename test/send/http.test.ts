@@ -83,6 +83,19 @@ test('a mail over the server’s size limit is refused at POST time with its siz
   assert.equal(small.status, 201);
 });
 
+test('a request body over a route’s own limit is a 413 quoting that route’s limit, not the global 1 MiB', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const limit = 64 * 1024 * 1024;
+  const res = await api(s.h, { method: 'POST', url: '/api/v1/deliveries', lang: 'en', body: { accountId: s.accountId, to: ['a@example.com'], subject: 's', text: 'x'.repeat(limit) } });
+  assert.equal(res.status, 413, res.raw.slice(0, 300));
+  assert.equal(res.json.error.code, 'PAYLOAD_TOO_LARGE');
+  assert.match(res.json.error.message, new RegExp(`limit ${limit} bytes`));
+  const global = await api(s.h, { method: 'POST', url: '/api/v1/mail-servers', lang: 'en', body: { name: 'x'.repeat(2 * 1024 * 1024) } });
+  assert.equal(global.status, 413);
+  assert.match(global.json.error.message, /limit 1048576 bytes/);
+});
+
 test('POST /api/v1/bulk-deliveries: Shift_JIS CSV, skipped rows reported, progress on GET', async (t) => {
   const s = await setup(t);
   if (!s) return;

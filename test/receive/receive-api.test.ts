@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildApp } from '../../src/http/app.ts';
+import { defaultOpener, type ReceiveOptions } from '../../src/receive/receive-run.ts';
 import { receiveNow, receiveLeaseName } from '../../src/receive/receive-service.ts';
 import { startReceiveScheduler } from '../../src/receive/scheduler.ts';
 import { AuthService } from '../../src/services/auth.ts';
@@ -25,6 +26,39 @@ for (const engine of ENGINES) {
     assert.equal(await leases.holderOf('y'), undefined);
   });
 }
+
+test('a lease that cannot be renewed (database unreachable) and may run out stops the run before any deletion', async (t) => {
+  const ctx = await contextFor(t, 'sqlite');
+  if (!ctx) return;
+  const f = await receiveFixture(t, ctx, { protocol: 'pop3' });
+  if (!f) return;
+  await f.bed.deliver(f.user, makeMail(1, 'a'));
+  await f.bed.deliver(f.user, makeMail(2, 'b'));
+  // the fault: every renewal fails, as while PostgreSQL is down (another worker may take the
+  // account once the lease runs out, so this run must not delete side by side with it)
+  const leases = ctx.repos.leases;
+  const renew = leases.renew.bind(leases);
+  leases.renew = async () => {
+    throw new Error('database unreachable');
+  };
+  t.after(() => (leases.renew = renew));
+  // listing takes longer than the lease: the renewals fail meanwhile
+  const openMailbox: ReceiveOptions['openMailbox'] = async (incoming, creds, o) => {
+    const session = await defaultOpener(incoming, creds, o);
+    return {
+      ...session,
+      protocol: session.protocol,
+      list: async () => {
+        await new Promise((r) => setTimeout(r, 600));
+        return session.list();
+      },
+    };
+  };
+  const summary = await receiveNow(ctx, f.accountId, { openMailbox, leaseTtlMs: 200 });
+  assert.equal(summary.deletedFromServer, 0);
+  assert.equal(summary.hasMore, true, 'the stopped run hands the account back for the next run');
+  assert.equal(await f.bed.count(f.user), 2, 'mail deleted from the server by a run that may have lost its lease');
+});
 
 test('POST /receive, GET /status, /messages, /messages/:id/raw, /deletions', async (t) => {
   const ctx = await contextFor(t, 'sqlite');

@@ -46,8 +46,13 @@ for (const engine of ENGINES) {
       const csv = ['email,name', ...Array.from({ length: MAILS }, (_, i) => `r${i}@example.net,R${i}`)].join('\n');
       const { id } = await new BulkDeliveryService(a).create('test', { accountId: f.accountId, subject: '{{name}}', text: 'x', recipientsCsv: csv });
       const opts = { pollIntervalMs: 50, sessions: 2, rateWindowMs: WINDOW_MS, rateMarginMs: MARGIN_MS };
-      const workers = [startSendWorker(a, { ...opts, holder: 'worker-a' }), startSendWorker(b, { ...opts, holder: 'worker-b' })];
+      // worker-b starts once worker-a has taken a slot: started together, one of them could
+      // claim every recipient before the other's first poll, and the test would not show two
+      // workers sharing the limit
+      const workers = [startSendWorker(a, { ...opts, holder: 'worker-a' })];
       push(() => Promise.all(workers.map((w) => w.stop())));
+      await waitFor('worker-a’s first slot', async () => ((await a.repos.deliveries.slotTimes(f.serverId)).some((s) => s.holder === 'worker-a') ? true : undefined), 20_000);
+      workers.push(startSendWorker(b, { ...opts, holder: 'worker-b' }));
 
       const done = await waitFor('the bulk delivery', async () => {
         const s = await new BulkDeliveryService(b).get(id);

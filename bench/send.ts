@@ -13,10 +13,11 @@
 // Prints mails/s and Yubin ÷ smtp-source (the connection-reusing one, like Yubin). Asserts
 // nothing; the numbers depend on the machine. Needs /usr/sbin/smtp-sink and smtp-source
 // (Debian package postfix).
-// Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL] [--no-rate] [--no-peers]]
+// Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL] [--no-rate] [--no-peers] [--profile FILE]]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import inspector from 'node:inspector/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +47,8 @@ const { values } = parseArgs({
     'no-throughput': { type: 'boolean', default: false },
     // Yubin alone, e.g. under --cpu-prof
     'no-peers': { type: 'boolean', default: false },
+    // a CPU profile of Yubin's send phase only (not the setup), one file per session count
+    profile: { type: 'string' },
   },
 });
 const COUNT = Number(values.count);
@@ -131,12 +134,14 @@ async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: 
     const bulk = new BulkDeliveryService(ctx);
     const createSeconds = (performance.now() - t0) / 1000;
 
+    const profiler = values.profile ? await startProfile() : undefined;
     const t1 = performance.now();
     const worker = startSendWorker(ctx, { sessions, batchSize: 64 });
     // an index lookup, cheap enough not to slow the worker it watches
     while (await ctx.repos.deliveries.hasPending(id)) await new Promise((r) => setTimeout(r, 20));
     const seconds = (performance.now() - t1) / 1000;
     await worker.stop();
+    if (profiler) await profiler(`${values.profile}.${sessions}.cpuprofile`);
     const status = await bulk.get(id);
     if (status.sent !== COUNT) throw new Error(`sent ${status.sent} of ${COUNT} (failed ${status.failed})`);
     const sample = (await bulk.recipients(id, { limit: 1 })).items[0]!;
@@ -146,6 +151,20 @@ async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: 
     await ctx.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** Start the V8 CPU profiler; the returned function stops it and writes the profile. */
+async function startProfile(): Promise<(file: string) => Promise<void>> {
+  const session = new inspector.Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async (file) => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+    console.log(`CPU profile of the send phase: ${file}`);
+  };
 }
 
 async function setupBulk(ctx: AppContext, port: number, perMinuteLimit: number | null, count: number): Promise<{ bulkId: string; serverId: string }> {

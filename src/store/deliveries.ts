@@ -15,7 +15,7 @@
 // writes would wait for another connection's lock inside better-sqlite3, blocking the event
 // loop (and, with two connections in one process, the lock holder itself).
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Db } from './database.ts';
 import { rechunk } from './messages.ts';
 import type { BulkDeliveryTable, Database, DeliveryRecipientTable, DeliveryTable } from './schema.ts';
@@ -145,18 +145,8 @@ export interface AccountSendFlag {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** Results per UPDATE (each adds a few parameters per CASE). */
-const RESULT_BATCH = 100;
-
-/**
- * `CASE <key> WHEN k1 THEN v1 … ELSE <otherwise> END`: one column of a multi-row UPDATE.
- * Integer values are cast: PostgreSQL would read an untyped parameter as text.
- */
-function caseOf<T>(key: string, pairs: [string, T][], otherwise: RawBuilder<unknown>, cast?: 'integer'): RawBuilder<T> {
-  if (pairs.length === 0) return otherwise as RawBuilder<T>;
-  const whens = pairs.map(([k, v]) => (cast ? sql`WHEN ${k} THEN CAST(${v} AS integer)` : sql`WHEN ${k} THEN ${v}`));
-  return sql<T>`CASE ${sql.ref(key)} ${sql.join(whens, sql` `)} ELSE ${otherwise} END`;
-}
+/** Results per UPDATE (8 parameters each). */
+const RESULT_BATCH = 200;
 
 function chunks<T>(list: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -425,7 +415,8 @@ export class DeliveryRepository {
    * Record what happened to claimed recipients, in one transaction. A 'sent' is kept
    * whoever holds the row now (the mail did go out); any other result only while `holder`
    * still holds it. Returns the bulk deliveries touched. A batch is a few statements, not a
-   * few per recipient: each column is set with one CASE over the recipients' ids.
+   * few per recipient: `UPDATE … FROM (VALUES (id, …), …)` joins each row to its own values
+   * (one index lookup per row; a CASE per column would compare every row with every id).
    */
   async applyResults(holder: string, results: RecipientResult[], now: Date): Promise<Set<string>> {
     const at = now.toISOString();
@@ -436,49 +427,41 @@ export class DeliveryRepository {
         const other = part.filter((r) => r.status !== 'sent');
         for (const group of [sent, other]) {
           if (group.length === 0) continue;
-          const attempted = group.filter((r) => r.attempted);
-          const retried = group.filter((r) => r.nextAttemptAt !== undefined);
-          const byId = <T>(list: RecipientResult[], value: (r: RecipientResult) => T): [string, T][] => list.map((r) => [r.id, value(r)]);
-          let u = trx
-            .updateTable('delivery_recipients')
-            .set({
-              status: caseOf('id', byId(group, (r) => r.status), sql`status`),
-              attempts: sql<number>`attempts + ${caseOf('id', byId(attempted, () => 1), sql`0`, 'integer')}`,
-              next_attempt_at: caseOf('id', byId(retried, (r) => r.nextAttemptAt), sql`next_attempt_at`),
-              code: caseOf('id', byId(attempted, (r) => r.code ?? null), sql`code`, 'integer'),
-              reply: caseOf('id', byId(attempted, (r) => r.reply ?? null), sql`reply`),
-              error_code: caseOf('id', byId(attempted, (r) => r.errorCode ?? null), sql`error_code`),
-              error_message: caseOf('id', byId(attempted, (r) => r.errorMessage ?? null), sql`error_message`),
-              sent_at: group === sent ? at : sql`sent_at`,
-              lease_holder: null,
-              lease_expires_at: null,
-              updated_at: at,
-            })
-            .where(
-              'id',
-              'in',
-              group.map((r) => r.id),
-            );
-          u = group === sent ? u.where('status', '<>', 'sent') : u.where('status', '=', 'sending').where('lease_holder', '=', holder);
-          await u.execute();
+          // VALUES columns are column1… on both engines; parameters there are text on
+          // PostgreSQL, hence the casts
+          const rows = group.map(
+            (r) =>
+              sql`(${r.id}, ${r.status}, ${r.attempted ? 1 : 0}, ${r.nextAttemptAt ?? null}, ${r.code ?? null}, ${r.reply ?? null}, ${r.errorCode ?? null}, ${r.errorMessage ?? null})`,
+          );
+          const attempted = sql`CAST(v.column3 AS integer) = 1`;
+          const guard = group === sent ? sql`delivery_recipients.status <> 'sent'` : sql`delivery_recipients.status = 'sending' AND delivery_recipients.lease_holder = ${holder}`;
+          await sql`UPDATE delivery_recipients SET
+              status = v.column2,
+              attempts = attempts + CAST(v.column3 AS integer),
+              next_attempt_at = COALESCE(v.column4, next_attempt_at),
+              code = CASE WHEN ${attempted} THEN CAST(v.column5 AS integer) ELSE code END,
+              reply = CASE WHEN ${attempted} THEN v.column6 ELSE reply END,
+              error_code = CASE WHEN ${attempted} THEN v.column7 ELSE error_code END,
+              error_message = CASE WHEN ${attempted} THEN v.column8 ELSE error_message END,
+              sent_at = ${group === sent ? sql`${at}` : sql`sent_at`},
+              lease_holder = NULL,
+              lease_expires_at = NULL,
+              updated_at = ${at}
+            FROM (VALUES ${sql.join(rows)}) AS v
+            WHERE delivery_recipients.id = v.column1 AND ${guard}`.execute(trx);
         }
         const mails = sent.filter((r): r is RecipientResult & { mail: NonNullable<RecipientResult['mail']> } => r.mail !== undefined);
         if (mails.length === 0) continue;
-        const byDelivery = <T>(value: (r: (typeof mails)[number]) => T): [string, T][] => mails.map((r) => [r.deliveryId, value(r)]);
-        await trx
-          .updateTable('deliveries')
-          .set({
-            subject: caseOf('id', byDelivery((r) => r.mail.subject), sql`subject`),
-            message_id: caseOf('id', byDelivery((r) => r.mail.messageId), sql`message_id`),
-            size: caseOf('id', byDelivery((r) => r.mail.size), sql`size`, 'integer'),
-            charset_fallback: caseOf('id', byDelivery((r) => (r.mail.charsetFallback ? JSON.stringify(r.mail.charsetFallback) : null)), sql`charset_fallback`),
-          })
-          .where(
-            'id',
-            'in',
-            mails.map((r) => r.deliveryId),
-          )
-          .execute();
+        const rows = mails.map(
+          (r) => sql`(${r.deliveryId}, ${r.mail.subject}, ${r.mail.messageId}, ${r.mail.size}, ${r.mail.charsetFallback ? JSON.stringify(r.mail.charsetFallback) : null})`,
+        );
+        await sql`UPDATE deliveries SET
+            subject = v.column2,
+            message_id = v.column3,
+            size = CAST(v.column4 AS integer),
+            charset_fallback = v.column5
+          FROM (VALUES ${sql.join(rows)}) AS v
+          WHERE deliveries.id = v.column1`.execute(trx);
         const pieces = mails.flatMap((r) => rechunk([r.mail.raw]).map((data, seq) => ({ delivery_id: r.deliveryId, seq, data })));
         for (const rows of chunks(pieces, RESULT_BATCH)) {
           await trx

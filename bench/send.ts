@@ -127,7 +127,7 @@ async function sessionsOnly(port: number, sessions: number): Promise<number> {
 
 async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: number; createSeconds: number; bytes: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'yubin-bench-send-'));
-  const ctx = await openContext({ dataDir, databaseUrl: values.postgres, secretKey: randomBytes(32), host: '127.0.0.1', port: 0 }, { log: pino({ level: 'silent' }) });
+  const ctx = await openContext({ dataDir, databaseUrl: values.postgres, secretKey: randomBytes(32), host: '127.0.0.1', port: 0 }, { log: pino({ level: 'silent' }), backgroundCheckpoint: true });
   try {
     const t0 = performance.now();
     const { bulkId: id } = await setupBulk(ctx, port, null, COUNT);

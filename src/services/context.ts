@@ -39,17 +39,28 @@ export interface AppContext {
   close(): Promise<void>;
 }
 
-export async function openContext(config: AppConfig, opts: { log?: Logger; migrate?: boolean } = {}): Promise<AppContext> {
+export interface OpenContextOptions {
+  log?: Logger;
+  migrate?: boolean;
+  /** SQLite: checkpoint the WAL in a background thread (the long-running serve and worker) */
+  backgroundCheckpoint?: boolean;
+}
+
+export async function openContext(config: AppConfig, opts: OpenContextOptions = {}): Promise<AppContext> {
   const secretKey = loadSecretKey(config);
-  const db = openDatabase(config);
-  if (opts.migrate !== false) await migrateToLatest(db);
-  const k = db.kysely;
   const log =
     opts.log ??
     pino({
       level: process.env.YUBIN_LOG_LEVEL ?? 'info',
       redact: { paths: ['password', 'smtpPassword', '*.password', '*.smtpPassword', 'req.headers.authorization', 'req.headers.cookie'], censor: '****' },
     });
+  const db = openDatabase({
+    ...config,
+    backgroundCheckpoint: opts.backgroundCheckpoint,
+    onCheckpointError: (message) => log.warn({ event: 'db.checkpoint.failed', message }, 'background WAL checkpoint failed; the next one tries again'),
+  });
+  if (opts.migrate !== false) await migrateToLatest(db);
+  const k = db.kysely;
   return {
     config,
     db,

@@ -8,6 +8,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type Transaction } from 'kysely';
 import { createRequire } from 'node:module';
 import type { Database } from './schema.ts';
+import { SAFETY_NET_AUTOCHECKPOINT, startCheckpointer } from './sqlite-checkpointer.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -74,7 +75,16 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
   };
 }
 
-export function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: string }): Db {
+export interface OpenDatabaseOptions {
+  databaseUrl?: string | undefined;
+  dataDir: string;
+  /** SQLite: WAL checkpoints in a background thread (long-running processes: serve, worker), see sqlite-checkpointer.ts */
+  backgroundCheckpoint?: boolean | undefined;
+  /** where the background checkpointer reports an error */
+  onCheckpointError?: ((message: string) => void) | undefined;
+}
+
+export function openDatabase(opts: OpenDatabaseOptions): Db {
   if (opts.databaseUrl) {
     // loaded only when PostgreSQL is configured: the SQLite default stays lighter
     const pg = createRequire(import.meta.url)('pg') as typeof import('pg');
@@ -96,8 +106,19 @@ export function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: 
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  // checkpoint the WAL every ~32 MB rather than every 4 MB: receiving writes a lot
-  sqlite.pragma('wal_autocheckpoint = 8000');
+  // checkpoint the WAL every 8000 pages (128 MB) rather than every 1000: receiving and
+  // sending write a lot; with a background checkpointer only as a safety net
+  const file = join(opts.dataDir, SQLITE_FILE_NAME);
+  const checkpointer = opts.backgroundCheckpoint ? startCheckpointer(file, { onError: opts.onCheckpointError }) : undefined;
+  sqlite.pragma(`wal_autocheckpoint = ${checkpointer ? SAFETY_NET_AUTOCHECKPOINT : 8000}`);
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { kysely, dialect: 'sqlite', transaction: (fn) => sqliteTransaction(kysely, fn), close: () => kysely.destroy() };
+  return {
+    kysely,
+    dialect: 'sqlite',
+    transaction: (fn) => sqliteTransaction(kysely, fn),
+    close: async () => {
+      await checkpointer?.stop();
+      await kysely.destroy();
+    },
+  };
 }

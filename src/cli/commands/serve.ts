@@ -21,7 +21,7 @@ export function registerServeCommand(program: Command): void {
     .description('web UI + API in one process (HOST, PORT, YUBIN_DATA_DIR, YUBIN_DATABASE_URL)')
     .action(async () => {
       const config = loadConfig();
-      const ctx = await openContext(config);
+      const ctx = await openContext(config, { backgroundCheckpoint: true });
       registerProcess(config.dataDir, 'serve');
       const app = await buildApp(ctx, { logger: { level: process.env.YUBIN_LOG_LEVEL ?? 'info' } });
       await app.listen({ host: config.host, port: config.port });

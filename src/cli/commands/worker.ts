@@ -18,7 +18,7 @@ export function registerWorkerCommand(program: Command): void {
     .description('receive/send worker only, no HTTP (YUBIN_DATABASE_URL, YUBIN_LEASE_TTL_SECONDS, YUBIN_WORKER_POLL_SECONDS, YUBIN_WORKER_CONCURRENCY)')
     .action(async () => {
       const config = loadConfig();
-      const ctx = await openContext(config);
+      const ctx = await openContext(config, { backgroundCheckpoint: true });
       registerProcess(config.dataDir, 'worker');
       const scheduler = startReceiveScheduler(ctx);
       const sender = startSendWorker(ctx);

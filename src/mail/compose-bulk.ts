@@ -12,13 +12,13 @@
 // value (composeMail then writes UTF-8 and reports the characters), an address beyond
 // printable ASCII (IDN), an empty body, a bare CR. test/mail/compose-bulk.test.ts compares
 // the two.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import base64 from 'nodemailer/lib/base64/index.js';
 import mimeFuncs from 'nodemailer/lib/mime-funcs/index.js';
 import qp from 'nodemailer/lib/qp/index.js';
 import { composeMail, iso2022JpSubjectHeader, normalizeAddress, type ComposedMail, type MailAddress, type MailCharset } from './compose.ts';
 import { encodeIso2022JpBody, unrepresentableIso2022Jp } from './compose-iso2022jp.ts';
-import { compileTemplate, fillTemplate, type CompiledTemplate } from './template.ts';
+import { compileTemplate, escapeHtml, fillTemplate, type CompiledTemplate } from './template.ts';
 
 export interface BulkMailTemplate {
   from: MailAddress;
@@ -39,6 +39,30 @@ export interface BulkMailFill {
 export interface ComposedBulkMail extends ComposedMail {
   /** The subject with the fields filled in. */
   subject: string;
+  /** `raw` as the bulk delivery's shared segments and this mail's own bytes (plain 7-bit bodies), what is stored for a sent mail */
+  parts?: BulkMailParts | undefined;
+}
+
+/** The segments every mail of one composer shares: its templates' literal text, encoded. */
+export interface BulkMailBase {
+  /** SHA-256 (hex) of the segments: the same templates give the same id in any worker */
+  id: string;
+  segments: Buffer[];
+}
+
+/** A mail as `base` segments and bytes of its own: `raw` is their concatenation in order. */
+export interface BulkMailParts {
+  base: BulkMailBase;
+  /** an index into base.segments, or bytes of this mail */
+  parts: (number | Buffer)[];
+}
+
+/** One literal of a template, checked and encoded once for 7-bit plain text. */
+interface PlainSegment {
+  /** its index in the base */
+  index: number;
+  /** as plainSegment describes */
+  info: SegmentInfo;
 }
 
 type Part = { subtype: 'plain' | 'html'; content: string };
@@ -62,6 +86,10 @@ export class BulkMailComposer {
   readonly #fieldNames: string[];
   /** ISO-2022-JP cannot carry the sender's name or the templates' own text: every mail goes to composeMail. */
   readonly #alwaysComposeMail: boolean;
+  /** the shared segments (UTF-8 templates whose literals are plain text) */
+  readonly #base: BulkMailBase | null;
+  /** per body template (text, html), its literals as base segments; null when a literal is not plain text */
+  readonly #plain: { subtype: 'plain' | 'html'; template: CompiledTemplate; literals: PlainSegment[] }[] | null;
 
   private constructor(t: BulkMailTemplate, fromHeader: string, alwaysComposeMail: boolean) {
     this.#t = t;
@@ -73,6 +101,9 @@ export class BulkMailComposer {
     this.#boundary = `--_NmP-${randomBytes(8).toString('hex')}-Part_1`;
     this.#alwaysComposeMail = alwaysComposeMail;
     this.#fieldNames = [...new Set([this.#subject, this.#text, this.#html].flatMap((c) => c?.names ?? []))];
+    const plain = t.charset === 'utf-8' && !alwaysComposeMail ? compilePlain([this.#text && ['plain', this.#text], this.#html && ['html', this.#html]]) : null;
+    this.#plain = plain?.templates ?? null;
+    this.#base = plain?.base ?? null;
   }
 
   static async compile(t: BulkMailTemplate): Promise<BulkMailComposer> {
@@ -92,10 +123,50 @@ export class BulkMailComposer {
     const subject = fillTemplate(this.#subject, f.fields).replace(/\r\n|\r|\n/g, ' ');
     const text = this.#text && fillTemplate(this.#text, f.fields);
     const html = this.#html && fillTemplate(this.#html, f.fields, { escapeHtml: true });
+    const pieces = this.#pieces(f, subject);
+    if (pieces) return { raw: pieces.raw, messageId: f.messageId, envelope: { from: this.#envelopeFrom, to: [pieces.to] }, charset: this.#t.charset, subject, parts: pieces.parts };
     const fast = this.#fast(f, subject, text, html);
     if (fast) return { raw: fast.raw, messageId: f.messageId, envelope: { from: this.#envelopeFrom, to: [fast.to] }, charset: this.#t.charset, subject };
     const mail = await composeMail({ from: this.#t.from, to: [f.to], subject, text, html, charset: this.#t.charset, messageId: f.messageId, date: f.date });
     return { ...mail, subject };
+  }
+
+  /**
+   * UTF-8 mail whose bodies are all 7-bit plain text (nodemailer's rule, as #fast): the
+   * templates' literals were encoded once (compilePlain); only the field values are encoded
+   * here, and the line rule is checked across the joins. Null when any part needs more (then
+   * #fast writes the mail); the bytes are the same as #fast's.
+   */
+  #pieces(f: BulkMailFill, subject: string): { raw: Buffer; to: string; parts: BulkMailParts } | null {
+    const plain = this.#plain;
+    const base = this.#base;
+    if (!plain || !base || !/^[\x21-\x7e]+$/.test(f.to)) return null;
+    const bodies: { contentType: string; parts: (number | Buffer)[] }[] = [];
+    for (const p of plain) {
+      const parts = plainBody(p.template, p.literals, f.fields, p.subtype === 'html');
+      if (!parts) return null;
+      bodies.push({ contentType: `text/${p.subtype}; charset=utf-8`, parts });
+    }
+    const to = normalizeAddress(f.to).address;
+    const date = (f.date ?? new Date()).toUTCString().replace(/GMT/, '+0000');
+    const head = [this.#fromHeader, `To: ${to}`];
+    const subjectLine = utf8SubjectHeader(subject);
+    if (subjectLine) head.push(subjectLine);
+    const out: (number | Buffer)[] = [];
+    if (bodies.length === 1) {
+      const [b] = bodies as [(typeof bodies)[number]];
+      head.push(`Message-ID: ${f.messageId}`, `Date: ${date}`, 'Content-Transfer-Encoding: 7bit', 'MIME-Version: 1.0', `Content-Type: ${b.contentType}`);
+      out.push(Buffer.from(head.join('\r\n') + '\r\n\r\n', 'latin1'), ...b.parts);
+      if (!endsWithCrlf(out, base.segments)) out.push(CRLF);
+    } else {
+      head.push(`Message-ID: ${f.messageId}`, `Date: ${date}`, 'MIME-Version: 1.0', `Content-Type: multipart/alternative;\r\n boundary="${this.#boundary}"`);
+      out.push(Buffer.from(head.join('\r\n') + '\r\n\r\n', 'latin1'));
+      bodies.forEach((b, i) => {
+        out.push(Buffer.from(`${i > 0 ? '\r\n' : ''}--${this.#boundary}\r\nContent-Type: ${b.contentType}\r\nContent-Transfer-Encoding: 7bit\r\n\r\n`, 'latin1'), ...b.parts);
+      });
+      out.push(Buffer.from(`\r\n--${this.#boundary}--\r\n`, 'latin1'));
+    }
+    return { raw: Buffer.concat(out.map((x) => (typeof x === 'number' ? base.segments[x]! : x))), to, parts: { base, parts: out } };
   }
 
   /** The mail, or null when composeMail must write it. */
@@ -202,4 +273,112 @@ function textEncoding(value: string): 'Q' | 'B' {
 /** Line ends as CRLF (nodemailer's output stream does the same to every bare LF). */
 function crlf(s: string): string {
   return s.indexOf('\n') < 0 ? s : s.replace(/\r?\n/g, '\r\n');
+}
+
+// ---- 7-bit plain text from pre-encoded literals ------------------------------------------
+
+/** What the line rule needs to know of a piece of text, found in one pass. */
+interface SegmentInfo {
+  /** only TAB, CR, LF and printable ASCII */
+  plain: boolean;
+  length: number;
+  /** characters before its first line break (all of them when it has none) */
+  first: number;
+  /** characters after its last line break */
+  last: number;
+  /** the longest line between two of its line breaks */
+  inner: number;
+  breaks: boolean;
+  /** a CR not followed by LF inside it, or a CR at its end (decided by what follows): #fast's cases */
+  crIssue: boolean;
+  /** its bytes with CRLF line ends, when plain */
+  bytes: Buffer | null;
+}
+
+function segmentInfo(s: string): SegmentInfo {
+  let plain = true;
+  let first = -1;
+  let line = 0;
+  let inner = 0;
+  let crIssue = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x0a || c === 0x0d) {
+      if (c === 0x0d && s.charCodeAt(i + 1) !== 0x0a) crIssue = true;
+      if (first < 0) first = line;
+      else if (line > inner) inner = line;
+      line = 0;
+      continue;
+    }
+    if (c >= 0x80 || (c < 0x20 && c !== 0x09)) plain = false;
+    line++;
+  }
+  const breaks = first >= 0;
+  return { plain, length: s.length, first: breaks ? first : line, last: line, inner, breaks, crIssue, bytes: plain && !crIssue ? Buffer.from(crlf(s), 'latin1') : null };
+}
+
+/** The literals of each body template as base segments, or null when one of them is not plain 7-bit text. */
+function compilePlain(list: ([Part['subtype'], CompiledTemplate] | null)[]): { base: BulkMailBase; templates: { subtype: Part['subtype']; template: CompiledTemplate; literals: PlainSegment[] }[] } | null {
+  const segments: Buffer[] = [];
+  const templates: { subtype: Part['subtype']; template: CompiledTemplate; literals: PlainSegment[] }[] = [];
+  for (const entry of list) {
+    if (!entry) continue;
+    const [subtype, template] = entry;
+    const literals: PlainSegment[] = [];
+    for (const text of template.literals) {
+      const info = segmentInfo(text);
+      if (!info.plain || info.crIssue) return null;
+      literals.push({ index: segments.length, info });
+      segments.push(info.bytes!);
+    }
+    templates.push({ subtype, template, literals });
+  }
+  if (templates.length === 0) return null;
+  const hash = createHash('sha256');
+  for (const seg of segments) hash.update(`${seg.length}:`).update(seg);
+  return { base: { id: hash.digest('hex'), segments }, templates };
+}
+
+/**
+ * A body filled in as base segments and encoded field values, when the whole is 7-bit plain
+ * text with no line over 76 characters (isShortPlainText of the filled text), else null.
+ */
+function plainBody(template: CompiledTemplate, literals: PlainSegment[], fields: Readonly<Record<string, string>>, escape: boolean): (number | Buffer)[] | null {
+  const out: (number | Buffer)[] = [];
+  let total = 0;
+  let line = 0;
+  const add = (info: SegmentInfo): boolean => {
+    total += info.length;
+    if (info.breaks) {
+      if (line + info.first > LINE || info.inner > LINE) return false;
+      line = info.last;
+    } else line += info.length;
+    return line <= LINE;
+  };
+  for (let i = 0; i < literals.length; i++) {
+    const lit = literals[i]!;
+    if (!add(lit.info)) return null;
+    if (lit.info.length > 0) out.push(lit.index);
+    if (i === template.names.length) break;
+    const name = template.names[i]!;
+    const raw = Object.hasOwn(fields, name) ? (fields[name] ?? '') : '';
+    if (raw === '') continue;
+    const info = segmentInfo(escape ? escapeHtml(raw) : raw);
+    // a CR at a value's end could pair with an LF after it: #fast decides those
+    if (!info.plain || info.crIssue || !add(info)) return null;
+    out.push(info.bytes!);
+  }
+  // empty bodies, and texts over 128 KiB (nodemailer then encodes), are #fast's
+  if (total === 0 || total > 128 * 1024) return null;
+  return out;
+}
+
+function endsWithCrlf(parts: (number | Buffer)[], segments: Buffer[]): boolean {
+  let tail: number[] = [];
+  for (let i = parts.length - 1; i >= 0 && tail.length < 2; i--) {
+    const p = parts[i]!;
+    const b = typeof p === 'number' ? segments[p]! : p;
+    tail = [...b.subarray(Math.max(0, b.length - (2 - tail.length))), ...tail];
+  }
+  return tail.length === 2 && tail[0] === 0x0d && tail[1] === 0x0a;
 }

@@ -75,6 +75,6 @@ export function templateFields(template: string): string[] {
   return names;
 }
 
-function escapeHtml(value: string): string {
+export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -2,7 +2,7 @@
 // envelope sender the account's address. A bulk mail is composed when it is sent, from the
 // bulk delivery's templates and its CSV row; its Message-ID comes from the delivery id, so
 // a retry sends the same Message-ID and a receiver can tell the copies apart from new mail.
-import { BulkMailComposer } from '../mail/compose-bulk.ts';
+import { BulkMailComposer, type ComposedBulkMail } from '../mail/compose-bulk.ts';
 import { composeMail, type ComposeAttachment, type ComposedMail, type MailCharset } from '../mail/compose.ts';
 import { renderTemplate } from '../mail/template.ts';
 
@@ -54,7 +54,7 @@ export async function composeBulkMail(t: BulkTemplates, sender: Sender, to: stri
 
 /** A bulk delivery's templates compiled once; each mail is then composed by `compose` (the same bytes as composeBulkMail). */
 export interface CompiledBulkMail {
-  compose(to: string, fields: Readonly<Record<string, string>>, deliveryId: string, date?: Date): Promise<ComposedDelivery>;
+  compose(to: string, fields: Readonly<Record<string, string>>, deliveryId: string, date?: Date): Promise<ComposedBulkMail>;
 }
 
 export async function compileBulkMail(t: BulkTemplates, sender: Sender): Promise<CompiledBulkMail> {

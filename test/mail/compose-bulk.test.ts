@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
 import { compileBulkMail, composeBulkMail, type BulkTemplates } from '../../src/send/compose-delivery.ts';
+import type { ComposedBulkMail } from '../../src/mail/compose-bulk.ts';
 import { compileTemplate, fillTemplate, renderTemplate } from '../../src/mail/template.ts';
 
 const SENDER = { fromName: '郵便 送信係', address: 'news@Example.com' };
@@ -20,9 +21,17 @@ async function both(t: BulkTemplates, to: string, fields: Record<string, string>
   return { fast, reference };
 }
 
+/** A mail given as shared segments and its own bytes is exactly its raw bytes. */
+function assertPartsRebuild(mail: ComposedBulkMail): void {
+  if (!mail.parts) return;
+  const { base, parts } = mail.parts;
+  assert.ok(Buffer.concat(parts.map((p) => (typeof p === 'number' ? base.segments[p]! : p))).equals(mail.raw), 'the parts do not make the mail');
+}
+
 async function assertSame(t: BulkTemplates, to: string, fields: Record<string, string>): Promise<void> {
   const { fast, reference } = await both(t, to, fields);
   assert.equal(unboundary(fast.raw), unboundary(reference.raw));
+  assertPartsRebuild(fast);
   assert.deepEqual([fast.subject, fast.messageId, fast.charset, fast.envelope, fast.charsetFallback], [reference.subject, reference.messageId, reference.charset, reference.envelope, reference.charsetFallback]);
   const [a, b] = await Promise.all([simpleParser(fast.raw), simpleParser(reference.raw)]);
   assert.deepEqual([a.subject, a.from?.text, (a.to as { text: string } | undefined)?.text, a.text, a.html, a.messageId, a.date?.toISOString()], [
@@ -85,7 +94,39 @@ test('random merge-field values: the same bytes as composeMail (property)', asyn
       const { fast, reference } = await both(t, 'rcpt@example.net', { name, note });
       assert.equal(unboundary(fast.raw), unboundary(reference.raw));
       assert.deepEqual(fast.charsetFallback, reference.charsetFallback);
+      assertPartsRebuild(fast);
     }),
     { numRuns: 100 },
   );
+});
+
+test('plain 7-bit mail is made of the templates’ shared segments and the field values; the line rule holds across the joins (property)', async () => {
+  // ASCII pieces with line breaks of every kind and lines near 76 characters: the bytes must
+  // be composeMail's whether the mail is built from segments or not
+  const piece = fc.string({ unit: fc.constantFrom('a', 'b', ' ', '.', '\n', '\r\n', '\t', 'x'.repeat(19), '<&>'), maxLength: 12 });
+  // a bare CR, at the end of a value too (where the next literal's LF makes it a CRLF)
+  const withCr = fc.oneof(piece, fc.string({ unit: fc.constantFrom('a', '\n', '\r', 'x'.repeat(19)), maxLength: 6 }));
+  let withParts = 0;
+  await fc.assert(
+    fc.asyncProperty(piece, piece, piece, piece, withCr, fc.boolean(), async (a, b, c, name, note, withHtml) => {
+      const t: BulkTemplates = { subject: 'S {{name}}', text: `${a}{{name}}${b}{{note}}${c}`, html: withHtml ? `<p>${a}{{name}}</p>{{note}}` : null, charset: 'utf-8' };
+      const { fast, reference } = await both(t, 'rcpt@example.net', { name, note });
+      assert.equal(unboundary(fast.raw), unboundary(reference.raw));
+      assertPartsRebuild(fast);
+      if (fast.parts) withParts++;
+    }),
+    { numRuns: 300 },
+  );
+  assert.ok(withParts > 100, `only ${withParts} of 300 mails were built from segments`);
+});
+
+test('the shared segments are the same for the same templates in any composer, and stand for most of a 10 KB mail', async () => {
+  const t: BulkTemplates = { subject: 'Notice for {{name}}', text: `Dear {{name}},\n\n${LOREM.repeat(7)}\nCustomer number {{number}}\n`, html: null, charset: 'utf-8' };
+  const [x, y] = await Promise.all([compileBulkMail(t, SENDER), compileBulkMail(t, SENDER)]);
+  const a = await x.compose('a@example.net', { name: 'A', number: '1' }, 'd-1', DATE);
+  const b = await y.compose('b@example.net', { name: 'B', number: '2' }, 'd-2', DATE);
+  assert.ok(a.parts && b.parts);
+  assert.equal(a.parts.base.id, b.parts.base.id);
+  const own = a.parts.parts.reduce<number>((n, p) => n + (typeof p === 'number' ? 0 : p.length), 0);
+  assert.ok(a.raw.length > 10_000 && own < 500, `${own} of ${a.raw.length} bytes are the mail's own`);
 });

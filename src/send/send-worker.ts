@@ -425,7 +425,7 @@ class Worker implements SendWorker {
     return {
       raw: mail.raw,
       envelope,
-      info: { subject: mail.subject, messageId: mail.messageId, size: mail.raw.length, charsetFallback: mail.charsetFallback?.characters ?? null, raw: mail.raw },
+      info: { subject: mail.subject, messageId: mail.messageId, size: mail.raw.length, charsetFallback: mail.charsetFallback?.characters ?? null, raw: mail.raw, parts: mail.parts },
     };
   }
 

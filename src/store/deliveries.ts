@@ -17,6 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Db } from './database.ts';
+import { decodeBase, decodeRecipe, encodeBase, encodeRecipe, type RecipePart } from './delivery-raw.ts';
 import { rechunk } from './messages.ts';
 import type { BulkDeliveryTable, Database, DeliveryRecipientTable, DeliveryTable } from './schema.ts';
 
@@ -115,7 +116,17 @@ export interface RecipientResult {
   errorCode?: string | undefined;
   errorMessage?: string | undefined;
   /** bulk: the mail as composed for this attempt, kept when sent */
-  mail?: { subject: string; messageId: string; size: number; charsetFallback: string[] | null; raw: Buffer } | undefined;
+  mail?:
+    | {
+        subject: string;
+        messageId: string;
+        size: number;
+        charsetFallback: string[] | null;
+        raw: Buffer;
+        /** `raw` as shared segments and its own bytes: stored as a recipe (delivery-raw.ts) instead of whole */
+        parts?: { base: { id: string; segments: Buffer[] }; parts: RecipePart[] } | undefined;
+      }
+    | undefined;
 }
 
 export type SlotDecision = { ok: true; at: number } | { ok: false; retryAt: number };
@@ -154,8 +165,14 @@ function chunks<T>(list: T[], size: number): T[][] {
   return out;
 }
 
+/** Bases (decoded) kept in memory for reading stored bulk mail back. */
+const BASE_CACHE = 16;
+
 export class DeliveryRepository {
   private readonly db: Kysely<Database>;
+  /** bases this repository has seen committed (bulk id | base id): not written again */
+  readonly #storedBases = new Set<string>();
+  readonly #baseCache = new Map<string, Buffer[]>();
 
   constructor(private readonly store: Db) {
     this.db = store.kysely;
@@ -266,7 +283,19 @@ export class DeliveryRepository {
   /** The mail's exact bytes (single sends: from the start; bulk mail: once sent). */
   async raw(deliveryId: string): Promise<Buffer | undefined> {
     const rows = await this.db.selectFrom('delivery_chunks').select('data').where('delivery_id', '=', deliveryId).orderBy('seq').execute();
-    return rows.length ? Buffer.concat(rows.map((r) => Buffer.from(r.data))) : undefined;
+    if (rows.length) return Buffer.concat(rows.map((r) => Buffer.from(r.data)));
+    // bulk mail built from its templates' segments (migration 0007)
+    const recipe = await this.db.selectFrom('delivery_recipes').select(['bulk_id', 'base_id', 'data']).where('delivery_id', '=', deliveryId).executeTakeFirst();
+    if (!recipe) return undefined;
+    const key = `${recipe.bulk_id}|${recipe.base_id}`;
+    let segments = this.#baseCache.get(key);
+    if (!segments) {
+      const base = await this.db.selectFrom('delivery_bases').select('data').where('bulk_id', '=', recipe.bulk_id).where('id', '=', recipe.base_id).executeTakeFirstOrThrow();
+      segments = decodeBase(Buffer.from(base.data));
+      if (this.#baseCache.size >= BASE_CACHE) this.#baseCache.delete(this.#baseCache.keys().next().value!);
+      this.#baseCache.set(key, segments);
+    }
+    return decodeRecipe(Buffer.from(recipe.data), segments);
   }
 
   async getBulk(id: string, q: Q = this.db): Promise<BulkDeliveryTable | undefined> {
@@ -421,7 +450,9 @@ export class DeliveryRepository {
   async applyResults(holder: string, results: RecipientResult[], now: Date): Promise<Set<string>> {
     const at = now.toISOString();
     const bulks = new Set(results.flatMap((r) => (r.bulkId ? [r.bulkId] : [])));
+    const bases = new Map<string, { bulk_id: string; id: string; data: Buffer; created_at: string }>();
     await this.write(async (trx) => {
+      bases.clear(); // a transaction run again (SQLite busy) writes them again
       for (const part of chunks(results, RESULT_BATCH)) {
         const sent = part.filter((r) => r.status === 'sent');
         const other = part.filter((r) => r.status !== 'sent');
@@ -462,7 +493,31 @@ export class DeliveryRepository {
             charset_fallback = v.column5
           FROM (VALUES ${sql.join(rows)}) AS v
           WHERE deliveries.id = v.column1`.execute(trx);
-        const pieces = mails.flatMap((r) => rechunk([r.mail.raw]).map((data, seq) => ({ delivery_id: r.deliveryId, seq, data })));
+        // bulk mail built from segments: its base once, then a recipe of a few hundred bytes;
+        // anything else whole, in chunks. The first stored copy stays (a mail sent twice in
+        // the at-least-once window keeps one of the two).
+        const recipes = mails.filter((r) => r.mail.parts && r.bulkId);
+        for (const r of recipes) {
+          const key = `${r.bulkId}|${r.mail.parts!.base.id}`;
+          if (this.#storedBases.has(key) || bases.has(key)) continue;
+          bases.set(key, { bulk_id: r.bulkId!, id: r.mail.parts!.base.id, data: encodeBase(r.mail.parts!.base.segments), created_at: at });
+        }
+        for (const rows of chunks([...bases.values()], 20)) {
+          await trx
+            .insertInto('delivery_bases')
+            .values(rows)
+            .onConflict((oc) => oc.columns(['bulk_id', 'id']).doNothing())
+            .execute();
+        }
+        for (const rows of chunks(recipes, RESULT_BATCH)) {
+          await trx
+            .insertInto('delivery_recipes')
+            .values(rows.map((r) => ({ delivery_id: r.deliveryId, bulk_id: r.bulkId!, base_id: r.mail.parts!.base.id, data: encodeRecipe(r.mail.parts!.parts, r.mail.parts!.base.segments) })))
+            .onConflict((oc) => oc.column('delivery_id').doNothing())
+            .execute();
+        }
+        const whole = mails.filter((r) => !(r.mail.parts && r.bulkId));
+        const pieces = whole.flatMap((r) => rechunk([r.mail.raw]).map((data, seq) => ({ delivery_id: r.deliveryId, seq, data })));
         for (const rows of chunks(pieces, RESULT_BATCH)) {
           await trx
             .insertInto('delivery_chunks')
@@ -472,6 +527,8 @@ export class DeliveryRepository {
         }
       }
     });
+    if (this.#storedBases.size > 1000) this.#storedBases.clear();
+    for (const key of bases.keys()) this.#storedBases.add(key);
     return bulks;
   }
 

@@ -7,6 +7,7 @@ import * as m0003 from './migrations/0003-sending.ts';
 import * as m0004 from './migrations/0004-oauth.ts';
 import * as m0005 from './migrations/0005-operations.ts';
 import * as m0006 from './migrations/0006-scale.ts';
+import * as m0007 from './migrations/0007-stored-bulk-mail.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-oauth': m0004,
   '0005-operations': m0005,
   '0006-scale': m0006,
+  '0007-stored-bulk-mail': m0007,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -139,6 +139,8 @@ export interface Database {
   deliveries: DeliveryTable;
   delivery_recipients: DeliveryRecipientTable;
   delivery_chunks: DeliveryChunkTable;
+  delivery_bases: DeliveryBaseTable;
+  delivery_recipes: DeliveryRecipeTable;
   send_slots: SendSlotTable;
   suppressions: SuppressionTable;
   account_send_state: AccountSendStateTable;
@@ -271,6 +273,23 @@ export interface DeliveryRecipientTable {
 export interface DeliveryChunkTable {
   delivery_id: string;
   seq: number;
+  data: Buffer;
+}
+
+/** The segments the mails of a bulk delivery share (delivery-raw.ts encodes them). */
+export interface DeliveryBaseTable {
+  bulk_id: string;
+  /** SHA-256 (hex) of the segments */
+  id: string;
+  data: Buffer;
+  created_at: string;
+}
+
+/** A sent bulk mail as references to its base's segments and bytes of its own (delivery-raw.ts). */
+export interface DeliveryRecipeTable {
+  delivery_id: string;
+  bulk_id: string;
+  base_id: string;
   data: Buffer;
 }
 

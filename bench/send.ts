@@ -136,7 +136,7 @@ async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: 
 
     const profiler = values.profile ? await startProfile() : undefined;
     const t1 = performance.now();
-    const worker = startSendWorker(ctx, { sessions, batchSize: 64 });
+    const worker = startSendWorker(ctx, { sessions });
     // an index lookup, cheap enough not to slow the worker it watches
     while (await ctx.repos.deliveries.hasPending(id)) await new Promise((r) => setTimeout(r, 20));
     const seconds = (performance.now() - t1) / 1000;

@@ -5,12 +5,12 @@
 // still 'sending' with a lease that runs out, and the next worker sends it again. Once a
 // 'sent' is committed, the recipient is never sent again.
 import type { Logger } from 'pino';
-import type { DeliveryRepository, RecipientResult } from '../store/deliveries.ts';
+import { encodeSentMail, type DeliveryRepository, type RecipientResult } from '../store/deliveries.ts';
 
 /** Results per transaction. */
-export const COMMIT_BATCH = 128;
+export const COMMIT_BATCH = 512;
 /** How long a result may wait for more to share its transaction. */
-export const COMMIT_DELAY_MS = 25;
+export const COMMIT_DELAY_MS = 50;
 /** While results keep coming, finished bulk deliveries are looked for at most this often. */
 export const FINISH_CHECK_MS = 1_000;
 /** Senders wait (backpressure) while this many results are not committed yet. */
@@ -30,6 +30,8 @@ export class ResultCommitter {
   /** bulk deliveries with final results since the last look for finished ones */
   readonly #touched = new Set<string>();
   #finishTimer: NodeJS.Timeout | undefined;
+  /** bases of stored bulk mail committed by this committer (bulk id | base id): not sent again */
+  readonly #storedBases = new Set<string>();
 
   constructor(
     private readonly repo: DeliveryRepository,
@@ -106,9 +108,21 @@ export class ResultCommitter {
 
   async #run(): Promise<void> {
     const batch = this.#queue.splice(0, COMMIT_BATCH);
+    // bulk mail built from segments goes as a recipe (a few hundred bytes), with its base
+    // only until a commit has stored that base
+    const bases = new Set<string>();
+    for (const r of batch) {
+      if (!r.mail?.parts || !r.bulkId) continue;
+      const key = `${r.bulkId}|${r.mail.parts.base.id}`;
+      const withBase = !this.#storedBases.has(key) && !bases.has(key);
+      bases.add(key);
+      r.mail = encodeSentMail(r.mail, withBase);
+    }
     for (let tries = 1; ; tries++) {
       try {
         await this.repo.applyResults(this.holder, batch, this.clock());
+        if (this.#storedBases.size > 1000) this.#storedBases.clear();
+        for (const key of bases) this.#storedBases.add(key);
         for (const r of batch) if (r.bulkId && r.status !== 'queued') this.#touched.add(r.bulkId);
         this.#scheduleFinish();
         break;

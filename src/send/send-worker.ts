@@ -35,8 +35,10 @@ import { onSendWork } from './wake.ts';
 
 /** Parallel SMTP sessions (sender loops) per worker. */
 export const DEFAULT_SESSIONS = 4;
-/** Recipients claimed per loop iteration. */
-export const DEFAULT_BATCH = 32;
+/** Recipients a worker claims from the database at a time (its sessions take from them). */
+export const DEFAULT_BATCH = 256;
+/** Recipients one session takes from its worker's claimed batch at a time. */
+export const SESSION_TAKE = 32;
 /** How often an idle worker looks for work (new work in this process wakes it at once). */
 export const POLL_INTERVAL = 1_000;
 /** A claimed recipient's lease; renewed every third of it while the worker lives. */
@@ -51,6 +53,8 @@ export const SESSION_IDLE_MS = 5_000;
 export const ACCOUNT_CACHE_MS = 5_000;
 /** Mails of an account that could not be read are tried again after this long. */
 export const ACCOUNT_RETRY_MS = 60_000;
+/** Mails handed to one SMTP session before the oldest one's result is taken (see #sendForAccount). */
+export const PIPELINE_DEPTH = 3;
 /** A bulk delivery's status (pause, cancel) is read again after this long. */
 export const BULK_STATUS_CACHE_MS = 500;
 
@@ -63,6 +67,7 @@ export interface SendWorkerOptions {
   /** This worker's name in leases and slots; random by default. */
   holder?: string | undefined;
   sessions?: number | undefined;
+  /** recipients claimed from the database at a time (DEFAULT_BATCH) */
   batchSize?: number | undefined;
   pollIntervalMs?: number | undefined;
   leaseMs?: number | undefined;
@@ -170,6 +175,11 @@ class Worker implements SendWorker {
   readonly #throttledUntil = new Map<string, number>();
   readonly #sleepers = new Set<() => void>();
   #loops: Promise<void>[] = [];
+  /** claimed for this worker and not taken by a session yet */
+  #claimed: ClaimedRecipient[] = [];
+  #refilling: Promise<void> | null = null;
+  /** the last claim got all it asked for: more is likely due */
+  #claimedFull = false;
   #stopping = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
@@ -210,6 +220,9 @@ class Worker implements SendWorker {
     this.#unsubscribe?.();
     this.#wakeAll();
     await Promise.allSettled(this.#loops);
+    // what was claimed and not taken goes back at once
+    await this.#refilling?.catch(() => undefined);
+    await this.#release(this.#claimed.splice(0));
     clearInterval(this.#heartbeat);
     await this.#committer.close();
     this.#log.info({ event: 'send.worker.stop' }, 'send worker stopped');
@@ -223,18 +236,7 @@ class Worker implements SendWorker {
       while (!this.#stopping) {
         let items: ClaimedRecipient[];
         try {
-          const now = Date.now();
-          const throttled = [...this.#throttledUntil].filter(([, until]) => until > now).map(([id]) => id);
-          items = await this.#ctx.repos.deliveries.claim({
-            holder: this.holder,
-            now: new Date(now),
-            leaseMs: this.#leaseMs,
-            limit: singlesOnly ? Math.min(this.#batch, 8) : this.#batch,
-            singlesOnly,
-            deliveryId: this.#deliveryId,
-            skipThrottledServers: throttled,
-            maxThrottled: 1,
-          });
+          items = singlesOnly ? await this.#claim(Math.min(this.#batch, 8), true) : await this.#take();
         } catch (err) {
           this.#log.error({ event: 'send.claim.failed', err }, 'could not claim deliveries');
           await this.#sleep(this.#poll, true);
@@ -250,6 +252,50 @@ class Worker implements SendWorker {
     } finally {
       await Promise.allSettled([...pool.values()].map((p) => p.session.quit()));
     }
+  }
+
+  /**
+   * The next recipients for one session: up to SESSION_TAKE from what this worker claimed.
+   * The worker claims `batchSize` at a time (one transaction instead of one per session
+   * turn), and the next batch while the sessions send this one when the last claim was
+   * full, so that no session waits for the database.
+   */
+  async #take(): Promise<ClaimedRecipient[]> {
+    if (this.#claimed.length === 0) await this.#refill();
+    const items = this.#claimed.splice(0, SESSION_TAKE);
+    if (this.#claimedFull && this.#claimed.length < SESSION_TAKE * this.#sessions && !this.#stopping) {
+      this.#refill().catch((err: unknown) => this.#log.error({ event: 'send.claim.failed', err }, 'could not claim deliveries'));
+    }
+    return items;
+  }
+
+  #refill(): Promise<void> {
+    this.#refilling ??= (async () => {
+      try {
+        const items = await this.#claim(this.#batch, false);
+        // a batch held back by a per-minute limit is not a sign of more to come soon
+        this.#claimedFull = items.length === this.#batch && items.every((it) => it.bulkId === null || it.perMinuteLimit === null);
+        this.#claimed.push(...items);
+      } finally {
+        this.#refilling = null;
+      }
+    })();
+    return this.#refilling;
+  }
+
+  #claim(limit: number, singlesOnly: boolean): Promise<ClaimedRecipient[]> {
+    const now = Date.now();
+    const throttled = [...this.#throttledUntil].filter(([, until]) => until > now).map(([id]) => id);
+    return this.#ctx.repos.deliveries.claim({
+      holder: this.holder,
+      now: new Date(now),
+      leaseMs: this.#leaseMs,
+      limit,
+      singlesOnly,
+      deliveryId: this.#deliveryId,
+      skipThrottledServers: throttled,
+      maxThrottled: 1,
+    });
   }
 
   /** Until the next poll, or until a throttled server's window opens, whichever is first. */
@@ -302,10 +348,11 @@ class Worker implements SendWorker {
       return p;
     };
 
-    // A mail without a per-minute limit is handed to the session before the previous one's
-    // result is in, so that the session can pipeline it right after the previous data; its
-    // result is taken (and recorded) once the next one is on its way.
-    let ahead: InFlight | null = null;
+    // Mails without a per-minute limit are handed to the session up to PIPELINE_DEPTH ahead
+    // of their results, so that when one mail's data is written the next one is already
+    // waiting and its command group goes in the same write (one round trip per mail); a
+    // result is taken (and recorded) once later mails are on their way.
+    const inFlight: InFlight[] = [];
     /** Record a sent mail's result; false when its session failed (then `rest` is dealt with too). */
     const settle = async (sent: InFlight, rest: Unit[]): Promise<boolean> => {
       let result: SmtpSendResult;
@@ -325,11 +372,25 @@ class Worker implements SendWorker {
       await this.#recordResult(sent.unit, result, sent.mail.info, actx);
       return true;
     };
-    /** Settle the mail ahead, if any; false when the session failed and `rest` was dealt with. */
+    /** Settle the oldest mail in flight; false when the session failed (the rest in flight and `rest` were dealt with). */
+    const settleOldest = async (rest: Unit[]): Promise<boolean> => {
+      if (await settle(inFlight.shift()!, rest)) return true;
+      // the session failed under it and was closed: the mails queued behind it went
+      // nowhere unless they had already started; each is recorded as it ended
+      for (const q of inFlight.splice(0)) {
+        try {
+          await this.#recordResult(q.unit, await q.result, q.mail.info, actx);
+        } catch (err) {
+          if (err instanceof SendCancelledError) await this.#release(q.unit.items);
+          else await this.#finish(q.unit, err as Error);
+        }
+      }
+      return false;
+    };
+    /** Settle every mail in flight; false when the session failed and `rest` was dealt with. */
     const drain = async (rest: Unit[]): Promise<boolean> => {
-      const sent = ahead;
-      ahead = null;
-      return sent ? settle(sent, rest) : true;
+      while (inFlight.length > 0) if (!(await settleOldest(rest))) return false;
+      return true;
     };
 
     for (let i = 0; i < units.length; i++) {
@@ -366,19 +427,9 @@ class Worker implements SendWorker {
 
       if (!(unit.bulkId && unit.perMinuteLimit !== null) && session.connected) {
         const sent: InFlight = { unit, mail, result: session.send(mail.envelope, mail.raw) };
-        sent.result.catch(() => undefined); // settled below or on the next turn
-        if (!(await drain(units.slice(i + 1)))) {
-          // the session failed under the previous mail (it was closed): this one, queued
-          // behind it, went nowhere unless it had already started
-          try {
-            await this.#recordResult(unit, await sent.result, mail.info, actx);
-          } catch (err) {
-            if (err instanceof SendCancelledError) await this.#release(unit.items);
-            else await this.#finish(unit, err as Error);
-          }
-          return;
-        }
-        ahead = sent;
+        sent.result.catch(() => undefined); // settled in turn
+        inFlight.push(sent);
+        if (inFlight.length >= PIPELINE_DEPTH && !(await settleOldest(units.slice(i + 1)))) return;
         continue;
       }
 

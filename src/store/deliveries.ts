@@ -116,17 +116,35 @@ export interface RecipientResult {
   errorCode?: string | undefined;
   errorMessage?: string | undefined;
   /** bulk: the mail as composed for this attempt, kept when sent */
-  mail?:
-    | {
-        subject: string;
-        messageId: string;
-        size: number;
-        charsetFallback: string[] | null;
-        raw: Buffer;
-        /** `raw` as shared segments and its own bytes: stored as a recipe (delivery-raw.ts) instead of whole */
-        parts?: { base: { id: string; segments: Buffer[] }; parts: RecipePart[] } | undefined;
-      }
-    | undefined;
+  mail?: SentMail | undefined;
+}
+
+/**
+ * A sent bulk mail to store: whole (`raw`), or as a recipe over its bulk delivery's shared
+ * segments (delivery-raw.ts): `parts` as composed, or `recipe` already encoded (with the
+ * encoded base when it may not be stored yet), as the send worker's committer hands it over.
+ */
+export interface SentMail {
+  subject: string;
+  messageId: string;
+  size: number;
+  charsetFallback: string[] | null;
+  raw?: Buffer | undefined;
+  parts?: { base: { id: string; segments: Buffer[] }; parts: RecipePart[] } | undefined;
+  recipe?: { baseId: string; data: Buffer; base?: Buffer | undefined } | undefined;
+}
+
+/** `mail.parts` as a recipe; the base's bytes when `withBase`. */
+export function encodeSentMail(mail: SentMail, withBase: boolean): SentMail {
+  if (!mail.parts) return mail;
+  const { base, parts } = mail.parts;
+  return {
+    subject: mail.subject,
+    messageId: mail.messageId,
+    size: mail.size,
+    charsetFallback: mail.charsetFallback,
+    recipe: { baseId: base.id, data: encodeRecipe(parts, base.segments), base: withBase ? encodeBase(base.segments) : undefined },
+  };
 }
 
 export type SlotDecision = { ok: true; at: number } | { ok: false; retryAt: number };
@@ -493,14 +511,16 @@ export class DeliveryRepository {
             charset_fallback = v.column5
           FROM (VALUES ${sql.join(rows)}) AS v
           WHERE deliveries.id = v.column1`.execute(trx);
-        // bulk mail built from segments: its base once, then a recipe of a few hundred bytes;
-        // anything else whole, in chunks. The first stored copy stays (a mail sent twice in
-        // the at-least-once window keeps one of the two).
-        const recipes = mails.filter((r) => r.mail.parts && r.bulkId);
+        // bulk mail built from segments: its base (unless the caller knows it is stored), then
+        // a recipe of a few hundred bytes; anything else whole, in chunks. The first stored copy
+        // stays (a mail sent twice in the at-least-once window keeps one of the two).
+        const recipes = mails.flatMap((r) => {
+          const m = r.mail.recipe || !r.mail.parts ? r.mail : encodeSentMail(r.mail, !this.#storedBases.has(`${r.bulkId}|${r.mail.parts.base.id}`));
+          return m.recipe && r.bulkId ? [{ deliveryId: r.deliveryId, bulkId: r.bulkId, recipe: m.recipe }] : [];
+        });
         for (const r of recipes) {
-          const key = `${r.bulkId}|${r.mail.parts!.base.id}`;
-          if (this.#storedBases.has(key) || bases.has(key)) continue;
-          bases.set(key, { bulk_id: r.bulkId!, id: r.mail.parts!.base.id, data: encodeBase(r.mail.parts!.base.segments), created_at: at });
+          const key = `${r.bulkId}|${r.recipe.baseId}`;
+          if (r.recipe.base && !bases.has(key)) bases.set(key, { bulk_id: r.bulkId, id: r.recipe.baseId, data: r.recipe.base, created_at: at });
         }
         for (const rows of chunks([...bases.values()], 20)) {
           await trx
@@ -512,12 +532,12 @@ export class DeliveryRepository {
         for (const rows of chunks(recipes, RESULT_BATCH)) {
           await trx
             .insertInto('delivery_recipes')
-            .values(rows.map((r) => ({ delivery_id: r.deliveryId, bulk_id: r.bulkId!, base_id: r.mail.parts!.base.id, data: encodeRecipe(r.mail.parts!.parts, r.mail.parts!.base.segments) })))
+            .values(rows.map((r) => ({ delivery_id: r.deliveryId, bulk_id: r.bulkId, base_id: r.recipe.baseId, data: r.recipe.data })))
             .onConflict((oc) => oc.column('delivery_id').doNothing())
             .execute();
         }
-        const whole = mails.filter((r) => !(r.mail.parts && r.bulkId));
-        const pieces = whole.flatMap((r) => rechunk([r.mail.raw]).map((data, seq) => ({ delivery_id: r.deliveryId, seq, data })));
+        const whole = mails.filter((r) => r.mail.raw && !((r.mail.parts || r.mail.recipe) && r.bulkId));
+        const pieces = whole.flatMap((r) => rechunk([r.mail.raw!]).map((data, seq) => ({ delivery_id: r.deliveryId, seq, data })));
         for (const rows of chunks(pieces, RESULT_BATCH)) {
           await trx
             .insertInto('delivery_chunks')

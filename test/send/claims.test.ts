@@ -1,0 +1,56 @@
+// How a send worker claims: one batch for all its sessions (each session takes a share of
+// it), the next batch while this one is sent, and what is claimed but not sent goes back
+// when the worker stops.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
+import { startSendWorker } from '../../src/send/send-worker.ts';
+import { contextFor } from '../support/app-context.ts';
+import { startSmtpServer } from '../protocols/smtp/smtp-test-servers.ts';
+import { addSendingAccount, cleanups, waitFor } from './send-fixture.ts';
+
+const csvOf = (n: number): string => ['email,name', ...Array.from({ length: n }, (_, i) => `r${i}@example.net,N${i}`)].join('\n');
+
+test('a bulk delivery smaller than one claim is spread over every session of the worker', async (t) => {
+  const ctx = await contextFor(t, 'sqlite');
+  if (!ctx) return;
+  const later = cleanups(t);
+  // each MAIL FROM takes a while, so that one session alone would be seen working alone
+  const smtp = await startSmtpServer({ onMailFrom: (_address, _session, cb) => void setTimeout(() => cb(), 15) });
+  later(() => smtp.close());
+  const f = await addSendingAccount(ctx, { port: smtp.port });
+  const bulk = new BulkDeliveryService(ctx);
+  const { id } = await bulk.create('test', { accountId: f.accountId, subject: 'Hi {{name}}', text: 'Dear {{name}}\n', recipientsCsv: csvOf(120) });
+  const w = startSendWorker(ctx, { sessions: 4, pollIntervalMs: 50 });
+  later(() => w.stop());
+  await waitFor('every mail sent', async () => ((await bulk.get(id)).sent === 120 ? true : undefined));
+  // one claim of 256 took all 120; sessions took 32 each
+  assert.equal(smtp.connections, 4, `${smtp.connections} connections sent the bulk delivery`);
+  assert.equal(smtp.mails.length, 120);
+});
+
+test('stopping hands back at once what the worker claimed and did not send; the next worker sends each of those exactly once', async (t) => {
+  const ctx = await contextFor(t, 'sqlite');
+  if (!ctx) return;
+  const later = cleanups(t);
+  const smtp = await startSmtpServer({ onMailFrom: (_address, _session, cb) => void setTimeout(() => cb(), 10) });
+  later(() => smtp.close());
+  const f = await addSendingAccount(ctx, { port: smtp.port });
+  const bulk = new BulkDeliveryService(ctx);
+  const { id } = await bulk.create('test', { accountId: f.accountId, subject: 'Hi {{name}}', text: 'Dear {{name}}\n', recipientsCsv: csvOf(300) });
+  const first = startSendWorker(ctx, { sessions: 1, pollIntervalMs: 50 });
+  await waitFor('a few mails sent', async () => (smtp.mails.length >= 5 ? true : undefined));
+  await first.stop();
+  const afterStop = (await bulk.recipients(id, { limit: 1000 })).items;
+  assert.equal(afterStop.filter((r) => r.status === 'sending').length, 0, 'recipients left claimed after stop');
+  const sent = afterStop.filter((r) => r.status === 'sent').length;
+  assert.ok(sent < 300, 'the first worker was not stopped early enough to test anything');
+  assert.equal(afterStop.filter((r) => r.status === 'queued').length, 300 - sent);
+
+  const second = startSendWorker(ctx, { sessions: 2, pollIntervalMs: 50 });
+  later(() => second.stop());
+  await waitFor('the rest sent', async () => ((await bulk.get(id)).sent === 300 ? true : undefined));
+  const addresses = smtp.mails.map((m) => m.to.join(','));
+  assert.equal(addresses.length, 300, 'a mail was sent twice or not at all');
+  assert.equal(new Set(addresses).size, 300);
+});

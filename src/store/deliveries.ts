@@ -176,6 +176,8 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** Results per UPDATE (8 parameters each). */
 const RESULT_BATCH = 200;
+/** Rows per statement on the send worker's hot path on SQLite, with a turn of the event loop between statements. */
+const SQLITE_SLICE = 64;
 
 function chunks<T>(list: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -202,6 +204,22 @@ export class DeliveryRepository {
       if (this.store.dialect === 'sqlite') await sql`select 1 from sqlite_master limit 1`.execute(trx);
       return fn(trx);
     });
+  }
+
+  /**
+   * On SQLite every statement runs synchronously on this thread: between the statements of
+   * a big claim or group commit, the event loop gets a turn (SMTP replies are read, the next
+   * mails written), so that a transaction of a few milliseconds never stalls every session
+   * at once. Nothing else uses the connection meanwhile (Kysely holds it for the
+   * transaction). PostgreSQL statements are asynchronous anyway.
+   */
+  #breathe(): Promise<void> {
+    return this.store.dialect === 'sqlite' ? new Promise((resolve) => setImmediate(resolve)) : Promise.resolve();
+  }
+
+  /** Rows per statement on the hot path: smaller on SQLite, with a turn of the event loop between. */
+  get #slice(): number {
+    return this.store.dialect === 'sqlite' ? SQLITE_SLICE : RESULT_BATCH;
   }
 
   // ---- creating -------------------------------------------------------------------
@@ -422,8 +440,9 @@ export class DeliveryRepository {
       });
       for (const ids of chunks(
         picked.map((r) => r.id),
-        IN_BATCH,
+        this.#slice,
       )) {
+        await this.#breathe();
         await trx.updateTable('delivery_recipients').set({ status: 'sending', lease_holder: opts.holder, lease_expires_at: leaseUntil, updated_at: now }).where('id', 'in', ids).execute();
       }
       return picked.map((r) => ({
@@ -471,7 +490,8 @@ export class DeliveryRepository {
     const bases = new Map<string, { bulk_id: string; id: string; data: Buffer; created_at: string }>();
     await this.write(async (trx) => {
       bases.clear(); // a transaction run again (SQLite busy) writes them again
-      for (const part of chunks(results, RESULT_BATCH)) {
+      for (const part of chunks(results, this.#slice)) {
+        await this.#breathe();
         const sent = part.filter((r) => r.status === 'sent');
         const other = part.filter((r) => r.status !== 'sent');
         for (const group of [sent, other]) {

@@ -18,6 +18,8 @@ import { extractMetadata } from '../../src/mail/metadata.ts';
 import { backupDatabase, restoreDatabase } from '../../src/ops/backup.ts';
 import { registerProcess } from '../../src/ops/process-registry.ts';
 import { COPY_BATCH_ROWS_WITH_BLOBS, sqliteTables, tableHash } from '../../src/ops/migrate-to-postgres.ts';
+import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
+import { compileBulkMail } from '../../src/send/compose-delivery.ts';
 import { DeliveryService } from '../../src/send/delivery-service.ts';
 import { openContext, type AppContext } from '../../src/services/context.ts';
 import { MailAccountService } from '../../src/services/mail-accounts.ts';
@@ -168,6 +170,18 @@ test('yubin migrate-to-postgres: every table into a fresh database, counts and h
   // more chunk rows than one copy batch: the keyset paging runs on both engines
   const extra = Array.from({ length: 40 }, (_, i) => Buffer.from(`Subject: ${i}\r\n\r\nbody ${i} ${'\u00e9'.repeat(i)}\r\n`, 'latin1'));
   await sqliteCtx.repos.messages.storeBatch(accountId, extra.map((raw, i) => ({ uid: `extra-${i}`, chunks: [raw], meta: extractMetadata(raw) })), new Date().toISOString());
+  // a sent bulk mail stored as a recipe over its bulk delivery's shared text (migration 0007)
+  const bulk = await new BulkDeliveryService(sqliteCtx).create('test', { accountId, subject: 'Hi {{name}}', text: `Dear {{name}},\n${'plain text line\n'.repeat(50)}`, recipientsCsv: 'email,name\na@example.net,A\n' });
+  const [item] = (await new BulkDeliveryService(sqliteCtx).recipients(bulk.id, {})).items;
+  const composer = await compileBulkMail({ subject: 'Hi {{name}}', text: `Dear {{name}},\n${'plain text line\n'.repeat(50)}`, html: null, charset: 'utf-8' }, { fromName: 'x', address: 'x@example.com' });
+  const mail = await composer.compose('a@example.net', { name: 'A' }, item!.deliveryId);
+  const [recipient] = await sqliteCtx.repos.deliveries.recipients(item!.deliveryId);
+  assert.ok(mail.parts, 'the mail is made of shared segments');
+  await sqliteCtx.repos.deliveries.applyResults(
+    'test',
+    [{ id: recipient!.id, deliveryId: item!.deliveryId, bulkId: bulk.id, status: 'sent', attempted: true, mail: { subject: mail.subject, messageId: mail.messageId, size: mail.raw.length, charsetFallback: null, raw: mail.raw, parts: mail.parts } }],
+    new Date(),
+  );
   await sqliteCtx.close();
 
   const r = await runCli(['migrate-to-postgres', url, '--json'], { env });
@@ -175,7 +189,7 @@ test('yubin migrate-to-postgres: every table into a fresh database, counts and h
   const report = JSON.parse(r.stdout) as { ok: boolean; tables: { table: string; sourceRows: number; targetRows: number; sourceHash: string; targetHash: string; ok: boolean }[] };
   assert.equal(report.ok, true);
   const byName = new Map(report.tables.map((x) => [x.table, x]));
-  for (const name of ['mail_servers', 'mail_accounts', 'messages', 'message_chunks', 'message_uids', 'deliveries', 'delivery_recipients', 'delivery_chunks', 'audit_log', 'account_stalls']) {
+  for (const name of ['mail_servers', 'mail_accounts', 'messages', 'message_chunks', 'message_uids', 'deliveries', 'delivery_recipients', 'delivery_chunks', 'delivery_bases', 'delivery_recipes', 'audit_log', 'account_stalls']) {
     assert.ok(byName.has(name), `${name} not copied`);
   }
   assert.equal(byName.get('messages')!.targetRows, 42);
@@ -190,6 +204,8 @@ test('yubin migrate-to-postgres: every table into a fresh database, counts and h
   const pgCtx = await openContext({ ...config, databaseUrl: url, secretKey: Buffer.from(key, 'base64') }, { log: silent });
   t.after(() => pgCtx.close());
   assert.ok((await pgCtx.repos.messages.rawBuffer(messageIds[0]!)).equals(RAW_8BIT), 'binary/8-bit raw bytes differ');
+  assert.equal(byName.get('delivery_recipes')!.targetRows, 1);
+  assert.ok((await pgCtx.repos.deliveries.raw(item!.deliveryId))?.equals(mail.raw), 'the stored bulk mail reads back differently');
   const rows = await pgCtx.db.kysely.selectFrom('messages').select(['subject', 'date']).where('id', 'in', messageIds).orderBy('size', 'desc').execute();
   assert.equal(rows[0]!.subject, '8bit テスト ①');
   assert.equal(rows[1]!.subject, null);

@@ -7,6 +7,7 @@
 // transaction, one delivery per row. The workers then send at the mail server's per-minute
 // limit (send-worker.ts); pause, resume and cancel take effect between two mails.
 import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../store/ids.ts';
 import { AppError, MessageRef, ValidationError, type FieldIssue } from '../domain/errors.ts';
 import { validateSchema } from '../domain/validation.ts';
 import type { Lang, MessageKey } from '../i18n/index.ts';
@@ -157,8 +158,10 @@ export class BulkDeliveryService {
     }
 
     const id = randomUUID();
+    // time-ordered ids: the rows of a bulk delivery (and what is stored for them when sent)
+    // land at the end of their indexes, in the order they are sent
     const deliveries: NewDelivery[] = recipients.map((c) => ({
-      id: randomUUID(),
+      id: uuidv7(),
       accountId: account.id,
       bulkId: id,
       rowNumber: c.row,

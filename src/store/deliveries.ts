@@ -17,6 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Db } from './database.ts';
+import { uuidv7 } from './ids.ts';
 import { decodeBase, decodeRecipe, encodeBase, encodeRecipe, type RecipePart } from './delivery-raw.ts';
 import { rechunk } from './messages.ts';
 import type { BulkDeliveryTable, Database, DeliveryRecipientTable, DeliveryTable } from './schema.ts';
@@ -248,7 +249,7 @@ export class DeliveryRepository {
     }
     const recipients = list.flatMap((d) =>
       d.recipients.map((r, seq) => ({
-        id: randomUUID(),
+        id: uuidv7(),
         delivery_id: d.id,
         account_id: d.accountId,
         bulk_id: d.bulkId,

@@ -15,7 +15,7 @@
 // writes would wait for another connection's lock inside better-sqlite3, blocking the event
 // loop (and, with two connections in one process, the lock holder itself).
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import type { Db } from './database.ts';
 import { uuidv7 } from './ids.ts';
 import { decodeBase, decodeRecipe, encodeBase, encodeRecipe, type RecipePart } from './delivery-raw.ts';
@@ -186,6 +186,17 @@ function chunks<T>(list: T[], size: number): T[][] {
   return out;
 }
 
+/** `(p, p, …), (…)`: `rows` rows of `cols` placeholders. */
+function rowsOf(p: () => string, rows: number, cols: number): string {
+  const out: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const row: string[] = [];
+    for (let c = 0; c < cols; c++) row.push(p());
+    out.push(`(${row.join(', ')})`);
+  }
+  return out.join(', ');
+}
+
 /** Bases (decoded) kept in memory for reading stored bulk mail back. */
 const BASE_CACHE = 16;
 
@@ -194,6 +205,7 @@ export class DeliveryRepository {
   /** bases this repository has seen committed (bulk id | base id): not written again */
   readonly #storedBases = new Set<string>();
   readonly #baseCache = new Map<string, Buffer[]>();
+  readonly #sqlCache = new Map<string, string>();
 
   constructor(private readonly store: Db) {
     this.db = store.kysely;
@@ -479,6 +491,49 @@ export class DeliveryRepository {
   }
 
   /**
+   * The SQL of a hot-path statement, made once per shape: the send worker runs the same few
+   * statements thousands of times a second, and building them through Kysely's query
+   * builder (hundreds of parameter nodes each) cost more than running them.
+   */
+  #sqlOf(key: string, make: (p: () => string) => string): string {
+    let text = this.#sqlCache.get(key);
+    if (text === undefined) {
+      let n = 0;
+      text = make(this.store.dialect === 'postgres' ? () => `$${++n}` : () => '?');
+      if (this.#sqlCache.size > 500) this.#sqlCache.clear();
+      this.#sqlCache.set(key, text);
+    }
+    return text;
+  }
+
+  /** The recipients' UPDATE … FROM (VALUES …) for `rows` results; parameters: [sent_at,] updated_at, 8 per row[, holder]. */
+  #resultSql(sent: boolean, rows: number): string {
+    // VALUES columns are column1… on both engines; parameters there are text on PostgreSQL,
+    // hence the casts
+    return this.#sqlOf(`results|${sent}|${rows}`, (p) => {
+      const attempted = 'CAST(v.column3 AS integer) = 1';
+      const sentAt = sent ? p() : 'sent_at';
+      const updatedAt = p();
+      const values = rowsOf(p, rows, 8);
+      const guard = sent ? `delivery_recipients.status <> 'sent'` : `delivery_recipients.status = 'sending' AND delivery_recipients.lease_holder = ${p()}`;
+      return `UPDATE delivery_recipients SET
+          status = v.column2,
+          attempts = attempts + CAST(v.column3 AS integer),
+          next_attempt_at = COALESCE(v.column4, next_attempt_at),
+          code = CASE WHEN ${attempted} THEN CAST(v.column5 AS integer) ELSE code END,
+          reply = CASE WHEN ${attempted} THEN v.column6 ELSE reply END,
+          error_code = CASE WHEN ${attempted} THEN v.column7 ELSE error_code END,
+          error_message = CASE WHEN ${attempted} THEN v.column8 ELSE error_message END,
+          sent_at = ${sentAt},
+          lease_holder = NULL,
+          lease_expires_at = NULL,
+          updated_at = ${updatedAt}
+        FROM (VALUES ${values}) AS v
+        WHERE delivery_recipients.id = v.column1 AND ${guard}`;
+    });
+  }
+
+  /**
    * Record what happened to claimed recipients, in one transaction. A 'sent' is kept
    * whoever holds the row now (the mail did go out); any other result only while `holder`
    * still holds it. Returns the bulk deliveries touched. A batch is a few statements, not a
@@ -491,47 +546,30 @@ export class DeliveryRepository {
     const bases = new Map<string, { bulk_id: string; id: string; data: Buffer; created_at: string }>();
     await this.write(async (trx) => {
       bases.clear(); // a transaction run again (SQLite busy) writes them again
+      const written = new Set<string>();
       for (const part of chunks(results, this.#slice)) {
         await this.#breathe();
         const sent = part.filter((r) => r.status === 'sent');
         const other = part.filter((r) => r.status !== 'sent');
         for (const group of [sent, other]) {
           if (group.length === 0) continue;
-          // VALUES columns are column1… on both engines; parameters there are text on
-          // PostgreSQL, hence the casts
-          const rows = group.map(
-            (r) =>
-              sql`(${r.id}, ${r.status}, ${r.attempted ? 1 : 0}, ${r.nextAttemptAt ?? null}, ${r.code ?? null}, ${r.reply ?? null}, ${r.errorCode ?? null}, ${r.errorMessage ?? null})`,
-          );
-          const attempted = sql`CAST(v.column3 AS integer) = 1`;
-          const guard = group === sent ? sql`delivery_recipients.status <> 'sent'` : sql`delivery_recipients.status = 'sending' AND delivery_recipients.lease_holder = ${holder}`;
-          await sql`UPDATE delivery_recipients SET
-              status = v.column2,
-              attempts = attempts + CAST(v.column3 AS integer),
-              next_attempt_at = COALESCE(v.column4, next_attempt_at),
-              code = CASE WHEN ${attempted} THEN CAST(v.column5 AS integer) ELSE code END,
-              reply = CASE WHEN ${attempted} THEN v.column6 ELSE reply END,
-              error_code = CASE WHEN ${attempted} THEN v.column7 ELSE error_code END,
-              error_message = CASE WHEN ${attempted} THEN v.column8 ELSE error_message END,
-              sent_at = ${group === sent ? sql`${at}` : sql`sent_at`},
-              lease_holder = NULL,
-              lease_expires_at = NULL,
-              updated_at = ${at}
-            FROM (VALUES ${sql.join(rows)}) AS v
-            WHERE delivery_recipients.id = v.column1 AND ${guard}`.execute(trx);
+          const isSent = group === sent;
+          const params: unknown[] = isSent ? [at, at] : [at];
+          for (const r of group) params.push(r.id, r.status, r.attempted ? 1 : 0, r.nextAttemptAt ?? null, r.code ?? null, r.reply ?? null, r.errorCode ?? null, r.errorMessage ?? null);
+          if (!isSent) params.push(holder);
+          await trx.executeQuery(CompiledQuery.raw(this.#resultSql(isSent, group.length), params));
         }
         const mails = sent.filter((r): r is RecipientResult & { mail: NonNullable<RecipientResult['mail']> } => r.mail !== undefined);
         if (mails.length === 0) continue;
-        const rows = mails.map(
-          (r) => sql`(${r.deliveryId}, ${r.mail.subject}, ${r.mail.messageId}, ${r.mail.size}, ${r.mail.charsetFallback ? JSON.stringify(r.mail.charsetFallback) : null})`,
-        );
-        await sql`UPDATE deliveries SET
+        const mailParams: unknown[] = [];
+        for (const r of mails) mailParams.push(r.deliveryId, r.mail.subject, r.mail.messageId, r.mail.size, r.mail.charsetFallback ? JSON.stringify(r.mail.charsetFallback) : null);
+        await trx.executeQuery(CompiledQuery.raw(this.#sqlOf(`mails|${mails.length}`, (p) => `UPDATE deliveries SET
             subject = v.column2,
             message_id = v.column3,
             size = CAST(v.column4 AS integer),
             charset_fallback = v.column5
-          FROM (VALUES ${sql.join(rows)}) AS v
-          WHERE deliveries.id = v.column1`.execute(trx);
+          FROM (VALUES ${rowsOf(p, mails.length, 5)}) AS v
+          WHERE deliveries.id = v.column1`), mailParams));
         // bulk mail built from segments: its base (unless the caller knows it is stored), then
         // a recipe of a few hundred bytes; anything else whole, in chunks. The first stored copy
         // stays (a mail sent twice in the at-least-once window keeps one of the two).
@@ -539,23 +577,30 @@ export class DeliveryRepository {
           const m = r.mail.recipe || !r.mail.parts ? r.mail : encodeSentMail(r.mail, !this.#storedBases.has(`${r.bulkId}|${r.mail.parts.base.id}`));
           return m.recipe && r.bulkId ? [{ deliveryId: r.deliveryId, bulkId: r.bulkId, recipe: m.recipe }] : [];
         });
+        const newBases: { bulk_id: string; id: string; data: Buffer; created_at: string }[] = [];
         for (const r of recipes) {
           const key = `${r.bulkId}|${r.recipe.baseId}`;
-          if (r.recipe.base && !bases.has(key)) bases.set(key, { bulk_id: r.bulkId, id: r.recipe.baseId, data: r.recipe.base, created_at: at });
+          if (!r.recipe.base || written.has(key)) continue;
+          written.add(key);
+          bases.set(key, { bulk_id: r.bulkId, id: r.recipe.baseId, data: r.recipe.base, created_at: at });
+          newBases.push(bases.get(key)!);
         }
-        for (const rows of chunks([...bases.values()], 20)) {
+        for (const rows of chunks(newBases, 20)) {
           await trx
             .insertInto('delivery_bases')
             .values(rows)
             .onConflict((oc) => oc.columns(['bulk_id', 'id']).doNothing())
             .execute();
         }
-        for (const rows of chunks(recipes, RESULT_BATCH)) {
-          await trx
-            .insertInto('delivery_recipes')
-            .values(rows.map((r) => ({ delivery_id: r.deliveryId, bulk_id: r.bulkId, base_id: r.recipe.baseId, data: r.recipe.data })))
-            .onConflict((oc) => oc.column('delivery_id').doNothing())
-            .execute();
+        if (recipes.length > 0) {
+          const recipeParams: unknown[] = [];
+          for (const r of recipes) recipeParams.push(r.deliveryId, r.bulkId, r.recipe.baseId, r.recipe.data);
+          await trx.executeQuery(
+            CompiledQuery.raw(
+              this.#sqlOf(`recipes|${recipes.length}`, (p) => `INSERT INTO delivery_recipes (delivery_id, bulk_id, base_id, data) VALUES ${rowsOf(p, recipes.length, 4)} ON CONFLICT (delivery_id) DO NOTHING`),
+              recipeParams,
+            ),
+          );
         }
         const whole = mails.filter((r) => r.mail.raw && !((r.mail.parts || r.mail.recipe) && r.bulkId));
         const pieces = whole.flatMap((r) => rechunk([r.mail.raw!]).map((data, seq) => ({ delivery_id: r.deliveryId, seq, data })));

@@ -212,7 +212,7 @@ test('yubin migrate-to-postgres: every table into a fresh database, counts and h
   assert.equal(rows[1]!.date, null);
   assert.equal((await new MailAccountService(pgCtx).credentials(accountId)).password, 'パスワード-secret');
   assert.equal((await new MailAccountService(pgCtx).get(accountId)).fromName, '送信 太郎');
-  assert.equal((await pgCtx.db.kysely.selectFrom('deliveries').select('subject').executeTakeFirstOrThrow()).subject, '件名 ㈱');
+  assert.equal((await pgCtx.db.kysely.selectFrom('deliveries').select('subject').where('bulk_id', 'is', null).executeTakeFirstOrThrow()).subject, '件名 ㈱');
 
   // the hash sees one changed byte
   const source = openDatabase({ dataDir: config.dataDir });

@@ -1,10 +1,12 @@
 // The send worker (PRODUCT.md §5): claims due recipients from the shared database and
 // sends them over SMTP, any number of workers in any number of processes at once.
 //
-//   loop: claim a batch (single sends first) → per account, one SmtpSession per loop →
-//         per mail: bulk delivery still running? → compose (bulk) → per-minute slot (bulk
-//         mail of a rate-limited server only) → send → decide each recipient (outcome.ts)
-//         → group commit (result-committer.ts)
+//   worker: claim DEFAULT_BATCH recipients at a time (single sends first), the next batch
+//           while the sessions send this one
+//   loop:   take SESSION_TAKE of them → per account, one SmtpSession per loop → per mail:
+//           bulk delivery still running? → compose (bulk) → per-minute slot (bulk mail of a
+//           rate-limited server only) → send, up to PIPELINE_DEPTH mails ahead of their
+//           results → decide each recipient (outcome.ts) → group commit (result-committer.ts)
 //
 // `sessions` loops run side by side, so that is the number of parallel SMTP sessions; one
 // more loop takes single sends only, so a single send never waits behind bulk mail held

@@ -1,9 +1,9 @@
 // Group commit of send results: what became of each recipient is written in batches (one
-// transaction per batch: COMMIT_BATCH results, or what came within COMMIT_DELAY_MS) rather than one transaction per mail, which
-// is what lets a worker keep up with a fast server. A result is in memory only between the
-// SMTP server's reply and its batch's commit; if the process dies there, the recipient is
-// still 'sending' with a lease that runs out, and the next worker sends it again. Once a
-// 'sent' is committed, the recipient is never sent again.
+// transaction per batch: COMMIT_BATCH results, or what came within COMMIT_DELAY_MS) rather
+// than one transaction per mail, which is what lets a worker keep up with a fast server. A
+// result is in memory only between the SMTP server's reply and its batch's commit; if the
+// process dies there, the recipient is still 'sending' with a lease that runs out, and the
+// next worker sends it again. Once a 'sent' is committed, the recipient is never sent again.
 import type { Logger } from 'pino';
 import { encodeSentMail, type DeliveryRepository, type RecipientResult } from '../store/deliveries.ts';
 

@@ -405,7 +405,9 @@ export class DeliveryRepository {
       // Two index walks in claiming order, each stopping at the limit (the partial indexes
       // of migration 0003; their conditions are written as literals so both engines match
       // them): recipients whose worker died first, then the due ones.
-      const candidates = (stale: boolean, limit: number) => {
+      // `limited`: only bulk mail of servers with a per-minute limit (true), none of it
+      // (false), or both (null)
+      const candidates = (stale: boolean, limit: number, limited: boolean | null) => {
         let q = trx
           .selectFrom('delivery_recipients as r')
           .innerJoin('deliveries as d', 'd.id', 'r.delivery_id')
@@ -439,11 +441,30 @@ export class DeliveryRepository {
         if (skip.length) {
           q = q.where((eb) => eb.or([eb('r.bulk_id', 'is', null), eb('s.outgoing_per_minute_limit', 'is', null), eb('a.server_id', 'not in', skip)]));
         }
+        if (limited === true) q = q.where('r.bulk_id', 'is not', null).where('s.outgoing_per_minute_limit', 'is not', null);
+        if (limited === false) q = q.where((eb) => eb.or([eb('r.bulk_id', 'is', null), eb('s.outgoing_per_minute_limit', 'is', null)]));
         if (this.store.dialect === 'postgres') q = q.forUpdate('r').skipLocked();
         return q.execute();
       };
-      const rows = await candidates(true, opts.limit);
-      if (rows.length < opts.limit) rows.push(...(await candidates(false, opts.limit - rows.length)));
+      // With a cap on rate-limited mail per claim, that mail is looked for on its own, at most
+      // the cap: on PostgreSQL a candidate row stays locked until the claim commits, and a claim
+      // that locked every waiting row of a rate-limited server to take one would make the other
+      // workers' claims skip them all (and one worker would take every slot of each window).
+      const cap = opts.maxThrottled ?? Number.POSITIVE_INFINITY;
+      const rows: Awaited<ReturnType<typeof candidates>> = [];
+      let limitedLeft = cap;
+      for (const stale of [true, false]) {
+        const want = opts.limit - rows.length;
+        if (want <= 0) break;
+        if (!Number.isFinite(cap)) {
+          rows.push(...(await candidates(stale, want, null)));
+          continue;
+        }
+        const limited = limitedLeft > 0 ? await candidates(stale, Math.min(limitedLeft, want), true) : [];
+        limitedLeft -= limited.length;
+        const free = limited.length < want ? await candidates(stale, want - limited.length, false) : [];
+        rows.push(...free, ...limited);
+      }
 
       let throttled = 0;
       const maxThrottled = opts.maxThrottled ?? Number.POSITIVE_INFINITY;

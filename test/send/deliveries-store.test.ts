@@ -83,5 +83,23 @@ for (const engine of ENGINES) {
       assert.deepEqual([...times].sort((x, y) => x - y), times);
       for (const r of results) if (!r.ok) assert.equal(r.retryAt, times[0]! + spanMs + 1);
     });
+
+    it('claims capped to one rate-limited recipient each, made at the same moment by two workers, each get one', async (t) => {
+      const pair = await twoContexts(t, engine);
+      if (!pair) return;
+      const [a, b] = pair;
+      await queueBulk(a, 40, 10);
+      // on PostgreSQL a claim that locked every waiting row to take one would leave the other
+      // worker's claim (SKIP LOCKED) with nothing
+      for (let round = 0; round < 15; round++) {
+        const now = new Date();
+        const [x, y] = await Promise.all([
+          a.repos.deliveries.claim({ holder: 'A', now, leaseMs: 60_000, limit: 256, maxThrottled: 1 }),
+          b.repos.deliveries.claim({ holder: 'B', now, leaseMs: 60_000, limit: 256, maxThrottled: 1 }),
+        ]);
+        assert.deepEqual([x.length, y.length], [1, 1], `round ${round}`);
+        assert.notEqual(x[0]!.id, y[0]!.id);
+      }
+    });
   });
 }

@@ -202,8 +202,6 @@ const BASE_CACHE = 16;
 
 export class DeliveryRepository {
   private readonly db: Kysely<Database>;
-  /** bases this repository has seen committed (bulk id | base id): not written again */
-  readonly #storedBases = new Set<string>();
   readonly #baseCache = new Map<string, Buffer[]>();
   readonly #sqlCache = new Map<string, string>();
 
@@ -564,9 +562,8 @@ export class DeliveryRepository {
   async applyResults(holder: string, results: RecipientResult[], now: Date): Promise<Set<string>> {
     const at = now.toISOString();
     const bulks = new Set(results.flatMap((r) => (r.bulkId ? [r.bulkId] : [])));
-    const bases = new Map<string, { bulk_id: string; id: string; data: Buffer; created_at: string }>();
     await this.write(async (trx) => {
-      bases.clear(); // a transaction run again (SQLite busy) writes them again
+      // bases written in this transaction (a transaction run again writes them again)
       const written = new Set<string>();
       for (const part of chunks(results, this.#slice)) {
         await this.#breathe();
@@ -591,11 +588,12 @@ export class DeliveryRepository {
             charset_fallback = v.column5
           FROM (VALUES ${rowsOf(p, mails.length, 5)}) AS v
           WHERE deliveries.id = v.column1`), mailParams));
-        // bulk mail built from segments: its base (unless the caller knows it is stored), then
-        // a recipe of a few hundred bytes; anything else whole, in chunks. The first stored copy
-        // stays (a mail sent twice in the at-least-once window keeps one of the two).
+        // bulk mail built from segments: its base when given (the send worker's committer
+        // leaves out bases it has stored; mail given as parts brings its base), then a recipe
+        // of a few hundred bytes; anything else whole, in chunks. The first stored copy stays
+        // (a mail sent twice in the at-least-once window keeps one of the two).
         const recipes = mails.flatMap((r) => {
-          const m = r.mail.recipe || !r.mail.parts ? r.mail : encodeSentMail(r.mail, !this.#storedBases.has(`${r.bulkId}|${r.mail.parts.base.id}`));
+          const m = r.mail.recipe || !r.mail.parts ? r.mail : encodeSentMail(r.mail, true);
           return m.recipe && r.bulkId ? [{ deliveryId: r.deliveryId, bulkId: r.bulkId, recipe: m.recipe }] : [];
         });
         const newBases: { bulk_id: string; id: string; data: Buffer; created_at: string }[] = [];
@@ -603,8 +601,7 @@ export class DeliveryRepository {
           const key = `${r.bulkId}|${r.recipe.baseId}`;
           if (!r.recipe.base || written.has(key)) continue;
           written.add(key);
-          bases.set(key, { bulk_id: r.bulkId, id: r.recipe.baseId, data: r.recipe.base, created_at: at });
-          newBases.push(bases.get(key)!);
+          newBases.push({ bulk_id: r.bulkId, id: r.recipe.baseId, data: r.recipe.base, created_at: at });
         }
         for (const rows of chunks(newBases, 20)) {
           await trx
@@ -634,8 +631,6 @@ export class DeliveryRepository {
         }
       }
     });
-    if (this.#storedBases.size > 1000) this.#storedBases.clear();
-    for (const key of bases.keys()) this.#storedBases.add(key);
     return bulks;
   }
 

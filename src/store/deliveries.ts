@@ -536,7 +536,13 @@ export class DeliveryRepository {
       const values = rowsOf(p, rows, 8);
       const guard = sent ? `delivery_recipients.status <> 'sent'` : `delivery_recipients.status = 'sending' AND delivery_recipients.lease_holder = ${p()}`;
       return `UPDATE delivery_recipients SET
-          status = v.column2,
+          status = ${
+            sent
+              ? 'v.column2'
+              : // a recipient handed back or deferred after its bulk delivery was cancelled is
+                // cancelled too: no claim would take it again
+                `CASE WHEN v.column2 IN ('queued', 'deferred') AND delivery_recipients.bulk_id IN (SELECT id FROM bulk_deliveries WHERE status = 'cancelled') THEN 'cancelled' ELSE v.column2 END`
+          },
           attempts = attempts + CAST(v.column3 AS integer),
           next_attempt_at = COALESCE(v.column4, next_attempt_at),
           code = CASE WHEN ${attempted} THEN CAST(v.column5 AS integer) ELSE code END,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { AppContext } from '../../src/services/context.ts';
 import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
 import type { ClaimedRecipient } from '../../src/store/deliveries.ts';
-import { ENGINES } from '../support/app-context.ts';
+import { contextFor, ENGINES } from '../support/app-context.ts';
 import { addSendingAccount, twoContexts } from './send-fixture.ts';
 
 async function queueBulk(ctx: AppContext, n: number, perMinuteLimit: number | null = null): Promise<{ bulkId: string; serverId: string }> {
@@ -100,6 +100,27 @@ for (const engine of ENGINES) {
         assert.deepEqual([x.length, y.length], [1, 1], `round ${round}`);
         assert.notEqual(x[0]!.id, y[0]!.id);
       }
+    });
+
+    it('a recipient handed back after its bulk delivery was cancelled is cancelled, not left queued', async (t) => {
+      const ctx = await contextFor(t, engine);
+      if (!ctx) return;
+      const { bulkId } = await queueBulk(ctx, 3);
+      const claimed = await ctx.repos.deliveries.claim({ holder: 'A', now: new Date(), leaseMs: 60_000, limit: 2 });
+      assert.equal(claimed.length, 2);
+      await new BulkDeliveryService(ctx).cancel('test', bulkId);
+      // the worker hands one back unsent and defers the other (as after a refused slot or a 4xx)
+      await ctx.repos.deliveries.applyResults(
+        'A',
+        [
+          { id: claimed[0]!.id, deliveryId: claimed[0]!.deliveryId, bulkId, status: 'queued', attempted: false },
+          { id: claimed[1]!.id, deliveryId: claimed[1]!.deliveryId, bulkId, status: 'deferred', attempted: true, nextAttemptAt: new Date().toISOString(), code: 451, reply: '451 later' },
+        ],
+        new Date(),
+      );
+      const counts = await ctx.repos.deliveries.bulkCounts(bulkId);
+      assert.deepEqual([counts.queued, counts.deferred, counts.sending, counts.cancelled], [0, 0, 0, 3]);
+      assert.equal(await ctx.repos.deliveries.hasPending(bulkId), false);
     });
   });
 }

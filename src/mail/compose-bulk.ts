@@ -141,31 +141,13 @@ export class BulkMailComposer {
     const plain = this.#plain;
     const base = this.#base;
     if (!plain || !base || !/^[\x21-\x7e]+$/.test(f.to)) return null;
-    const bodies: { contentType: string; parts: (number | Buffer)[] }[] = [];
+    const bodies: MailBody[] = [];
     for (const p of plain) {
       const parts = plainBody(p.template, p.literals, f.fields, p.subtype === 'html');
       if (!parts) return null;
-      bodies.push({ contentType: `text/${p.subtype}; charset=utf-8`, parts });
+      bodies.push({ contentType: `text/${p.subtype}; charset=utf-8`, encoding: '7bit', parts });
     }
-    const to = normalizeAddress(f.to).address;
-    const date = (f.date ?? new Date()).toUTCString().replace(/GMT/, '+0000');
-    const head = [this.#fromHeader, `To: ${to}`];
-    const subjectLine = utf8SubjectHeader(subject);
-    if (subjectLine) head.push(subjectLine);
-    const out: (number | Buffer)[] = [];
-    if (bodies.length === 1) {
-      const [b] = bodies as [(typeof bodies)[number]];
-      head.push(`Message-ID: ${f.messageId}`, `Date: ${date}`, 'Content-Transfer-Encoding: 7bit', 'MIME-Version: 1.0', `Content-Type: ${b.contentType}`);
-      out.push(Buffer.from(head.join('\r\n') + '\r\n\r\n', 'latin1'), ...b.parts);
-      if (!endsWithCrlf(out, base.segments)) out.push(CRLF);
-    } else {
-      head.push(`Message-ID: ${f.messageId}`, `Date: ${date}`, 'MIME-Version: 1.0', `Content-Type: multipart/alternative;\r\n boundary="${this.#boundary}"`);
-      out.push(Buffer.from(head.join('\r\n') + '\r\n\r\n', 'latin1'));
-      bodies.forEach((b, i) => {
-        out.push(Buffer.from(`${i > 0 ? '\r\n' : ''}--${this.#boundary}\r\nContent-Type: ${b.contentType}\r\nContent-Transfer-Encoding: 7bit\r\n\r\n`, 'latin1'), ...b.parts);
-      });
-      out.push(Buffer.from(`\r\n--${this.#boundary}--\r\n`, 'latin1'));
-    }
+    const { out, to } = this.#assemble(f, utf8SubjectHeader(subject), bodies, false, base.segments);
     return { raw: Buffer.concat(out.map((x) => (typeof x === 'number' ? base.segments[x]! : x))), to, parts: { base, parts: out } };
   }
 
@@ -178,35 +160,52 @@ export class BulkMailComposer {
     if (parts.length === 0 || parts.some((p) => p.content === '' || /\r(?!\n)/.test(p.content))) return null;
     const iso = this.#t.charset === 'iso-2022-jp';
     if (iso && unrepresentableIso2022Jp(this.#fieldNames.map((n) => (Object.hasOwn(f.fields, n) ? (f.fields[n] ?? '') : '')).join('\n')).length > 0) return null;
+    const subjectLine = iso ? (subject === '' ? '' : iso2022JpSubjectHeader(subject)) : utf8SubjectHeader(subject);
+    const bodies = parts.map((p): MailBody => {
+      const e = iso ? iso2022JpPart(p) : utf8Part(p);
+      return { contentType: e.contentType, encoding: e.encoding, parts: [e.body] };
+    });
+    const { out, to } = this.#assemble(f, subjectLine, bodies, iso, []);
+    return { raw: Buffer.concat(out as Buffer[]), to };
+  }
 
+  /** The header and the bodies in composeMail's order: one part, or multipart/alternative. */
+  #assemble(f: BulkMailFill, subjectLine: string, bodies: MailBody[], iso: boolean, segments: Buffer[]): { out: (number | Buffer)[]; to: string } {
     const to = normalizeAddress(f.to).address;
     const date = (f.date ?? new Date()).toUTCString().replace(/GMT/, '+0000');
     const head = [this.#fromHeader, `To: ${to}`];
-    const subjectLine = iso ? (subject === '' ? '' : iso2022JpSubjectHeader(subject)) : utf8SubjectHeader(subject);
     if (subjectLine) head.push(subjectLine);
-    const bodies = parts.map((p) => (iso ? iso2022JpPart(p) : utf8Part(p)));
-
+    const out: (number | Buffer)[] = [];
     if (bodies.length === 1) {
-      const [b] = bodies as [EncodedPart];
+      const [b] = bodies as [MailBody];
       // the ISO-2022-JP path of composeMail puts its own headers first, then nodemailer's
       if (iso) head.push(`Content-Transfer-Encoding: ${b.encoding}`, `Message-ID: ${f.messageId}`, `Date: ${date}`);
       else head.push(`Message-ID: ${f.messageId}`, `Date: ${date}`, `Content-Transfer-Encoding: ${b.encoding}`);
       head.push('MIME-Version: 1.0', `Content-Type: ${b.contentType}`);
-      const endsWithCrlf = b.body.length >= 2 && b.body[b.body.length - 2] === 0x0d && b.body[b.body.length - 1] === 0x0a;
-      return { raw: Buffer.concat([Buffer.from(head.join('\r\n') + '\r\n\r\n', 'latin1'), b.body, ...(endsWithCrlf ? [] : [CRLF])]), to };
+      out.push(Buffer.from(head.join('\r\n') + '\r\n\r\n', 'latin1'), ...b.parts);
+      if (!endsWithCrlf(out, segments)) out.push(CRLF);
+      return { out, to };
     }
     head.push(`Message-ID: ${f.messageId}`, `Date: ${date}`, 'MIME-Version: 1.0', `Content-Type: multipart/alternative;\r\n boundary="${this.#boundary}"`);
-    const out: Buffer[] = [Buffer.from(head.join('\r\n') + '\r\n\r\n', 'latin1')];
+    out.push(Buffer.from(head.join('\r\n') + '\r\n\r\n', 'latin1'));
     bodies.forEach((b, i) => {
-      out.push(Buffer.from(`${i > 0 ? '\r\n' : ''}--${this.#boundary}\r\nContent-Type: ${b.contentType}\r\nContent-Transfer-Encoding: ${b.encoding}\r\n\r\n`, 'latin1'), b.body);
+      out.push(Buffer.from(`${i > 0 ? '\r\n' : ''}--${this.#boundary}\r\nContent-Type: ${b.contentType}\r\nContent-Transfer-Encoding: ${b.encoding}\r\n\r\n`, 'latin1'), ...b.parts);
     });
     out.push(Buffer.from(`\r\n--${this.#boundary}--\r\n`, 'latin1'));
-    return { raw: Buffer.concat(out), to };
+    return { out, to };
   }
+
 
 }
 
 const CRLF = Buffer.from('\r\n');
+
+/** A body part as written: its bytes, or base segments and bytes of the mail's own. */
+interface MailBody {
+  contentType: string;
+  encoding: EncodedPart['encoding'];
+  parts: (number | Buffer)[];
+}
 
 interface EncodedPart {
   contentType: string;

@@ -393,24 +393,44 @@ export class DeliveryRepository {
   /**
    * Claim due recipients for `holder`: queued or deferred ones whose next attempt has come,
    * and 'sending' ones whose lease ran out (their worker died mid-send: they go out again).
-   * Single sends first, then by due time. Recipients of paused or cancelled bulk deliveries
-   * are left alone.
+   * Single sends first, then bulk deliveries oldest first, each by due time. Recipients of
+   * paused or cancelled bulk deliveries are left alone.
    */
   async claim(opts: ClaimOptions): Promise<ClaimedRecipient[]> {
     const now = opts.now.toISOString();
     const leaseUntil = iso(opts.now.getTime() + opts.leaseMs);
     return this.write(async (trx) => {
-      // Two index walks in claiming order, each stopping at the limit (the partial indexes
-      // of migration 0003; their conditions are written as literals so both engines match
-      // them): recipients whose worker died first, then the due ones.
-      // `limited`: only bulk mail of servers with a per-minute limit (true), none of it
-      // (false), or both (null)
-      const candidates = (stale: boolean, limit: number, limited: boolean | null) => {
+      // Where to look, in order: single sends (priority 0), then each running bulk delivery,
+      // oldest first, those of servers with a per-minute limit before the others (at most
+      // `maxThrottled` of their mail per claim; a server whose window is full is skipped).
+      // Each is its own index walk that stops at what it takes (migration 0008): one walk of
+      // the due index over every bulk delivery read past every waiting recipient of a paused
+      // or rate-limited bulk delivery, on every claim.
+      const skip = new Set(opts.skipThrottledServers ?? []);
+      const running = opts.singlesOnly
+        ? []
+        : await trx
+            .selectFrom('bulk_deliveries as b')
+            .innerJoin('mail_accounts as a', 'a.id', 'b.account_id')
+            .innerJoin('mail_servers as s', 's.id', 'a.server_id')
+            .select(['b.id', 'a.server_id', 's.outgoing_per_minute_limit'])
+            .where(sql<boolean>`b.status = 'running'`)
+            .orderBy('b.created_at')
+            .orderBy('b.id')
+            .execute();
+      const sources: { bulkId: string | null; limited: boolean }[] = [
+        { bulkId: null, limited: false },
+        ...running.filter((b) => b.outgoing_per_minute_limit !== null && !skip.has(b.server_id)).map((b) => ({ bulkId: b.id, limited: true })),
+        ...running.filter((b) => b.outgoing_per_minute_limit === null).map((b) => ({ bulkId: b.id, limited: false })),
+      ];
+
+      // recipients of one source (bulkId null: the single sends) whose worker died (stale),
+      // or that are due; the partial indexes' conditions are literals so both engines match them
+      const candidates = (stale: boolean, limit: number, bulkId: string | null) => {
         let q = trx
           .selectFrom('delivery_recipients as r')
           .innerJoin('deliveries as d', 'd.id', 'r.delivery_id')
           .innerJoin('mail_accounts as a', 'a.id', 'r.account_id')
-          .leftJoin('bulk_deliveries as b', 'b.id', 'r.bulk_id')
           .innerJoin('mail_servers as s', 's.id', 'a.server_id')
           .select([
             'r.id',
@@ -428,48 +448,31 @@ export class DeliveryRepository {
             'd.fields_json',
             'd.charset',
           ])
-          .where((eb) => eb.or([eb('r.bulk_id', 'is', null), eb('b.status', '=', 'running')]))
           .limit(limit);
+        q = bulkId === null ? q.where('r.bulk_id', 'is', null).where('r.priority', '=', 0) : q.where('r.bulk_id', '=', bulkId);
         q = stale
           ? q.where(sql<boolean>`r.status = 'sending'`).where('r.lease_expires_at', '<', now).orderBy('r.lease_expires_at')
-          : q.where(sql<boolean>`r.status in ('queued', 'deferred')`).where('r.next_attempt_at', '<=', now).orderBy('r.priority').orderBy('r.next_attempt_at');
-        if (opts.singlesOnly) q = q.where('r.priority', '=', 0);
+          : q.where(sql<boolean>`r.status in ('queued', 'deferred')`).where('r.next_attempt_at', '<=', now).orderBy('r.next_attempt_at');
         if (opts.deliveryId) q = q.where('r.delivery_id', '=', opts.deliveryId);
-        const skip = opts.skipThrottledServers ?? [];
-        if (skip.length) {
-          q = q.where((eb) => eb.or([eb('r.bulk_id', 'is', null), eb('s.outgoing_per_minute_limit', 'is', null), eb('a.server_id', 'not in', skip)]));
-        }
-        if (limited === true) q = q.where('r.bulk_id', 'is not', null).where('s.outgoing_per_minute_limit', 'is not', null);
-        if (limited === false) q = q.where((eb) => eb.or([eb('r.bulk_id', 'is', null), eb('s.outgoing_per_minute_limit', 'is', null)]));
+        // on PostgreSQL only the rows taken stay locked until the claim commits: a claim that
+        // locked every waiting row of a rate-limited server to take one would make the other
+        // workers' claims skip them all (and one worker would take every slot of each window)
         if (this.store.dialect === 'postgres') q = q.forUpdate('r').skipLocked();
         return q.execute();
       };
-      // With a cap on rate-limited mail per claim, that mail is looked for on its own, at most
-      // the cap: on PostgreSQL a candidate row stays locked until the claim commits, and a claim
-      // that locked every waiting row of a rate-limited server to take one would make the other
-      // workers' claims skip them all (and one worker would take every slot of each window).
-      const cap = opts.maxThrottled ?? Number.POSITIVE_INFINITY;
-      const rows: Awaited<ReturnType<typeof candidates>> = [];
-      let limitedLeft = cap;
+      const picked: Awaited<ReturnType<typeof candidates>> = [];
+      let limitedLeft = opts.maxThrottled ?? Number.POSITIVE_INFINITY;
       for (const stale of [true, false]) {
-        const want = opts.limit - rows.length;
-        if (want <= 0) break;
-        if (!Number.isFinite(cap)) {
-          rows.push(...(await candidates(stale, want, null)));
-          continue;
+        for (const source of sources) {
+          const want = Math.min(opts.limit - picked.length, source.limited ? limitedLeft : Number.POSITIVE_INFINITY);
+          if (opts.limit - picked.length <= 0) break;
+          if (want <= 0) continue;
+          const got = await candidates(stale, want, source.bulkId);
+          if (source.limited) limitedLeft -= got.length;
+          picked.push(...got);
         }
-        const limited = limitedLeft > 0 ? await candidates(stale, Math.min(limitedLeft, want), true) : [];
-        limitedLeft -= limited.length;
-        const free = limited.length < want ? await candidates(stale, want - limited.length, false) : [];
-        rows.push(...free, ...limited);
       }
 
-      let throttled = 0;
-      const maxThrottled = opts.maxThrottled ?? Number.POSITIVE_INFINITY;
-      const picked = rows.filter((r) => {
-        if (r.bulk_id === null || r.outgoing_per_minute_limit === null) return true;
-        return ++throttled <= maxThrottled;
-      });
       for (const ids of chunks(
         picked.map((r) => r.id),
         this.#slice,

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AppContext } from '../../src/services/context.ts';
 import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
+import { DeliveryService } from '../../src/send/delivery-service.ts';
 import type { ClaimedRecipient } from '../../src/store/deliveries.ts';
 import { contextFor, ENGINES } from '../support/app-context.ts';
 import { addSendingAccount, twoContexts } from './send-fixture.ts';
@@ -100,6 +101,41 @@ for (const engine of ENGINES) {
         assert.deepEqual([x.length, y.length], [1, 1], `round ${round}`);
         assert.notEqual(x[0]!.id, y[0]!.id);
       }
+    });
+
+    it('a claim takes single sends first, then running bulk deliveries oldest first: at most the cap of rate-limited mail, none of a paused one or a full server', async (t) => {
+      const ctx = await contextFor(t, engine);
+      if (!ctx) return;
+      const bulks = new BulkDeliveryService(ctx);
+      const tick = () => new Promise((r) => setTimeout(r, 5));
+      const paused = await queueBulk(ctx, 5);
+      await bulks.pause('test', paused.bulkId);
+      await tick();
+      const limited = await queueBulk(ctx, 5, 10);
+      await tick();
+      const older = await queueBulk(ctx, 3);
+      await tick();
+      const newer = await queueBulk(ctx, 3);
+      const f = await addSendingAccount(ctx, { port: 2525 });
+      const single = await new DeliveryService(ctx).create('test', { accountId: f.accountId, to: ['one@example.org'], subject: 's', text: 'x' });
+      const source = (r: ClaimedRecipient) =>
+        r.bulkId === null ? 'single' : ({ [paused.bulkId]: 'paused', [limited.bulkId]: 'limited', [older.bulkId]: 'older', [newer.bulkId]: 'newer' } as Record<string, string>)[r.bulkId];
+
+      const first = await ctx.repos.deliveries.claim({ holder: 'A', now: new Date(), leaseMs: 60_000, limit: 6, maxThrottled: 1 });
+      assert.deepEqual(first.map(source), ['single', 'limited', 'older', 'older', 'older', 'newer']);
+      assert.equal(first[0]!.deliveryId, single.id);
+      // the rate-limited server's window is full: its mail is left alone
+      const second = await ctx.repos.deliveries.claim({ holder: 'A', now: new Date(), leaseMs: 60_000, limit: 10, maxThrottled: 1, skipThrottledServers: [limited.serverId] });
+      assert.deepEqual(second.map(source), ['newer', 'newer']);
+      // single sends only
+      await new DeliveryService(ctx).create('test', { accountId: f.accountId, to: ['two@example.org'], subject: 's', text: 'x' });
+      const singles = await ctx.repos.deliveries.claim({ holder: 'A', now: new Date(), leaseMs: 60_000, limit: 10, singlesOnly: true });
+      assert.deepEqual(singles.map(source), ['single']);
+      // resumed, the paused bulk delivery is taken like the others (without a cap, rate-limited
+      // mail still comes first: its slots are what is scarce)
+      await bulks.resume('test', paused.bulkId);
+      const rest = await ctx.repos.deliveries.claim({ holder: 'A', now: new Date(), leaseMs: 60_000, limit: 100 });
+      assert.deepEqual(rest.map(source), ['limited', 'limited', 'limited', 'limited', 'paused', 'paused', 'paused', 'paused', 'paused']);
     });
 
     it('a recipient handed back after its bulk delivery was cancelled is cancelled, not left queued', async (t) => {

@@ -478,7 +478,8 @@ export class DeliveryRepository {
         this.#slice,
       )) {
         await this.#breathe();
-        await trx.updateTable('delivery_recipients').set({ status: 'sending', lease_holder: opts.holder, lease_expires_at: leaseUntil, updated_at: now }).where('id', 'in', ids).execute();
+        const text = this.#sqlOf(`claim|${ids.length}`, (p) => `UPDATE delivery_recipients SET status = 'sending', lease_holder = ${p()}, lease_expires_at = ${p()}, updated_at = ${p()} WHERE id IN (${ids.map(() => p()).join(', ')})`);
+        await trx.executeQuery(CompiledQuery.raw(text, [opts.holder, leaseUntil, now, ...ids]));
       }
       return picked.map((r) => ({
         id: r.id,

@@ -9,11 +9,15 @@
 //
 //   SmtpSession alone                     the protocol layer without Yubin: the same mails
 //                                         composed beforehand, no database
+//   Yubin, warm                           the same bulk delivery again, the third in this
+//                                         process (--warm 2): the steady state of a worker
+//                                         that has been sending for a while (its send path
+//                                         JIT-compiled), next to the first, cold one
 //
 // Prints mails/s and Yubin ÷ smtp-source (the connection-reusing one, like Yubin). Asserts
 // nothing; the numbers depend on the machine. Needs /usr/sbin/smtp-sink and smtp-source
 // (Debian package postfix).
-// Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL] [--no-rate] [--no-peers] [--profile FILE]]
+// Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL] [--no-rate] [--no-peers] [--profile FILE] [--warm 2]]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +25,7 @@ import inspector from 'node:inspector/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { composeMail, type ComposedMail } from '../src/mail/compose.ts';
@@ -47,8 +52,15 @@ const { values } = parseArgs({
     'no-throughput': { type: 'boolean', default: false },
     // Yubin alone, e.g. under --cpu-prof
     'no-peers': { type: 'boolean', default: false },
-    // a CPU profile of Yubin's send phase only (not the setup), one file per session count
+    // a CPU profile of Yubin's send phase only (not the setup): FILE.SESSIONS.runN.cpuprofile
     profile: { type: 'string' },
+    // after the first bulk delivery, this many more in the same process; the last is reported
+    // as "warm" (a long-running worker's JIT-compiled steady state); 0 for none
+    warm: { type: 'string', default: '2' },
+    // internal: run only Yubin's bulk deliveries for one session count against this port,
+    // print them as JSON (each session count gets a fresh process, so that its first bulk
+    // delivery is really the first)
+    child: { type: 'string' },
   },
 });
 const COUNT = Number(values.count);
@@ -145,7 +157,7 @@ async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: 
     const seconds = (performance.now() - t1) / 1000;
     const cpu = process.cpuUsage(cpu0);
     await worker.stop();
-    if (profiler) await profiler(`${values.profile}.${sessions}.cpuprofile`);
+    if (profiler) await profiler(`${values.profile}.${sessions}.run${++profiled}.cpuprofile`);
     const status = await bulk.get(id);
     if (status.sent !== COUNT) throw new Error(`sent ${status.sent} of ${COUNT} (failed ${status.failed})`);
     const sample = (await bulk.recipients(id, { limit: 1 })).items[0]!;
@@ -155,6 +167,25 @@ async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: 
     await ctx.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+type YubinRun = Awaited<ReturnType<typeof yubin>>;
+let profiled = 0;
+
+/** Yubin's bulk deliveries for one session count in a fresh process: the first, then `warm` more. */
+function yubinInChild(port: number, sessions: number, warm: number): YubinRun[] {
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--child', String(port), '--sessions', String(sessions), '--count', String(COUNT), '--warm', String(warm)];
+  if (values.postgres) args.push('--postgres', values.postgres);
+  if (values.profile) args.push('--profile', values.profile);
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`the Yubin run with ${sessions} sessions failed (exit ${r.status})`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as YubinRun[];
+}
+
+async function child(port: number): Promise<void> {
+  const runs: YubinRun[] = [];
+  for (let k = 0; k <= Number(values.warm); k++) runs.push(await yubin(port, SESSIONS[0]!));
+  console.log(JSON.stringify(runs));
 }
 
 /** Start the V8 CPU profiler; the returned function stops it and writes the profile. */
@@ -241,15 +272,24 @@ async function main(): Promise<void> {
     await waitForPort(port);
     if (!values['no-throughput']) {
       console.log(`${COUNT} mails of ~${MAIL_BYTES / 1024} KB to smtp-sink on 127.0.0.1:${port} (${values.postgres ? 'PostgreSQL' : 'SQLite'})\n`);
-      const rows: string[][] = [['sessions', 'smtp-source -d', 'smtp-source (new conn.)', 'SmtpSession alone (pre-composed, no DB)', 'Yubin', 'Yubin ÷ smtp-source -d']];
+      const warm = Number(values.warm);
+      const rows: string[][] = [
+        ['sessions', 'smtp-source -d', 'smtp-source (new conn.)', 'SmtpSession alone (pre-composed, no DB)', 'Yubin', 'Yubin ÷ smtp-source -d', ...(warm > 0 ? [`Yubin, warm (run ${warm + 1})`, 'warm ÷ smtp-source -d'] : [])],
+      ];
       for (const s of SESSIONS) {
         const peers = !values['no-peers'];
         const reuse = peers ? smtpSource(port, s, true) : NaN;
         const fresh = peers ? smtpSource(port, s, false) : NaN;
         const bare = peers ? await sessionsOnly(port, s) : NaN;
-        const y = await yubin(port, s);
-        console.log(`sessions ${s}: mail ${y.bytes} bytes; server, account and bulk delivery set up in ${y.createSeconds.toFixed(2)} s; Yubin used ${y.cpuMicrosPerMail.toFixed(0)} µs of CPU per mail`);
-        rows.push([String(s), reuse.toFixed(0), fresh.toFixed(0), bare.toFixed(0), y.mailsPerSecond.toFixed(0), (y.mailsPerSecond / reuse).toFixed(2)]);
+        const [y, ...more] = yubinInChild(port, s, warm);
+        console.log(`sessions ${s}: mail ${y!.bytes} bytes; server, account and bulk delivery set up in ${y!.createSeconds.toFixed(2)} s; Yubin used ${y!.cpuMicrosPerMail.toFixed(0)} µs of CPU per mail`);
+        const row = [String(s), reuse.toFixed(0), fresh.toFixed(0), bare.toFixed(0), y!.mailsPerSecond.toFixed(0), (y!.mailsPerSecond / reuse).toFixed(2)];
+        const w = more.at(-1);
+        if (w) {
+          console.log(`sessions ${s}, warm (bulk delivery ${more.length + 1} in its process): Yubin used ${w.cpuMicrosPerMail.toFixed(0)} µs of CPU per mail`);
+          row.push(w.mailsPerSecond.toFixed(0), (w.mailsPerSecond / reuse).toFixed(2));
+        }
+        rows.push(row);
       }
       console.log('\n' + rows.map((r) => `| ${r.join(' | ')} |`).join('\n').replace(/\n/, `\n|${rows[0]!.map(() => '---').join('|')}|\n`));
     }
@@ -259,4 +299,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await (values.child ? child(Number(values.child)) : main());

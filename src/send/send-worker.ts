@@ -106,8 +106,35 @@ interface Unit {
   deliveryId: string;
   serverId: string;
   perMinuteLimit: number | null;
-  /** the batch's child logger: every line about this mail carries batchId and accountId */
-  log: Logger;
+  /** the batch's logger: every line about this mail carries batchId and accountId */
+  log: BatchLog;
+}
+
+/**
+ * A child logger made on first use. At the default level a batch of sent mail logs nothing,
+ * and pino's child() cost tens of microseconds a batch on the send path.
+ */
+class BatchLog {
+  #child: Logger | undefined;
+  readonly #parent: Logger;
+  readonly #bindings: Record<string, unknown>;
+
+  constructor(parent: Logger, bindings: Record<string, unknown>) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+  }
+
+  debug(fields: object, message: string): void {
+    if (this.#parent.isLevelEnabled('debug')) this.#log().debug(fields, message);
+  }
+
+  info(fields: object, message: string): void {
+    if (this.#parent.isLevelEnabled('info')) this.#log().info(fields, message);
+  }
+
+  #log(): Logger {
+    return (this.#child ??= this.#parent.child(this.#bindings));
+  }
 }
 
 /** A mail ready to go: its bytes, its envelope, and (bulk) what to record once it is sent. */
@@ -309,14 +336,14 @@ class Worker implements SendWorker {
   }
 
   async #process(items: ClaimedRecipient[], pool: Map<string, PooledSession>): Promise<void> {
-    const batchLog = this.#log.child({ batchId: randomUUID() });
+    const batchId = randomUUID();
     const byAccount = new Map<string, ClaimedRecipient[]>();
     for (const item of items) {
       const list = byAccount.get(item.accountId) ?? [];
       list.push(item);
       byAccount.set(item.accountId, list);
     }
-    for (const [accountId, list] of byAccount) await this.#sendForAccount(accountId, toUnits(list, batchLog.child({ accountId })), pool);
+    for (const [accountId, list] of byAccount) await this.#sendForAccount(accountId, toUnits(list, new BatchLog(this.#log, { batchId, accountId })), pool);
   }
 
   async #sendForAccount(accountId: string, units: Unit[], pool: Map<string, PooledSession>): Promise<void> {
@@ -710,7 +737,7 @@ class Worker implements SendWorker {
 }
 
 /** Single sends: the due recipients of one delivery go in one transaction. Bulk: one mail each. */
-function toUnits(items: ClaimedRecipient[], log: Logger): Unit[] {
+function toUnits(items: ClaimedRecipient[], log: BatchLog): Unit[] {
   const units: Unit[] = [];
   const singles = new Map<string, Unit>();
   for (const it of items) {

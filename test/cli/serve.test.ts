@@ -1,12 +1,13 @@
 // `yubin serve` as a real process: the receive scheduler picks up a new account's
 // mail from Dovecot on its own, the send worker sends a single mail, the UI and the
-// API answer, /metrics counts the mail, the stall monitor runs, restore refuses to
-// run under it, and SIGTERM stops it cleanly.
+// API answer, /metrics counts the mail, the stall monitor runs, the background checkpointer
+// carries the WAL into the database file, restore refuses to run under it, and SIGTERM stops
+// it cleanly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -97,6 +98,19 @@ test('yubin serve receives and sends on its own, and stops on SIGTERM', async (t
     return d.status === 'sent' ? d : undefined;
   });
   assert.equal(sent.status, 'sent');
+  // the background checkpointer runs in serve: the database file alone (no WAL) holds the sent
+  // mail while serve runs (the main connection's own checkpoint waits for 32,000 pages)
+  const fileOnly = join(dir, 'file-only.sqlite');
+  await until('the database file to hold the sent mail', async () => {
+    copyFileSync(join(dir, 'yubin.sqlite'), fileOnly);
+    const copy = new SQLite(fileOnly, { readonly: true });
+    try {
+      const row = copy.prepare("select status from delivery_recipients where delivery_id = ?").get(id) as { status: string } | undefined;
+      return row?.status === 'sent' ? true : undefined;
+    } finally {
+      copy.close();
+    }
+  });
 
   // /metrics (loopback, no token) counts the received mails from the database
   const metrics = await (await fetch(`${base}/metrics`)).text();

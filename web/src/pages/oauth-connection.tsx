@@ -2,7 +2,9 @@
 // 未接続 / 再認証が必要) for the account list, and the account page's section with the
 // reason and the button that starts the authorization at the provider (a plain link: the
 // server answers with a redirect to Google or Microsoft, which comes back to Yubin's
-// callback and then to this page with ?oauth=connected or ?oauth=error&problem=…).
+// callback and then to this page with ?oauth=connected or ?oauth=error&problem=…, which the
+// page shows once and takes out of the address).
+import { useEffect, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import type { MailAccount, MailServer } from '../api/types.ts';
 import { Notice } from '../components/form.tsx';
@@ -29,15 +31,28 @@ function useReason(account: MailAccount): string | null {
   return msg(`oauth.error.${account.oauth.errorCode ?? 'invalid_grant'}`);
 }
 
-/** What came back from the provider (the callback's redirect to this page). */
+const CALLBACK_PARAMS = ['oauth', 'problem', 'detail'];
+
+/**
+ * What came back from the provider (the callback's redirect to this page). Read once, then
+ * taken out of the address (replacing the history entry), so that a reload or a bookmark does
+ * not announce it again.
+ */
 function useCallbackResult(): { ok: boolean; text: string } | null {
-  const [params] = useSearchParams();
+  const [params, setParams] = useSearchParams();
+  const [callback] = useState(() => ({ outcome: params.get('oauth'), problem: params.get('problem'), detail: params.get('detail') }));
+  useEffect(() => {
+    if (!CALLBACK_PARAMS.some((name) => params.has(name))) return;
+    const rest = new URLSearchParams(params);
+    for (const name of CALLBACK_PARAMS) rest.delete(name);
+    setParams(rest, { replace: true });
+  }, [params, setParams]);
   const { t, msg } = useI18n();
-  const outcome = params.get('oauth');
+  const outcome = callback.outcome;
   if (outcome === 'connected') return { ok: true, text: t('oauth.connected') };
   if (outcome !== 'error') return null;
-  const problem = params.get('problem') ?? 'state';
-  const detail = params.get('detail') ?? '';
+  const problem = callback.problem ?? 'state';
+  const detail = callback.detail ?? '';
   const text =
     problem === 'state'
       ? msg('oauth.stateInvalid')

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { OAuthTokenService } from '../../src/oauth/token-service.ts';
+import { receiveNow } from '../../src/receive/receive-service.ts';
 import { startMockProvider } from '../support/oauth-provider.ts';
 import { signIn, startUi } from './harness.ts';
 
@@ -70,12 +71,22 @@ test('OAuth 2.0: provider settings, connecting a Gmail account in the browser, r
     provider.revoke(user);
     // what a mail server refusing the token leads to
     await assert.rejects(tokens.accessToken(accountId, { refused: accessToken }), { code: 'OAUTH_REAUTHORIZE' });
+    // the next receive run stops at the dead grant and records it as the account's last error
+    const run = await receiveNow(ui.ctx, accountId);
+    assert.deepEqual(
+      run.errors.map((e) => e.code),
+      ['OAUTH_REAUTHORIZE'],
+    );
     await page.goto(`${ui.baseUrl}/settings/general/mail-accounts`);
     const row = page.locator(`tr[data-account-id="${accountId}"]`);
     await row.locator('[data-oauth="reauthorize"]', { hasText: '再認証が必要' }).waitFor();
     await row.getByRole('link', { name: 'Shop' }).click();
     const section = page.getByTestId('oauth-section');
     await section.getByTestId('oauth-reason').getByText('プロバイダーがこのアカウントの認可を受け付けなくなりました').waitFor();
+    // the last receive error under 受信状態 is in the reader's language too, not the English log text
+    const status = page.locator('.account-status');
+    await status.getByText('プロバイダーがこのアカウントの認可を受け付けなくなりました').waitFor();
+    assert.equal(await status.getByText('The provider no longer accepts').count(), 0);
     await ui.shot('oauth-reauthorize');
     provider.restore(user);
     await section.getByRole('link', { name: '再認証' }).click();

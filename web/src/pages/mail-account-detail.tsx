@@ -95,7 +95,7 @@ export function MailAccountDetailPage() {
           <OAuthSection account={a} server={data.server} />
 
           <h2>{t('account.status')}</h2>
-          <AccountStatus status={st} />
+          <AccountStatus status={st} account={a} />
           <dl className="facts" data-testid="receive-status">
             <dt>{t('account.lastRunAt')}</dt>
             <dd>{dateTime(st.lastRunAt) || '—'}</dd>

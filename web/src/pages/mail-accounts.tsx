@@ -32,10 +32,32 @@ export async function loadAccounts(withStatus: boolean): Promise<AccountsData> {
   return { accounts: accounts.items, servers: servers.items, statuses };
 }
 
+/**
+ * The last receive error in the reader's language where Yubin knows it: an OAuth grant the
+ * provider refused or that was never made (the stored text is the English log line); others
+ * are the server's own words.
+ */
+function useLastError(status: ReceiveStatus, account: MailAccount | undefined): string | null {
+  const { msg } = useI18n();
+  const e = status.lastError;
+  if (!e) return null;
+  if (e.code === 'OAUTH_NOT_CONNECTED') return msg('oauth.notConnected');
+  if (e.code === 'OAUTH_REAUTHORIZE' && account) {
+    const description = account.oauth.errorDescription;
+    return `${msg(`oauth.error.${account.oauth.errorCode ?? 'invalid_grant'}`)}${description ? ` (${description})` : ''}`;
+  }
+  return e.message;
+}
+
 /** 正常 / エラー / 未受信 / 停止中 / 受信中, with the error, notices and backlog warning under it; 受信停止 (stalled) beside. */
-export function AccountStatus({ status }: { status: ReceiveStatus | undefined }) {
-  const { t, msg, dateTime } = useI18n();
+export function AccountStatus({ status, account }: { status: ReceiveStatus | undefined; account?: MailAccount | undefined }) {
   if (!status) return null;
+  return <StatusOf status={status} account={account} />;
+}
+
+function StatusOf({ status, account }: { status: ReceiveStatus; account: MailAccount | undefined }) {
+  const { t, msg, dateTime } = useI18n();
+  const lastError = useLastError(status, account);
   let label: string;
   let kind: string;
   if (status.running) [label, kind] = [t('accounts.status.running'), 'muted'];
@@ -55,7 +77,7 @@ export function AccountStatus({ status }: { status: ReceiveStatus | undefined })
           <p className="status-note error-text">{t('accounts.stalledNote', { reason: msg(`stall.reason.${status.stalled.reason}`), since: dateTime(status.stalled.since) })}</p>
         </>
       ) : null}
-      {status.lastError ? <p className="status-note error-text">{status.lastError.message}</p> : null}
+      {lastError ? <p className="status-note error-text">{lastError}</p> : null}
       {status.notices.length ? <p className="status-note warn">{t('accounts.notices', { count: status.notices.length })}</p> : null}
       {status.warnings.map((w) => (
         <p key={w.code} className="status-note warn" data-warning={w.code}>
@@ -115,7 +137,7 @@ export function MailAccountsPage() {
                       <td className="last-receive">{dateTime(st?.lastRunAt)}</td>
                       <td>
                         <OAuthBadge account={a} server={data.servers.find((s) => s.id === a.serverId)} />
-                        <AccountStatus status={st} />
+                        <AccountStatus status={st} account={a} />
                       </td>
                       <td className="actions">
                         <Link to={`${ACCOUNTS}/${a.id}/edit`}>{t('common.change')}</Link>

@@ -135,10 +135,17 @@ export class MailAccountService {
     ).filter((k) => !k.endsWith('_enc'));
     const fields = [...new Set([...changed.map(columnToField), ...(patch.password !== undefined ? ['password'] : []), ...(patch.smtpPassword !== undefined ? ['smtpPassword'] : [])])];
     if (fields.length === 0) return current;
+    // an OAuth grant is consent for one mailbox at one provider: another address, or a server
+    // of another provider, needs a new one (XOAUTH2 names the address as the user)
+    const previousPreset = next.serverId === current.serverId ? preset : ((await this.ctx.repos.servers.get(current.serverId))?.preset ?? null);
+    const dropGrant = current.oauth.status !== 'not_connected' && (addressKey(next.address) !== addressKey(current.address) || server?.preset !== previousPreset);
     await this.write(next.address, async (trx) => {
       await this.ctx.repos.accounts.update(trx, id, values, new Date().toISOString());
+      if (dropGrant) await this.ctx.repos.oauth.dropGrant(trx, id);
       await this.ctx.repos.audit.append(trx, { actor, action: 'mail_account.change', targetType: 'mail_account', targetId: id, targetName: next.address, fields });
     });
+    // and ended at its provider, as when the account is deleted (best effort)
+    if (dropGrant && previousPreset && row.oauth_token_enc) await revokeGrant(this.ctx, previousPreset, row.oauth_token_enc);
     return this.get(id);
   }
 

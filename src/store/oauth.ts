@@ -82,6 +82,24 @@ export class OAuthRepository {
       .execute();
   }
 
+  /**
+   * Forget the grant (the account now names another mailbox or provider): not connected, and
+   * a worker holding the old token can no longer store a refreshed one (the version moves on).
+   */
+  async dropGrant(q: Q, accountId: string): Promise<void> {
+    await q
+      .updateTable('mail_accounts')
+      .set((eb) => ({
+        oauth_token_enc: null,
+        oauth_token_version: eb('oauth_token_version', '+', 1),
+        oauth_status: null,
+        oauth_error_code: null,
+        oauth_error_message: null,
+      }))
+      .where('id', '=', accountId)
+      .execute();
+  }
+
   /** Compare-and-swap: true when `expectedVersion` was still current and the token is stored. */
   async swapToken(accountId: string, expectedVersion: number, tokenEnc: string): Promise<boolean> {
     const r = await this.db

@@ -53,6 +53,24 @@ describe('OAuth token service', () => {
     assert.equal(f.provider.revocations, 1);
   });
 
+  test('a grant is for one mailbox: another address drops it (not connected, revoked at the provider); other changes keep it', async (t) => {
+    const ctx = await contextFor(t, 'sqlite');
+    if (!ctx) return;
+    const f = await oauthFixture(t, ctx);
+    await f.connect();
+    const accounts = new MailAccountService(ctx);
+    const renamed = await accounts.change('test', f.accountId, { displayName: 'Renamed', address: f.user.toUpperCase() });
+    assert.equal(renamed.oauth.status, 'connected', 'the same address in other letter case is the same mailbox');
+    assert.equal(f.provider.revocations, 0);
+    const moved = await accounts.change('test', f.accountId, { address: `other.${f.user}` });
+    assert.equal(moved.oauth.status, 'not_connected');
+    assert.equal(f.provider.revocations, 1, 'the old grant is ended at the provider');
+    await assert.rejects(new OAuthTokenService(ctx).accessToken(f.accountId), { code: 'OAUTH_NOT_CONNECTED' });
+    // a new consent connects it again
+    await f.connect();
+    assert.equal((await accounts.get(f.accountId)).oauth.status, 'connected');
+  });
+
   test('every refresh rotates the refresh token and the new one is saved (the old one is dead)', async (t) => {
     const ctx = await contextFor(t, 'sqlite');
     if (!ctx) return;

@@ -44,10 +44,11 @@ export function startStallMonitor(ctx: AppContext, opts: StallMonitorOptions = {
   const log = (opts.logger ?? ctx.log).child({ component: 'stall-monitor' });
   const now = opts.now ?? (() => new Date());
   let running: Promise<void> | undefined;
+  const failures = new NotifyFailures(log);
   const tick = async () => {
     // one pass at a time in this process; other processes are kept apart by the database
     while (running) await running;
-    running = checkStalls(ctx, now(), log).finally(() => (running = undefined));
+    running = checkStalls(ctx, now(), log, failures).finally(() => (running = undefined));
     return running;
   };
   const timer = setInterval(() => void tick().catch((err) => log.error({ err }, 'stall.check_failed')), opts.intervalMs ?? (ctx.config.stallCheckSeconds ? ctx.config.stallCheckSeconds * 1000 : STALL_CHECK_INTERVAL));
@@ -61,7 +62,34 @@ export function startStallMonitor(ctx: AppContext, opts: StallMonitorOptions = {
   };
 }
 
-async function checkStalls(ctx: AppContext, now: Date, log: Logger): Promise<void> {
+/**
+ * A notification that could not be queued is tried again on every pass; its error is logged
+ * once (and again when it changes), not on every pass, until it goes out.
+ */
+class NotifyFailures {
+  readonly #last = new Map<string, string>();
+  readonly #log: Logger;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  failed(accountId: string, what: 'stall' | 'recovery', err: unknown): void {
+    const key = `${what}|${accountId}`;
+    const text = err instanceof Error ? `${(err as { code?: string }).code ?? ''} ${err.message}` : String(err);
+    const fields = { event: 'stall.notify_failed', accountId, err };
+    const message = `could not queue the ${what} notification`;
+    if (this.#last.get(key) === text) return this.#log.debug(fields, `${message} (again)`);
+    this.#last.set(key, text);
+    this.#log.error(fields, message);
+  }
+
+  done(accountId: string, what: 'stall' | 'recovery'): void {
+    this.#last.delete(`${what}|${accountId}`);
+  }
+}
+
+async function checkStalls(ctx: AppContext, now: Date, log: Logger, failures: NotifyFailures): Promise<void> {
   const accounts: AccountRow[] = await ctx.db.kysely
     .selectFrom('mail_accounts')
     .select(['id', 'address', 'display_name', 'enabled', 'receive_interval_minutes', 'last_success_at', 'last_run_at', 'consecutive_failures', 'created_at', 'last_error_code', 'last_error_message'])
@@ -73,10 +101,10 @@ async function checkStalls(ctx: AppContext, now: Date, log: Logger): Promise<voi
     let row = stalls.get(account.id);
     if (stall && !row) row = await recordStall(ctx, account, stall, log);
     else if (!stall && row) {
-      await recover(ctx, account, row, settings, log);
+      await recover(ctx, account, row, settings, log, failures);
       continue;
     }
-    if (row && row.notified_at === null && settings.accountId) await notify(ctx, account, row, settings, now, log);
+    if (row && row.notified_at === null && settings.accountId) await notify(ctx, account, row, settings, now, log, failures);
   }
 }
 
@@ -90,7 +118,7 @@ async function recordStall(ctx: AppContext, account: AccountRow, stall: Stall, l
   return ctx.db.kysely.selectFrom('account_stalls').selectAll().where('account_id', '=', account.id).executeTakeFirst();
 }
 
-async function notify(ctx: AppContext, account: AccountRow, row: AccountStallTable, settings: NotificationSettings, now: Date, log: Logger): Promise<void> {
+async function notify(ctx: AppContext, account: AccountRow, row: AccountStallTable, settings: NotificationSettings, now: Date, log: Logger, failures: NotifyFailures): Promise<void> {
   const reason = (lang: 'ja' | 'en') => t(lang, `stall.reason.${row.reason}`);
   const params = (lang: 'ja' | 'en') => ({
     name: account.display_name,
@@ -110,14 +138,15 @@ async function notify(ctx: AppContext, account: AccountRow, row: AccountStallTab
         .executeTakeFirst();
       return Number(r.numUpdatedRows) === 1;
     });
+    failures.done(account.id, 'stall');
     if (delivery) log.warn({ event: 'stall.notified', accountId: account.id, deliveryId: delivery.id, to: settings.recipients }, 'stall notification queued');
   } catch (err) {
     // a notification account that cannot send (deleted, too large…): tried again next pass
-    log.error({ event: 'stall.notify_failed', accountId: account.id, err }, 'could not queue the stall notification');
+    failures.failed(account.id, 'stall', err);
   }
 }
 
-async function recover(ctx: AppContext, account: AccountRow, row: AccountStallTable, settings: NotificationSettings, log: Logger): Promise<void> {
+async function recover(ctx: AppContext, account: AccountRow, row: AccountStallTable, settings: NotificationSettings, log: Logger, failures: NotifyFailures): Promise<void> {
   const release: DeliveryGuard = async (trx) => {
     const r = await trx.deleteFrom('account_stalls').where('account_id', '=', account.id).where('since', '=', row.since).executeTakeFirst();
     return Number(r.numDeletedRows) === 1;
@@ -127,10 +156,11 @@ async function recover(ctx: AppContext, account: AccountRow, row: AccountStallTa
     try {
       const params = () => ({ name: account.display_name, address: account.address, since: row.since });
       const delivery = await queueMail(ctx, settings, 'stall.mail.recovered', params, release);
+      failures.done(account.id, 'recovery');
       if (delivery) log.info({ event: 'account.recovered', accountId: account.id, deliveryId: delivery.id }, 'account recovered');
       return;
     } catch (err) {
-      log.error({ event: 'stall.notify_failed', accountId: account.id, err }, 'could not queue the recovery notification');
+      failures.failed(account.id, 'recovery', err);
     }
   }
   if (await ctx.db.transaction((trx) => release(trx, ''))) log.info({ event: 'account.recovered', accountId: account.id }, 'account recovered');

@@ -3,7 +3,8 @@
 // administrators get ONE notification mail through the configured account, which the
 // mailbed's submission sink receives; two monitors racing (two database connections, like
 // two processes) still queue exactly one mail; once the password is right again and a run
-// succeeds, the stall clears itself and one recovery mail goes out.
+// succeeds, the stall clears itself and one recovery mail goes out. A notification that
+// cannot be queued is tried on every pass and its error logged once.
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -141,3 +142,31 @@ for (const engine of ENGINES) {
     assert.equal((await deliveriesOf(a, sender.accountId)).length, 2);
   });
 }
+
+test('a notification that cannot be queued is tried on every pass, its error logged once until it changes', async (t) => {
+  const pair = await twoContexts(t, 'sqlite');
+  if (!pair) return;
+  const [ctx] = pair;
+  const target = await addSendingAccount(ctx, { port: 1 });
+  const sender = await addSendingAccount(ctx, { port: 1, maxMessageBytes: 1000 });
+  await setNotificationSettings(ctx, 'test', { accountId: sender.accountId, recipients: ['ops@example.net'] });
+  await ctx.db.kysely.updateTable('mail_accounts').set({ consecutive_failures: STALL_FAILURES, last_run_at: new Date().toISOString() }).where('id', '=', target.accountId).execute();
+  // the notification account's server takes mails of at most 1,000 bytes: the notification is refused
+  const lines: { level: number; event?: string; msg: string }[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const monitor = startStallMonitor(ctx, { intervalMs: 3_600_000, logger });
+  t.after(() => monitor.stop());
+  for (let i = 0; i < 3; i++) await monitor.tick();
+  const failed = lines.filter((l) => l.event === 'stall.notify_failed');
+  assert.equal(failed.length, 3, 'tried on every pass');
+  assert.deepEqual(
+    failed.map((l) => l.level),
+    [50, 20, 20],
+    'an error once, then debug',
+  );
+  assert.equal((await deliveriesOf(ctx, sender.accountId)).length, 0);
+  // the limit raised: the next pass queues it
+  await ctx.db.kysely.updateTable('mail_servers').set({ outgoing_max_bytes: null }).where('id', '=', sender.serverId).execute();
+  await monitor.tick();
+  assert.equal((await deliveriesOf(ctx, sender.accountId)).length, 1);
+});

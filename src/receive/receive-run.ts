@@ -62,6 +62,8 @@ export interface ReceiveOptions {
   now?: () => Date;
   onProgress?: (p: ReceiveProgress) => void;
   logger?: Logger;
+  /** The run's id on its log lines (made here when not given) */
+  runId?: string | undefined;
   /**
    * Stop early (worker shutdown): checked before the transfer and after each mail, so the
    * mail in hand is finished and committed; nothing is deleted; the summary says hasMore.
@@ -85,7 +87,7 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
   const server = await serverForAccount(ctx, account.serverId);
   if (!server) throw new Error(`mail server ${account.serverId} of ${account.address} is gone`);
   // every line of this run (the mailbox's protocol lines too) carries runId and accountId
-  const log = (opts.logger ?? ctx.log).child({ accountId, runId: uuidv7() });
+  const log = (opts.logger ?? ctx.log).child({ accountId, runId: opts.runId ?? uuidv7() });
   const progress = (p: ReceiveProgress) => opts.onProgress?.(p);
   const summary: ReceiveSummary = { received: 0, skippedOversize: 0, deletedFromServer: 0, remainingOnServer: 0, errors: [], hasMore: false, duplicates: 0 };
   const started = now().toISOString();

@@ -11,6 +11,7 @@ import { timeReceiveRun } from '../ops/metrics.ts';
 import type { StallReason } from '../ops/stall-rules.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
+import { uuidv7 } from '../store/ids.ts';
 import { inBackoff } from './backoff.ts';
 import { BACKLOG_WARNING_THRESHOLD, receiveAccount, type ReceiveOptions, type ReceiveSummary } from './receive-run.ts';
 
@@ -45,6 +46,9 @@ export async function receiveNow(
   // So does a lease that could not be renewed (database unreachable) and may run out before
   // the next try: another worker may take the account then, and two runs must never delete
   // side by side (the other one would log our deletions as not done).
+  // the lease's lines carry the run's id, like the run's own
+  const runId = opts.runId ?? uuidv7();
+  const log = opts.logger ?? ctx.log;
   const lost = new AbortController();
   const renewEvery = Math.max(50, Math.floor(ttl / 5));
   let heldUntil = Date.now() + ttl;
@@ -55,12 +59,12 @@ export async function receiveNow(
       .then((held) => {
         if (held) heldUntil = asked + ttl;
         else {
-          ctx.log.warn({ accountId }, 'receive.lease.lost');
+          log.warn({ accountId, runId }, 'receive.lease.lost');
           lost.abort();
         }
       })
       .catch((err) => {
-        ctx.log.warn({ err, accountId }, 'receive.lease.renew_failed');
+        log.warn({ err, accountId, runId }, 'receive.lease.renew_failed');
         if (Date.now() + renewEvery >= heldUntil) lost.abort();
       });
   }, renewEvery);
@@ -68,7 +72,7 @@ export async function receiveNow(
   const timed = timeReceiveRun();
   let outcome: 'ok' | 'failed' = 'failed';
   try {
-    const summary = await receiveAccount(ctx, ctx.repos.messages, accountId, { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, lost.signal]) : lost.signal });
+    const summary = await receiveAccount(ctx, ctx.repos.messages, accountId, { ...opts, runId, signal: opts.signal ? AbortSignal.any([opts.signal, lost.signal]) : lost.signal });
     outcome = 'ok';
     return summary;
   } catch (err) {

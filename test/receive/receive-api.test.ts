@@ -1,6 +1,7 @@
 // Receiving through the HTTP API and the CLI, the account lease, and the scheduler.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { pino } from 'pino';
 import { buildApp } from '../../src/http/app.ts';
 import { defaultOpener, type ReceiveOptions } from '../../src/receive/receive-run.ts';
 import { receiveNow, receiveLeaseName } from '../../src/receive/receive-service.ts';
@@ -54,8 +55,16 @@ test('a lease that cannot be renewed (database unreachable) and may run out stop
       },
     };
   };
-  const summary = await receiveNow(ctx, f.accountId, { openMailbox, leaseTtlMs: 200 });
+  const lines: { msg: string; runId?: string }[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const summary = await receiveNow(ctx, f.accountId, { openMailbox, leaseTtlMs: 200, logger });
   assert.equal(summary.deletedFromServer, 0);
+  // the failed renewals are logged with the run's id, like the run's own lines
+  const renewals = lines.filter((l) => l.msg === 'receive.lease.renew_failed');
+  assert.ok(renewals.length > 0);
+  const runIds = new Set(lines.map((l) => l.runId));
+  assert.equal(runIds.size, 1, 'one run id on every line');
+  assert.match(String([...runIds][0]), /^[0-9a-f-]{36}$/);
   assert.equal(summary.hasMore, true, 'the stopped run hands the account back for the next run');
   assert.equal(await f.bed.count(f.user), 2, 'mail deleted from the server by a run that may have lost its lease');
 });

@@ -33,6 +33,8 @@ test('OAuth 2.0: provider settings, connecting a Gmail account in the browser, r
     await gmail.getByLabel('認可エンドポイント').fill(provider.endpoints.authorization);
     await gmail.getByLabel('トークンエンドポイント').fill(provider.endpoints.token);
     await gmail.getByLabel('発行者（issuer）').fill(provider.endpoints.issuer);
+    // test traffic stays on 127.0.0.1: blank, this would be Google's own revocation endpoint
+    await gmail.getByLabel('取り消しエンドポイント').fill(provider.endpoints.revocation);
     await gmail.getByRole('button', { name: '保存する' }).click();
     await gmail.getByText('保存しました。').waitFor();
     await gmail.getByText('設定済み').waitFor();
@@ -92,5 +94,21 @@ test('OAuth 2.0: provider settings, connecting a Gmail account in the browser, r
     await section.getByRole('link', { name: '再認証' }).click();
     await section.getByText('接続しました。').waitFor();
     await section.getByText('接続済み').waitFor();
+  });
+
+  await t.test('another address: the form warns that OAuth will be disconnected; saved, the account is 未接続', async () => {
+    await page.goto(`${ui.baseUrl}/settings/general/mail-accounts/${accountId}/edit`);
+    const address = page.getByLabel('メールアドレス');
+    await address.waitFor();
+    const warning = page.getByTestId('oauth-disconnects');
+    await address.fill(user.toUpperCase());
+    assert.equal(await warning.count(), 0, 'the same mailbox in other letter case');
+    await address.fill(`other.${user}`);
+    await warning.getByText('OAuth 2.0の接続は解除されます').waitFor();
+    const revocations = provider.revocations;
+    await page.getByRole('button', { name: '変更する' }).click();
+    const section = page.getByTestId('oauth-section');
+    await section.getByText('未接続').waitFor();
+    assert.equal(provider.revocations, revocations + 1, 'the old grant is revoked at the provider');
   });
 });

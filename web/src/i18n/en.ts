@@ -372,6 +372,7 @@ export const en: Record<keyof typeof ja, string> = {
   'oauth.accessDenied': 'Access was not allowed on the sign-in page. Connect again and allow access.',
   'accountForm.oauthGmail': 'Gmail signs in with OAuth 2.0: no user name or password (the mail address is used). After saving, press “Connect with Google” on the account’s page.',
   'accountForm.oauthExchange': 'Exchange Online signs in with OAuth 2.0: no password. After saving, press “Connect with Microsoft” on the account’s page.',
+  'accountForm.oauthDisconnects': 'Changing the address, or moving the account to another provider’s server, disconnects OAuth 2.0 (the old authorization is revoked at the provider). After saving, connect again on the account’s page.',
   'accountForm.exchangeUsername': 'The Microsoft 365 account name (e.g. taro@example.onmicrosoft.com)',
   'audit.action.oauth_provider.change': 'Changed OAuth 2.0 provider settings',
   'audit.action.mail_account.oauth_connect': 'Connected a mail account with OAuth 2.0',

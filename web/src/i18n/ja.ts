@@ -372,6 +372,7 @@ export const ja = {
   'oauth.accessDenied': 'サインイン画面でアクセスが許可されませんでした。もう一度接続して、アクセスを許可してください。',
   'accountForm.oauthGmail': 'GmailはOAuth 2.0で認証するため、ユーザー名とパスワードは不要です（メールアドレスを使います）。保存後、メールアカウントの画面で「Googleで接続」を押してください。',
   'accountForm.oauthExchange': 'Exchange OnlineはOAuth 2.0で認証するため、パスワードは不要です。保存後、メールアカウントの画面で「Microsoftで接続」を押してください。',
+  'accountForm.oauthDisconnects': 'メールアドレスを変えるか、別のプロバイダーのメールサーバーに移すと、OAuth 2.0の接続は解除されます（以前の認可はプロバイダーで取り消されます）。保存後、メールアカウントの画面でもう一度接続してください。',
   'accountForm.exchangeUsername': 'Microsoft 365のアカウント名（例: taro@example.onmicrosoft.com）',
   'audit.action.oauth_provider.change': 'OAuth 2.0プロバイダーの設定を変更',
   'audit.action.mail_account.oauth_connect': 'メールアカウントをOAuth 2.0で接続',

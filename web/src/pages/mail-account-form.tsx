@@ -112,6 +112,7 @@ export function MailAccountFormPage() {
   const navigate = useNavigate();
   const [servers, setServers] = useState<MailServer[] | undefined>();
   const [form, setForm] = useState<AccountForm | undefined>(id ? undefined : EMPTY);
+  const [original, setOriginal] = useState<MailAccount | undefined>();
   const [loadError, setLoadError] = useState<ApiError | undefined>();
   const [error, setError] = useState<ApiError | undefined>();
   const [busy, setBusy] = useState(false);
@@ -131,10 +132,21 @@ export function MailAccountFormPage() {
   useEffect(() => {
     const fail = (e: unknown) => setLoadError(e instanceof ApiError ? e : undefined);
     api<{ items: MailServer[] }>('GET', '/api/v1/mail-servers').then((r) => setServers(r.items), fail);
-    if (id) api<MailAccount>('GET', `/api/v1/mail-accounts/${encodeURIComponent(id)}`).then((a) => setForm(fromAccount(a)), fail);
+    if (id)
+      api<MailAccount>('GET', `/api/v1/mail-accounts/${encodeURIComponent(id)}`).then((a) => {
+        setOriginal(a);
+        setForm(fromAccount(a));
+      }, fail);
   }, [id]);
 
   const server = servers?.find((s) => s.id === form?.serverId);
+  // a connected (or to be re-authorized) OAuth grant is for this address at this provider:
+  // the server drops it when either changes (letter case aside)
+  const disconnects =
+    !!original &&
+    !!form &&
+    original.oauth.status !== 'not_connected' &&
+    (form.address.trim().toLowerCase() !== original.address.toLowerCase() || (server?.preset ?? null) !== (servers?.find((s) => s.id === original.serverId)?.preset ?? null));
   const title = id ? t('accountForm.changeTitle') : t('accountForm.addTitle');
   const err = (path: string) => error?.field(path);
   const invalid = (path: string) => (err(path) ? { 'aria-invalid': true as const } : {});
@@ -168,6 +180,11 @@ export function MailAccountFormPage() {
           <Row path="address" label={field('address')} htmlFor={ids.address} error={err('address')} required>
             <input id={ids.address} inputMode="email" autoComplete="off" value={form.address} onChange={(e) => set({ address: e.target.value })} {...invalid('address')} />
           </Row>
+          {disconnects ? (
+            <div data-testid="oauth-disconnects">
+              <Notice kind="warning">{t('accountForm.oauthDisconnects')}</Notice>
+            </div>
+          ) : null}
           <Row path="fromName" label={field('fromName')} htmlFor={ids.fromName} error={err('fromName')}>
             <input id={ids.fromName} value={form.fromName} onChange={(e) => set({ fromName: e.target.value })} {...invalid('fromName')} />
           </Row>

@@ -17,7 +17,7 @@
 // Prints mails/s and Yubin ÷ smtp-source (the connection-reusing one, like Yubin). Asserts
 // nothing; the numbers depend on the machine. Needs /usr/sbin/smtp-sink and smtp-source
 // (Debian package postfix).
-// Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL] [--no-rate] [--no-peers] [--profile FILE] [--warm 2]]
+// Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL] [--no-rate] [--no-peers] [--profile FILE] [--warm 2] [--repeat 1]]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -61,6 +61,8 @@ const { values } = parseArgs({
     // print them as JSON (each session count gets a fresh process, so that its first bulk
     // delivery is really the first)
     child: { type: 'string' },
+    // run the whole comparison this many times per session count and add the median ratios
+    repeat: { type: 'string', default: '1' },
   },
 });
 const COUNT = Number(values.count);
@@ -170,6 +172,12 @@ async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: 
 }
 
 type YubinRun = Awaited<ReturnType<typeof yubin>>;
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 let profiled = 0;
 
 /** Yubin's bulk deliveries for one session count in a fresh process: the first, then `warm` more. */
@@ -276,20 +284,31 @@ async function main(): Promise<void> {
       const rows: string[][] = [
         ['sessions', 'smtp-source -d', 'smtp-source (new conn.)', 'SmtpSession alone (pre-composed, no DB)', 'Yubin', 'Yubin ÷ smtp-source -d', ...(warm > 0 ? [`Yubin, warm (run ${warm + 1})`, 'warm ÷ smtp-source -d'] : [])],
       ];
+      const repeat = Math.max(1, Number(values.repeat));
       for (const s of SESSIONS) {
-        const peers = !values['no-peers'];
-        const reuse = peers ? smtpSource(port, s, true) : NaN;
-        const fresh = peers ? smtpSource(port, s, false) : NaN;
-        const bare = peers ? await sessionsOnly(port, s) : NaN;
-        const [y, ...more] = yubinInChild(port, s, warm);
-        console.log(`sessions ${s}: mail ${y!.bytes} bytes; server, account and bulk delivery set up in ${y!.createSeconds.toFixed(2)} s; Yubin used ${y!.cpuMicrosPerMail.toFixed(0)} µs of CPU per mail`);
-        const row = [String(s), reuse.toFixed(0), fresh.toFixed(0), bare.toFixed(0), y!.mailsPerSecond.toFixed(0), (y!.mailsPerSecond / reuse).toFixed(2)];
-        const w = more.at(-1);
-        if (w) {
-          console.log(`sessions ${s}, warm (bulk delivery ${more.length + 1} in its process): Yubin used ${w.cpuMicrosPerMail.toFixed(0)} µs of CPU per mail`);
-          row.push(w.mailsPerSecond.toFixed(0), (w.mailsPerSecond / reuse).toFixed(2));
+        const first: number[] = [];
+        const warmed: number[] = [];
+        for (let k = 1; k <= repeat; k++) {
+          const peers = !values['no-peers'];
+          const reuse = peers ? smtpSource(port, s, true) : NaN;
+          const fresh = peers ? smtpSource(port, s, false) : NaN;
+          const bare = peers ? await sessionsOnly(port, s) : NaN;
+          const [y, ...more] = yubinInChild(port, s, warm);
+          console.log(`sessions ${s}: mail ${y!.bytes} bytes; server, account and bulk delivery set up in ${y!.createSeconds.toFixed(2)} s; Yubin used ${y!.cpuMicrosPerMail.toFixed(0)} µs of CPU per mail`);
+          const label = repeat > 1 ? `${s} (${k}/${repeat})` : String(s);
+          const row = [label, reuse.toFixed(0), fresh.toFixed(0), bare.toFixed(0), y!.mailsPerSecond.toFixed(0), (y!.mailsPerSecond / reuse).toFixed(2)];
+          first.push(y!.mailsPerSecond / reuse);
+          const w = more.at(-1);
+          if (w) {
+            console.log(`sessions ${s}, warm (bulk delivery ${more.length + 1} in its process): Yubin used ${w.cpuMicrosPerMail.toFixed(0)} µs of CPU per mail`);
+            row.push(w.mailsPerSecond.toFixed(0), (w.mailsPerSecond / reuse).toFixed(2));
+            warmed.push(w.mailsPerSecond / reuse);
+          }
+          rows.push(row);
         }
-        rows.push(row);
+        // each repetition pairs Yubin with the smtp-source run just before it: on a shared
+        // machine the median of those ratios is steadier than any one of them
+        if (repeat > 1) rows.push([`${s}, median`, '', '', '', '', median(first).toFixed(2), ...(warmed.length ? ['', median(warmed).toFixed(2)] : [])]);
       }
       console.log('\n' + rows.map((r) => `| ${r.join(' | ')} |`).join('\n').replace(/\n/, `\n|${rows[0]!.map(() => '---').join('|')}|\n`));
     }

@@ -63,8 +63,8 @@ export function startStallMonitor(ctx: AppContext, opts: StallMonitorOptions = {
 }
 
 /**
- * A notification that could not be queued is tried again on every pass; its error is logged
- * once (and again when it changes), not on every pass, until it goes out.
+ * A stall notification that could not be queued is tried again on every pass; its error is
+ * logged once (and again when it changes), not on every pass, until it goes out.
  */
 class NotifyFailures {
   readonly #last = new Map<string, string>();
@@ -74,18 +74,16 @@ class NotifyFailures {
     this.#log = log;
   }
 
-  failed(accountId: string, what: 'stall' | 'recovery', err: unknown): void {
-    const key = `${what}|${accountId}`;
+  failed(accountId: string, err: unknown): void {
     const text = err instanceof Error ? `${(err as { code?: string }).code ?? ''} ${err.message}` : String(err);
     const fields = { event: 'stall.notify_failed', accountId, err };
-    const message = `could not queue the ${what} notification`;
-    if (this.#last.get(key) === text) return this.#log.debug(fields, `${message} (again)`);
-    this.#last.set(key, text);
-    this.#log.error(fields, message);
+    if (this.#last.get(accountId) === text) return this.#log.debug(fields, 'could not queue the stall notification (again)');
+    this.#last.set(accountId, text);
+    this.#log.error(fields, 'could not queue the stall notification');
   }
 
-  done(accountId: string, what: 'stall' | 'recovery'): void {
-    this.#last.delete(`${what}|${accountId}`);
+  done(accountId: string): void {
+    this.#last.delete(accountId);
   }
 }
 
@@ -101,7 +99,7 @@ async function checkStalls(ctx: AppContext, now: Date, log: Logger, failures: No
     let row = stalls.get(account.id);
     if (stall && !row) row = await recordStall(ctx, account, stall, log);
     else if (!stall && row) {
-      await recover(ctx, account, row, settings, log, failures);
+      await recover(ctx, account, row, settings, log);
       continue;
     }
     if (row && row.notified_at === null && settings.accountId) await notify(ctx, account, row, settings, now, log, failures);
@@ -138,15 +136,15 @@ async function notify(ctx: AppContext, account: AccountRow, row: AccountStallTab
         .executeTakeFirst();
       return Number(r.numUpdatedRows) === 1;
     });
-    failures.done(account.id, 'stall');
+    failures.done(account.id);
     if (delivery) log.warn({ event: 'stall.notified', accountId: account.id, deliveryId: delivery.id, to: settings.recipients }, 'stall notification queued');
   } catch (err) {
     // a notification account that cannot send (deleted, too large…): tried again next pass
-    failures.failed(account.id, 'stall', err);
+    failures.failed(account.id, err);
   }
 }
 
-async function recover(ctx: AppContext, account: AccountRow, row: AccountStallTable, settings: NotificationSettings, log: Logger, failures: NotifyFailures): Promise<void> {
+async function recover(ctx: AppContext, account: AccountRow, row: AccountStallTable, settings: NotificationSettings, log: Logger): Promise<void> {
   const release: DeliveryGuard = async (trx) => {
     const r = await trx.deleteFrom('account_stalls').where('account_id', '=', account.id).where('since', '=', row.since).executeTakeFirst();
     return Number(r.numDeletedRows) === 1;
@@ -156,11 +154,11 @@ async function recover(ctx: AppContext, account: AccountRow, row: AccountStallTa
     try {
       const params = () => ({ name: account.display_name, address: account.address, since: row.since });
       const delivery = await queueMail(ctx, settings, 'stall.mail.recovered', params, release);
-      failures.done(account.id, 'recovery');
       if (delivery) log.info({ event: 'account.recovered', accountId: account.id, deliveryId: delivery.id }, 'account recovered');
       return;
     } catch (err) {
-      failures.failed(account.id, 'recovery', err);
+      // not tried again: the stall is released below all the same
+      log.error({ event: 'stall.notify_failed', accountId: account.id, err }, 'could not queue the recovery notification');
     }
   }
   if (await ctx.db.transaction((trx) => release(trx, ''))) log.info({ event: 'account.recovered', accountId: account.id }, 'account recovered');

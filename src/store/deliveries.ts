@@ -464,8 +464,8 @@ export class DeliveryRepository {
       let limitedLeft = opts.maxThrottled ?? Number.POSITIVE_INFINITY;
       for (const stale of [true, false]) {
         for (const source of sources) {
+          if (picked.length >= opts.limit) break;
           const want = Math.min(opts.limit - picked.length, source.limited ? limitedLeft : Number.POSITIVE_INFINITY);
-          if (opts.limit - picked.length <= 0) break;
           if (want <= 0) continue;
           const got = await candidates(stale, want, source.bulkId);
           if (source.limited) limitedLeft -= got.length;

@@ -5,18 +5,16 @@
 // and SIGTERM stops it with exit 0 and its process record removed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runCli } from '../support/cli.ts';
 import { testMailbed } from '../support/mailbed.ts';
 import { makeMail } from '../support/receive-fixture.ts';
+import { startWorker } from '../support/worker-process.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BULK = 40;
 
 async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
@@ -66,16 +64,9 @@ test('yubin worker receives, sends a bulk delivery, marks a stalled account, che
   assert.equal(bulk.code, 0, bulk.stderr);
   const bulkId = JSON.parse(bulk.stdout).id as string;
 
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import('./src/cli/main.ts').then((m) => m.main(['node', 'yubin', 'worker']))`], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, YUBIN_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.after(() => child.kill('SIGKILL'));
+  const worker = startWorker('cli', env);
+  t.after(() => worker.kill('SIGKILL'));
+  await worker.ready;
 
   await until('the worker to receive 3 mails', () => (query<{ n: number }>(file, 'select count(*) as n from messages where account_id = ?', accountId).n === 3 ? true : undefined));
   await until('the server copies to be deleted', async () => ((await bed.count(user)) === 0 ? true : undefined));
@@ -99,8 +90,8 @@ test('yubin worker receives, sends a bulk delivery, marks a stalled account, che
   const stall = await until('the monitor to mark the account stalled', () => query<{ reason: string } | undefined>(file, 'select reason from account_stalls where account_id = ?', accountId));
   assert.equal(stall.reason, 'failures');
 
-  child.kill('SIGTERM');
-  const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
-  assert.equal(code, 0, output);
+  worker.kill('SIGTERM');
+  const exit = await Promise.race([worker.exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
+  assert.deepEqual(exit, { code: 0, signal: null }, JSON.stringify(worker.logs.slice(-5)));
   assert.deepEqual(readdirSync(join(dir, 'processes')), [], 'the worker removed its record on exit');
 });

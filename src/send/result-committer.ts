@@ -51,6 +51,11 @@ export class ResultCommitter {
     }
   }
 
+  /** Commit what is queued now rather than after COMMIT_DELAY_MS: nothing more is coming soon (the worker ran out of mail). */
+  commitNow(): void {
+    this.#kick();
+  }
+
   /** Commit everything queued so far. */
   async flush(): Promise<void> {
     while (this.#queue.length > 0 || this.#flushing) {

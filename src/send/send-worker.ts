@@ -272,6 +272,8 @@ class Worker implements SendWorker {
           continue;
         }
         if (items.length === 0) {
+          // the last results of a run are not held back for company that is not coming
+          this.#committer.commitNow();
           await this.#closeIdle(pool);
           await this.#sleep(this.#idleWait(), true);
           continue;

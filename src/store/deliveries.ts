@@ -403,9 +403,9 @@ export class DeliveryRepository {
       // Where to look, in order: single sends (priority 0), then each running bulk delivery,
       // oldest first, those of servers with a per-minute limit before the others (at most
       // `maxThrottled` of their mail per claim; a server whose window is full is skipped).
-      // Each is its own index walk that stops at what it takes (migration 0008): one walk of
-      // the due index over every bulk delivery read past every waiting recipient of a paused
-      // or rate-limited bulk delivery, on every claim.
+      // Each is its own index walk that stops at what it takes (migrations 0008 and 0009): one
+      // walk of the due index over every bulk delivery read past every waiting recipient of a
+      // paused or rate-limited bulk delivery, on every claim.
       const skip = new Set(opts.skipThrottledServers ?? []);
       const running = opts.singlesOnly
         ? []
@@ -418,38 +418,25 @@ export class DeliveryRepository {
             .orderBy('b.created_at')
             .orderBy('b.id')
             .execute();
-      const sources: { bulkId: string | null; limited: boolean }[] = [
-        { bulkId: null, limited: false },
-        ...running.filter((b) => b.outgoing_per_minute_limit !== null && !skip.has(b.server_id)).map((b) => ({ bulkId: b.id, limited: true })),
-        ...running.filter((b) => b.outgoing_per_minute_limit === null).map((b) => ({ bulkId: b.id, limited: false })),
+      type Source = { bulkId: null } | { bulkId: string; serverId: string; perMinuteLimit: number | null };
+      const bulkSource = (b: (typeof running)[number]): Source => ({ bulkId: b.id, serverId: b.server_id, perMinuteLimit: b.outgoing_per_minute_limit === null ? null : Number(b.outgoing_per_minute_limit) });
+      const sources: Source[] = [
+        { bulkId: null },
+        ...running.filter((b) => b.outgoing_per_minute_limit !== null && !skip.has(b.server_id)).map(bulkSource),
+        ...running.filter((b) => b.outgoing_per_minute_limit === null).map(bulkSource),
       ];
 
-      // recipients of one source (bulkId null: the single sends) whose worker died (stale),
-      // or that are due; the partial indexes' conditions are literals so both engines match them
-      const candidates = (stale: boolean, limit: number, bulkId: string | null) => {
+      // recipients of one source whose worker died (stale), or that are due, each walk in
+      // its partial index (bulk_id, then lease or due time: migrations 8 and 9); the indexes'
+      // conditions are literals so both engines match them. A bulk delivery's account and
+      // server are those of `running`: only single sends join them per row.
+      const candidates = async (stale: boolean, limit: number, source: Source) => {
         let q = trx
           .selectFrom('delivery_recipients as r')
           .innerJoin('deliveries as d', 'd.id', 'r.delivery_id')
-          .innerJoin('mail_accounts as a', 'a.id', 'r.account_id')
-          .innerJoin('mail_servers as s', 's.id', 'a.server_id')
-          .select([
-            'r.id',
-            'r.delivery_id',
-            'r.account_id',
-            'r.bulk_id',
-            'r.address',
-            'r.kind',
-            'r.attempts',
-            'r.priority',
-            'r.created_at',
-            'a.server_id',
-            's.outgoing_per_minute_limit',
-            'd.row_number',
-            'd.fields_json',
-            'd.charset',
-          ])
+          .select(['r.id', 'r.delivery_id', 'r.account_id', 'r.bulk_id', 'r.address', 'r.kind', 'r.attempts', 'r.priority', 'r.created_at', 'd.row_number', 'd.fields_json', 'd.charset'])
           .limit(limit);
-        q = bulkId === null ? q.where('r.bulk_id', 'is', null).where('r.priority', '=', 0) : q.where('r.bulk_id', '=', bulkId);
+        q = source.bulkId === null ? q.where('r.bulk_id', 'is', null).where('r.priority', '=', 0) : q.where('r.bulk_id', '=', source.bulkId);
         q = stale
           ? q.where(sql<boolean>`r.status = 'sending'`).where('r.lease_expires_at', '<', now).orderBy('r.lease_expires_at')
           : q.where(sql<boolean>`r.status in ('queued', 'deferred')`).where('r.next_attempt_at', '<=', now).orderBy('r.next_attempt_at');
@@ -458,17 +445,23 @@ export class DeliveryRepository {
         // locked every waiting row of a rate-limited server to take one would make the other
         // workers' claims skip them all (and one worker would take every slot of each window)
         if (this.store.dialect === 'postgres') q = q.forUpdate('r').skipLocked();
-        return q.execute();
+        if (source.bulkId !== null) return (await q.execute()).map((r) => ({ ...r, server_id: source.serverId, outgoing_per_minute_limit: source.perMinuteLimit }));
+        return q
+          .innerJoin('mail_accounts as a', 'a.id', 'r.account_id')
+          .innerJoin('mail_servers as s', 's.id', 'a.server_id')
+          .select(['a.server_id', 's.outgoing_per_minute_limit'])
+          .execute();
       };
       const picked: Awaited<ReturnType<typeof candidates>> = [];
       let limitedLeft = opts.maxThrottled ?? Number.POSITIVE_INFINITY;
       for (const stale of [true, false]) {
         for (const source of sources) {
           if (picked.length >= opts.limit) break;
-          const want = Math.min(opts.limit - picked.length, source.limited ? limitedLeft : Number.POSITIVE_INFINITY);
+          const limited = source.bulkId !== null && source.perMinuteLimit !== null;
+          const want = Math.min(opts.limit - picked.length, limited ? limitedLeft : Number.POSITIVE_INFINITY);
           if (want <= 0) continue;
-          const got = await candidates(stale, want, source.bulkId);
-          if (source.limited) limitedLeft -= got.length;
+          const got = await candidates(stale, want, source);
+          if (limited) limitedLeft -= got.length;
           picked.push(...got);
         }
       }

@@ -9,6 +9,7 @@ import * as m0005 from './migrations/0005-operations.ts';
 import * as m0006 from './migrations/0006-scale.ts';
 import * as m0007 from './migrations/0007-stored-bulk-mail.ts';
 import * as m0008 from './migrations/0008-claim-by-bulk.ts';
+import * as m0009 from './migrations/0009-stale-by-bulk.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006-scale': m0006,
   '0007-stored-bulk-mail': m0007,
   '0008-claim-by-bulk': m0008,
+  '0009-stale-by-bulk': m0009,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -68,6 +68,25 @@ for (const engine of ENGINES) {
       assert.deepEqual(third2.map((r) => r.id).sort(), [second!.id, third!.id].sort());
     });
 
+    it('renewed leases hold past their first expiry, for single sends and bulk mail alike; another holder’s run out', async (t) => {
+      const ctx = await contextFor(t, engine);
+      if (!ctx) return;
+      await queueBulk(ctx, 2);
+      const f = await addSendingAccount(ctx, { port: 2525 });
+      await new DeliveryService(ctx).create('test', { accountId: f.accountId, to: ['one@example.org'], subject: 's', text: 'x' });
+      const t0 = new Date();
+      const mine = await ctx.repos.deliveries.claim({ holder: 'A', now: t0, leaseMs: 1_000, limit: 2 });
+      const theirs = await ctx.repos.deliveries.claim({ holder: 'B', now: t0, leaseMs: 1_000, limit: 10 });
+      assert.deepEqual([mine.map((r) => r.bulkId === null), theirs.length], [[true, false], 1]);
+      // A renews at +0.8 s for another 60 s; B does not
+      assert.equal(await ctx.repos.deliveries.renewLeases('A', new Date(t0.getTime() + 800), 60_000), 2);
+      const after = await ctx.repos.deliveries.claim({ holder: 'C', now: new Date(t0.getTime() + 1_500), leaseMs: 60_000, limit: 10 });
+      assert.deepEqual(
+        after.map((r) => r.id),
+        theirs.map((r) => r.id),
+      );
+    });
+
     it('concurrent slot requests from two workers grant exactly the limit within the window', async (t) => {
       const pair = await twoContexts(t, engine);
       if (!pair) return;

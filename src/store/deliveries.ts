@@ -187,6 +187,31 @@ function chunks<T>(list: T[], size: number): T[][] {
 }
 
 /** `(p, p, …), (…)`: `rows` rows of `cols` placeholders. */
+/** A running bulk delivery as the claim reads it. */
+interface RunningBulkRow {
+  id: string;
+  server_id: string;
+  outgoing_per_minute_limit: number | null;
+}
+
+/** A recipient as the claim reads it. */
+interface CandidateRow {
+  id: string;
+  delivery_id: string;
+  account_id: string;
+  bulk_id: string | null;
+  address: string;
+  kind: string;
+  attempts: number;
+  priority: number;
+  created_at: string;
+  row_number: number | null;
+  fields_json: string | null;
+  charset: string;
+  server_id: string;
+  outgoing_per_minute_limit: number | null;
+}
+
 function rowsOf(p: () => string, rows: number, cols: number): string {
   const out: string[] = [];
   for (let r = 0; r < rows; r++) {
@@ -407,19 +432,25 @@ export class DeliveryRepository {
       // walk of the due index over every bulk delivery read past every waiting recipient of a
       // paused or rate-limited bulk delivery, on every claim.
       const skip = new Set(opts.skipThrottledServers ?? []);
+      // the claim's queries are SQL made once per shape (#sqlOf): a worker claims many times a
+      // second, and Kysely's builder cost more than the queries
       const running = opts.singlesOnly
         ? []
-        : await trx
-            .selectFrom('bulk_deliveries as b')
-            .innerJoin('mail_accounts as a', 'a.id', 'b.account_id')
-            .innerJoin('mail_servers as s', 's.id', 'a.server_id')
-            .select(['b.id', 'a.server_id', 's.outgoing_per_minute_limit'])
-            .where(sql<boolean>`b.status = 'running'`)
-            .orderBy('b.created_at')
-            .orderBy('b.id')
-            .execute();
+        : (
+            await trx.executeQuery<RunningBulkRow>(
+              CompiledQuery.raw(
+                this.#sqlOf(
+                  'claim-running',
+                  () => `SELECT b.id, a.server_id, s.outgoing_per_minute_limit FROM bulk_deliveries AS b
+                    INNER JOIN mail_accounts AS a ON a.id = b.account_id INNER JOIN mail_servers AS s ON s.id = a.server_id
+                    WHERE b.status = 'running' ORDER BY b.created_at, b.id`,
+                ),
+                [],
+              ),
+            )
+          ).rows;
       type Source = { bulkId: null } | { bulkId: string; serverId: string; perMinuteLimit: number | null };
-      const bulkSource = (b: (typeof running)[number]): Source => ({ bulkId: b.id, serverId: b.server_id, perMinuteLimit: b.outgoing_per_minute_limit === null ? null : Number(b.outgoing_per_minute_limit) });
+      const bulkSource = (b: RunningBulkRow): Source => ({ bulkId: b.id, serverId: b.server_id, perMinuteLimit: b.outgoing_per_minute_limit === null ? null : Number(b.outgoing_per_minute_limit) });
       const sources: Source[] = [
         { bulkId: null },
         ...running.filter((b) => b.outgoing_per_minute_limit !== null && !skip.has(b.server_id)).map(bulkSource),
@@ -430,29 +461,30 @@ export class DeliveryRepository {
       // its partial index (bulk_id, then lease or due time: migrations 8 and 9); the indexes'
       // conditions are literals so both engines match them. A bulk delivery's account and
       // server are those of `running`: only single sends join them per row.
-      const candidates = async (stale: boolean, limit: number, source: Source) => {
-        let q = trx
-          .selectFrom('delivery_recipients as r')
-          .innerJoin('deliveries as d', 'd.id', 'r.delivery_id')
-          .select(['r.id', 'r.delivery_id', 'r.account_id', 'r.bulk_id', 'r.address', 'r.kind', 'r.attempts', 'r.priority', 'r.created_at', 'd.row_number', 'd.fields_json', 'd.charset'])
-          .limit(limit);
-        q = source.bulkId === null ? q.where('r.bulk_id', 'is', null).where('r.priority', '=', 0) : q.where('r.bulk_id', '=', source.bulkId);
-        q = stale
-          ? q.where(sql<boolean>`r.status = 'sending'`).where('r.lease_expires_at', '<', now).orderBy('r.lease_expires_at')
-          : q.where(sql<boolean>`r.status in ('queued', 'deferred')`).where('r.next_attempt_at', '<=', now).orderBy('r.next_attempt_at');
-        if (opts.deliveryId) q = q.where('r.delivery_id', '=', opts.deliveryId);
+      const postgres = this.store.dialect === 'postgres';
+      const candidates = async (stale: boolean, limit: number, source: Source): Promise<CandidateRow[]> => {
+        const single = source.bulkId === null;
+        const one = opts.deliveryId !== undefined;
+        const text = this.#sqlOf(`claim|${stale}|${single}|${one}`, (p) => {
+          const where = [single ? 'r.bulk_id IS NULL AND r.priority = 0' : `r.bulk_id = ${p()}`];
+          where.push(stale ? `r.status = 'sending' AND r.lease_expires_at < ${p()}` : `r.status IN ('queued', 'deferred') AND r.next_attempt_at <= ${p()}`);
+          if (one) where.push(`r.delivery_id = ${p()}`);
+          return `SELECT r.id, r.delivery_id, r.account_id, r.bulk_id, r.address, r.kind, r.attempts, r.priority, r.created_at, d.row_number, d.fields_json, d.charset${single ? ', a.server_id, s.outgoing_per_minute_limit' : ''}
+            FROM delivery_recipients AS r INNER JOIN deliveries AS d ON d.id = r.delivery_id${single ? ' INNER JOIN mail_accounts AS a ON a.id = r.account_id INNER JOIN mail_servers AS s ON s.id = a.server_id' : ''}
+            WHERE ${where.join(' AND ')}
+            ORDER BY ${stale ? 'r.lease_expires_at' : 'r.next_attempt_at'} LIMIT ${p()}${postgres ? ' FOR UPDATE OF r SKIP LOCKED' : ''}`;
+        });
         // on PostgreSQL only the rows taken stay locked until the claim commits: a claim that
         // locked every waiting row of a rate-limited server to take one would make the other
         // workers' claims skip them all (and one worker would take every slot of each window)
-        if (this.store.dialect === 'postgres') q = q.forUpdate('r').skipLocked();
-        if (source.bulkId !== null) return (await q.execute()).map((r) => ({ ...r, server_id: source.serverId, outgoing_per_minute_limit: source.perMinuteLimit }));
-        return q
-          .innerJoin('mail_accounts as a', 'a.id', 'r.account_id')
-          .innerJoin('mail_servers as s', 's.id', 'a.server_id')
-          .select(['a.server_id', 's.outgoing_per_minute_limit'])
-          .execute();
+        const params: unknown[] = single ? [now] : [source.bulkId, now];
+        if (one) params.push(opts.deliveryId);
+        params.push(limit);
+        const { rows } = await trx.executeQuery<CandidateRow>(CompiledQuery.raw(text, params));
+        if (single) return rows;
+        return rows.map((r) => ({ ...r, server_id: source.serverId, outgoing_per_minute_limit: source.perMinuteLimit }));
       };
-      const picked: Awaited<ReturnType<typeof candidates>> = [];
+      const picked: CandidateRow[] = [];
       let limitedLeft = opts.maxThrottled ?? Number.POSITIVE_INFINITY;
       for (const stale of [true, false]) {
         for (const source of sources) {

@@ -43,7 +43,7 @@ export class ResultCommitter {
   /** Queue results; resolves at once unless too many are waiting for their commit. */
   async push(results: RecipientResult[]): Promise<void> {
     if (results.length === 0) return;
-    this.#queue.push(...results);
+    for (const r of results) this.#queue.push(r);
     if (this.#queue.length >= COMMIT_BATCH) this.#kick();
     else this.#timer ??= setTimeout(() => this.#kick(), COMMIT_DELAY_MS);
     while (this.#queue.length >= MAX_UNCOMMITTED && !this.#closed) {

@@ -513,15 +513,17 @@ class Worker implements SendWorker {
 
   async #recordResult(unit: Unit, result: SmtpSendResult, info: RecipientResult['mail'], actx: AccountContext): Promise<void> {
     const byAddress = new Map<string, SmtpRecipientResult>();
-    for (const r of [...result.accepted, ...result.rejected]) byAddress.set(r.address.toLowerCase(), r);
+    for (const r of result.accepted) byAddress.set(r.address.toLowerCase(), r);
+    for (const r of result.rejected) byAddress.set(r.address.toLowerCase(), r);
     const now = new Date();
-    const out: RecipientResult[] = unit.items.map((it) => {
+    const out: RecipientResult[] = [];
+    for (const it of unit.items) {
       const r: SmtpRecipientResult =
         byAddress.get(it.address.toLowerCase()) ??
         (result.sent ? { address: it.address, outcome: 'sent', code: result.code, reply: result.reply } : { address: it.address, outcome: 'temporary', reply: 'no reply for this recipient' });
       const decision = decideDelivery(r, { attempts: it.attempts + 1, queuedAt: it.createdAt, now });
-      return toResult(it, decision, decision.status === 'sent' ? info : undefined);
-    });
+      out.push(toResult(it, decision, decision.status === 'sent' ? info : undefined));
+    }
     this.#logResults(unit, out);
     await this.#committer.push(out);
     if (result.sent && actx.flagged) {

@@ -26,11 +26,13 @@ export interface TransactionOptions {
 /** The command group of a pipelined transaction (MAIL FROM, RCPT TO…, DATA); throws a MailError when the message cannot go at all. */
 export function envelopeCommands(wire: SmtpWire, envelope: SmtpEnvelope, raw: Buffer): string[] {
   const mailFrom = mailFromCommand(wire, envelope, raw);
-  const rcptTo = envelope.to.map((address) => {
+  const group = [mailFrom];
+  for (const address of envelope.to) {
     if (/[\r\n<>]/.test(address)) throw new MailError('COMMAND_FAILED', `invalid recipient ${JSON.stringify(address)}`, { kind: 'permanent', command: 'RCPT TO' });
-    return `RCPT TO:<${address}>`;
-  });
-  return [mailFrom, ...rcptTo, 'DATA'];
+    group.push(`RCPT TO:<${address}>`);
+  }
+  group.push('DATA');
+  return group;
 }
 
 /** Run one transaction on `wire`. A thrown failure or a result with `sent: false` may leave the transaction open: RSET before the next one. */
@@ -40,7 +42,7 @@ export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, ra
   const rcptTo = group.slice(1, -1);
 
   let mailReply: string;
-  const rcptReplies: Reply[] = [];
+  let rcptReplies: Reply[] = [];
   let dataReply: Reply | undefined;
   if (wire.extensions.has('PIPELINING') || options.written) {
     if (!options.written) wire.command(group);
@@ -52,7 +54,7 @@ export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, ra
       await Promise.all([...rcpts, data]);
       throw err;
     });
-    for (const r of rcpts) rcptReplies.push(await r);
+    rcptReplies = await Promise.all(rcpts);
     dataReply = await data;
   } else {
     wire.command([mailFrom]);

@@ -141,6 +141,8 @@ class BatchLog {
 interface PreparedMail {
   raw: Buffer;
   envelope: { from: string; to: string[] };
+  /** built from CRLF-only segments (compose-bulk's parts): the SMTP layer need not look for bare line breaks */
+  crlf?: boolean;
   info?: RecipientResult['mail'];
 }
 
@@ -457,7 +459,7 @@ class Worker implements SendWorker {
       if (next?.bulkId) void prepare(next);
 
       if (!(unit.bulkId && unit.perMinuteLimit !== null) && session.connected) {
-        const sent: InFlight = { unit, mail, result: session.send(mail.envelope, mail.raw) };
+        const sent: InFlight = { unit, mail, result: session.send(mail.envelope, mail.raw, { crlf: mail.crlf }) };
         sent.result.catch(() => undefined); // settled in turn
         inFlight.push(sent);
         if (inFlight.length >= PIPELINE_DEPTH && !(await settleOldest(units.slice(i + 1)))) return;
@@ -467,7 +469,7 @@ class Worker implements SendWorker {
       if (!(await drain(units.slice(i)))) return;
       if (!(unit.bulkId && unit.perMinuteLimit !== null)) {
         // the first mail of a connection: its login decides whether the next can follow
-        if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.raw) }, units.slice(i + 1)))) return;
+        if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.raw, { crlf: mail.crlf }) }, units.slice(i + 1)))) return;
         continue;
       }
 
@@ -486,7 +488,7 @@ class Worker implements SendWorker {
         units = [...units.slice(0, i + 1), ...rest.filter((u) => !held.includes(u))];
         continue;
       }
-      if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.raw) }, units.slice(i + 1)))) return;
+      if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.raw, { crlf: mail.crlf }) }, units.slice(i + 1)))) return;
     }
     await drain([]);
   }
@@ -507,6 +509,8 @@ class Worker implements SendWorker {
     return {
       raw: mail.raw,
       envelope,
+      // made of compose-bulk's segments, whose lines all end in CRLF
+      crlf: mail.parts !== undefined,
       info: { subject: mail.subject, messageId: mail.messageId, size: mail.raw.length, charsetFallback: mail.charsetFallback?.characters ?? null, raw: mail.raw, parts: mail.parts },
     };
   }

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
 import { compileBulkMail, composeBulkMail, type BulkTemplates } from '../../src/send/compose-delivery.ts';
 import type { ComposedBulkMail } from '../../src/mail/compose-bulk.ts';
+import { hasBareLineBreak } from '../../src/protocols/smtp/dot-stuffing.ts';
 import { compileTemplate, fillTemplate, renderTemplate } from '../../src/mail/template.ts';
 
 const SENDER = { fromName: '郵便 送信係', address: 'news@Example.com' };
@@ -26,6 +27,8 @@ function assertPartsRebuild(mail: ComposedBulkMail): void {
   if (!mail.parts) return;
   const { base, parts } = mail.parts;
   assert.ok(Buffer.concat(parts.map((p) => (typeof p === 'number' ? base.segments[p]! : p))).equals(mail.raw), 'the parts do not make the mail');
+  // the send worker tells the SMTP layer so, and it does not look for bare CR or LF
+  assert.equal(hasBareLineBreak(mail.raw), false, 'a mail made of segments has a bare CR or LF');
 }
 
 async function assertSame(t: BulkTemplates, to: string, fields: Record<string, string>): Promise<void> {

@@ -14,9 +14,13 @@ const END = Buffer.from('.\r\n');
 const CRLF_END = Buffer.from('\r\n.\r\n');
 const LF_DOT = Buffer.from('\n.');
 
-/** The message as DATA payload, terminator included, as slices to write in order. */
-export function dotStuff(raw: Buffer): Buffer[] {
-  const bytes = hasBareLineBreak(raw) ? toCrlf(raw) : raw;
+/**
+ * The message as DATA payload, terminator included, as slices to write in order.
+ * `crlf`: the caller built `raw` with CRLF line ends only (compose-bulk's segments), so the
+ * look for bare CR or LF is skipped: a scan per line, the dearest part of this otherwise.
+ */
+export function dotStuff(raw: Buffer, crlf = false): Buffer[] {
+  const bytes = !crlf && hasBareLineBreak(raw) ? toCrlf(raw) : raw;
   const out: Buffer[] = [];
   let from = 0;
   if (bytes[0] === 0x2e) out.push(DOT);

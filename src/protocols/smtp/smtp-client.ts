@@ -197,8 +197,9 @@ export class SmtpSession {
     });
   }
 
-  send(envelope: SmtpEnvelope, raw: Buffer): Promise<SmtpSendResult> {
-    const queued: QueuedSend = { envelope, raw, written: null, cancelled: false };
+  /** Send one message. `opts.crlf`: the caller vouches that every line of `raw` ends in CRLF (no bare CR or LF to mend). */
+  send(envelope: SmtpEnvelope, raw: Buffer, opts: { crlf?: boolean | undefined } = {}): Promise<SmtpSendResult> {
+    const queued: QueuedSend = { envelope, raw, crlf: opts.crlf === true, written: null, cancelled: false };
     return this.#enqueue(queued, () => this.#send(queued));
   }
 
@@ -341,7 +342,7 @@ export class SmtpSession {
       return group;
     };
     try {
-      result = await sendTransaction(wire, envelope, raw, { written: queued.written ?? undefined, after });
+      result = await sendTransaction(wire, envelope, raw, { written: queued.written ?? undefined, after, crlf: queued.crlf });
     } catch (err) {
       if (queued.written && isUnansweredMailFrom(err)) {
         // written after the previous message, and the connection ended before the server
@@ -412,6 +413,7 @@ function takeOver(conn: SMTPConnection, socketTimeout: number, transcript: SmtpL
 interface QueuedSend {
   envelope: SmtpEnvelope;
   raw: Buffer;
+  crlf: boolean;
   /** its command group, once it went out after the previous message's data */
   written: string[] | null;
   /** close() came first: never sent */

@@ -21,6 +21,8 @@ export interface TransactionOptions {
   written?: string[] | undefined;
   /** Command lines to write right after this message's data, in the same write: the next transaction's group. */
   after?: (() => string[]) | undefined;
+  /** Every line of `raw` ends in CRLF (see dotStuff): no look for bare CR or LF. */
+  crlf?: boolean | undefined;
 }
 
 /** The command group of a pipelined transaction (MAIL FROM, RCPT TO…, DATA); throws a MailError when the message cannot go at all. */
@@ -89,7 +91,7 @@ export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, ra
   if (dataReply === undefined || typeof dataReply !== 'string') throw dataReply ?? closedBefore('DATA');
   if (!isPositive(dataReply, 3)) throw smtpReplyError(dataReply, 'DATA');
 
-  wire.data(dotStuff(raw), options.after?.() ?? []);
+  wire.data(dotStuff(raw, options.crlf), options.after?.() ?? []);
   const end = await wire.next('DATA');
   if (!isPositive(end, 2)) throw smtpReplyError(end, 'DATA');
   const { code } = parseSmtpReply(end);

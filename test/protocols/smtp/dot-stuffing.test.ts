@@ -39,6 +39,8 @@ test('a message with CRLF line ends is received exactly as it was given (propert
       const raw = lines.map((l) => l + '\r\n').join('');
       const data = payload(raw);
       assert.equal(unstuff(data), raw);
+      // a caller that vouches for the CRLF line ends (crlf) gets the same payload, unchecked
+      assert.equal(Buffer.concat(dotStuff(Buffer.from(raw, 'latin1'), true)).toString('latin1'), data);
       // no line of the payload but the last is a lone dot
       assert.equal(data.split('\r\n').indexOf('.'), data.split('\r\n').length - 2);
     }),

@@ -39,7 +39,11 @@ export interface BulkMailFill {
 export interface ComposedBulkMail extends ComposedMail {
   /** The subject with the fields filled in. */
   subject: string;
-  /** `raw` as the bulk delivery's shared segments and this mail's own bytes (plain 7-bit bodies), what is stored for a sent mail */
+  /**
+   * `raw` as the bulk delivery's shared segments and this mail's own bytes (plain 7-bit
+   * bodies), what is stored for a sent mail and written to the socket (bulkMailChunks). Such a
+   * mail's `raw` is put together only when read: sending and storing it never need to.
+   */
   parts?: BulkMailParts | undefined;
 }
 
@@ -55,6 +59,53 @@ export interface BulkMailParts {
   base: BulkMailBase;
   /** an index into base.segments, or bytes of this mail */
   parts: (number | Buffer)[];
+}
+
+/** A shared segment at least this long is written as it is; the bytes between two such are joined (a small copy). */
+const SHARED_CHUNK = 1024;
+
+/**
+ * A mail made of parts as a few buffers for the socket, in order: the large shared segments
+ * as they are (the same memory for every mail of the delivery), whatever lies between them
+ * joined into one small buffer. Saves putting together ~10 KB per mail, and its garbage.
+ */
+export function bulkMailChunks({ base, parts }: BulkMailParts): Buffer[] {
+  const out: Buffer[] = [];
+  let run: Buffer[] = [];
+  let runBytes = 0;
+  const flush = (): void => {
+    if (run.length > 0) out.push(run.length === 1 ? run[0]! : Buffer.concat(run, runBytes));
+    run = [];
+    runBytes = 0;
+  };
+  for (const p of parts) {
+    const bytes = typeof p === 'number' ? base.segments[p]! : p;
+    if (typeof p === 'number' && bytes.length >= SHARED_CHUNK) {
+      flush();
+      out.push(bytes);
+    } else if (bytes.length > 0) {
+      run.push(bytes);
+      runBytes += bytes.length;
+    }
+  }
+  flush();
+  return out;
+}
+
+/** A bulk mail made of parts; `raw` is put together when first read. */
+class MailFromParts implements ComposedBulkMail {
+  #raw: Buffer | undefined;
+  constructor(
+    readonly parts: BulkMailParts,
+    readonly messageId: string,
+    readonly envelope: { from: string; to: string[] },
+    readonly charset: MailCharset,
+    readonly subject: string,
+  ) {}
+
+  get raw(): Buffer {
+    return (this.#raw ??= Buffer.concat(this.parts.parts.map((x) => (typeof x === 'number' ? this.parts.base.segments[x]! : x))));
+  }
 }
 
 /** One literal of a template, checked and encoded once for 7-bit plain text. */
@@ -124,7 +175,7 @@ export class BulkMailComposer {
     const text = this.#text && fillTemplate(this.#text, f.fields);
     const html = this.#html && fillTemplate(this.#html, f.fields, { escapeHtml: true });
     const pieces = this.#pieces(f, subject);
-    if (pieces) return { raw: pieces.raw, messageId: f.messageId, envelope: { from: this.#envelopeFrom, to: [pieces.to] }, charset: this.#t.charset, subject, parts: pieces.parts };
+    if (pieces) return new MailFromParts(pieces.parts, f.messageId, { from: this.#envelopeFrom, to: [pieces.to] }, this.#t.charset, subject);
     const fast = this.#fast(f, subject, text, html);
     if (fast) return { raw: fast.raw, messageId: f.messageId, envelope: { from: this.#envelopeFrom, to: [fast.to] }, charset: this.#t.charset, subject };
     const mail = await composeMail({ from: this.#t.from, to: [f.to], subject, text, html, charset: this.#t.charset, messageId: f.messageId, date: f.date });
@@ -137,7 +188,7 @@ export class BulkMailComposer {
    * here, and the line rule is checked across the joins. Null when any part needs more (then
    * #fast writes the mail); the bytes are the same as #fast's.
    */
-  #pieces(f: BulkMailFill, subject: string): { raw: Buffer; to: string; parts: BulkMailParts } | null {
+  #pieces(f: BulkMailFill, subject: string): { to: string; parts: BulkMailParts } | null {
     const plain = this.#plain;
     const base = this.#base;
     if (!plain || !base || !/^[\x21-\x7e]+$/.test(f.to)) return null;
@@ -148,7 +199,7 @@ export class BulkMailComposer {
       bodies.push({ contentType: `text/${p.subtype}; charset=utf-8`, encoding: '7bit', parts });
     }
     const { out, to } = this.#assemble(f, utf8SubjectHeader(subject), bodies, false, base.segments);
-    return { raw: Buffer.concat(out.map((x) => (typeof x === 'number' ? base.segments[x]! : x))), to, parts: { base, parts: out } };
+    return { to, parts: { base, parts: out } };
   }
 
   /** The mail, or null when composeMail must write it. */

@@ -20,9 +20,10 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { MailAccount } from '../domain/mail-account.ts';
 import type { MailServer } from '../domain/mail-server.ts';
+import { bulkMailChunks } from '../mail/compose-bulk.ts';
 import type { MailCharset } from '../mail/compose.ts';
 import { isMailError, MailError } from '../protocols/mail-error.ts';
-import { SendCancelledError, SmtpSession, type SmtpRecipientResult, type SmtpSendOptions, type SmtpSendResult } from '../protocols/smtp/smtp-client.ts';
+import { SendCancelledError, SmtpSession, type SmtpMessage, type SmtpRecipientResult, type SmtpSendOptions, type SmtpSendResult } from '../protocols/smtp/smtp-client.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
 import { mailLogin, serverForAccount } from '../oauth/mail-login.ts';
@@ -139,7 +140,8 @@ class BatchLog {
 
 /** A mail ready to go: its bytes, its envelope, and (bulk) what to record once it is sent. */
 interface PreparedMail {
-  raw: Buffer;
+  /** its bytes, as one buffer or as chunks (bulk mail: its shared segments are not copied) */
+  message: SmtpMessage;
   envelope: { from: string; to: string[] };
   /** built from CRLF-only segments (compose-bulk's parts): the SMTP layer need not look for bare line breaks */
   crlf?: boolean;
@@ -459,7 +461,7 @@ class Worker implements SendWorker {
       if (next?.bulkId) void prepare(next);
 
       if (!(unit.bulkId && unit.perMinuteLimit !== null) && session.connected) {
-        const sent: InFlight = { unit, mail, result: session.send(mail.envelope, mail.raw, { crlf: mail.crlf }) };
+        const sent: InFlight = { unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf }) };
         sent.result.catch(() => undefined); // settled in turn
         inFlight.push(sent);
         if (inFlight.length >= PIPELINE_DEPTH && !(await settleOldest(units.slice(i + 1)))) return;
@@ -469,7 +471,7 @@ class Worker implements SendWorker {
       if (!(await drain(units.slice(i)))) return;
       if (!(unit.bulkId && unit.perMinuteLimit !== null)) {
         // the first mail of a connection: its login decides whether the next can follow
-        if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.raw, { crlf: mail.crlf }) }, units.slice(i + 1)))) return;
+        if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf }) }, units.slice(i + 1)))) return;
         continue;
       }
 
@@ -488,7 +490,7 @@ class Worker implements SendWorker {
         units = [...units.slice(0, i + 1), ...rest.filter((u) => !held.includes(u))];
         continue;
       }
-      if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.raw, { crlf: mail.crlf }) }, units.slice(i + 1)))) return;
+      if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf }) }, units.slice(i + 1)))) return;
     }
     await drain([]);
   }
@@ -500,19 +502,21 @@ class Worker implements SendWorker {
     if (!unit.bulkId) {
       const raw = await this.#ctx.repos.deliveries.raw(unit.deliveryId);
       if (!raw) throw new MailError('COMMAND_FAILED', 'the stored mail is missing', { kind: 'permanent' });
-      return { raw, envelope };
+      return { message: raw, envelope };
     }
     const bulk = await this.#bulk(unit.bulkId);
     const item = unit.items[0]!;
     const fields = item.fieldsJson ? (JSON.parse(item.fieldsJson) as Record<string, string>) : {};
     const mail = await (await this.#composer(bulk, item.charset as MailCharset, actx)).compose(item.address, fields, item.deliveryId);
-    return {
-      raw: mail.raw,
-      envelope,
-      // made of compose-bulk's segments, whose lines all end in CRLF
-      crlf: mail.parts !== undefined,
-      info: { subject: mail.subject, messageId: mail.messageId, size: mail.raw.length, charsetFallback: mail.charsetFallback?.characters ?? null, raw: mail.raw, parts: mail.parts },
-    };
+    const info = { subject: mail.subject, messageId: mail.messageId, charsetFallback: mail.charsetFallback?.characters ?? null };
+    if (mail.parts) {
+      // made of compose-bulk's segments, whose lines all end in CRLF; stored as a recipe of them
+      const chunks = bulkMailChunks(mail.parts);
+      let size = 0;
+      for (const c of chunks) size += c.length;
+      return { message: chunks, envelope, crlf: true, info: { ...info, size, parts: mail.parts } };
+    }
+    return { message: mail.raw, envelope, info: { ...info, size: mail.raw.length, raw: mail.raw } };
   }
 
   async #recordResult(unit: Unit, result: SmtpSendResult, info: RecipientResult['mail'], actx: AccountContext): Promise<void> {

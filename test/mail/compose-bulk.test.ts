@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
 import { compileBulkMail, composeBulkMail, type BulkTemplates } from '../../src/send/compose-delivery.ts';
-import type { ComposedBulkMail } from '../../src/mail/compose-bulk.ts';
+import { bulkMailChunks, type ComposedBulkMail } from '../../src/mail/compose-bulk.ts';
 import { hasBareLineBreak } from '../../src/protocols/smtp/dot-stuffing.ts';
 import { compileTemplate, fillTemplate, renderTemplate } from '../../src/mail/template.ts';
 
@@ -27,6 +27,8 @@ function assertPartsRebuild(mail: ComposedBulkMail): void {
   if (!mail.parts) return;
   const { base, parts } = mail.parts;
   assert.ok(Buffer.concat(parts.map((p) => (typeof p === 'number' ? base.segments[p]! : p))).equals(mail.raw), 'the parts do not make the mail');
+  // what the send worker writes to the socket
+  assert.ok(Buffer.concat(bulkMailChunks(mail.parts)).equals(mail.raw), 'the chunks do not make the mail');
   // the send worker tells the SMTP layer so, and it does not look for bare CR or LF
   assert.equal(hasBareLineBreak(mail.raw), false, 'a mail made of segments has a bare CR or LF');
 }
@@ -132,4 +134,8 @@ test('the shared segments are the same for the same templates in any composer, a
   assert.equal(a.parts.base.id, b.parts.base.id);
   const own = a.parts.parts.reduce<number>((n, p) => n + (typeof p === 'number' ? 0 : p.length), 0);
   assert.ok(a.raw.length > 10_000 && own < 500, `${own} of ${a.raw.length} bytes are the mail's own`);
+  // for the socket: the long literal is the shared segment itself (no copy per mail), the rest a few small buffers
+  const chunks = bulkMailChunks(a.parts);
+  assert.ok(chunks.some((c) => a.parts!.base.segments.includes(c) && c.length > 9_000));
+  assert.ok(chunks.length <= 3, `${chunks.length} chunks`);
 });

@@ -6,7 +6,9 @@
 //
 // Done with Buffer.indexOf (native memchr-like scans) over the bytes, never a regular
 // expression over a string: a 10 KB mail costs a handful of scans and no copy (the result is
-// a list of slices of the original to be written with writev).
+// a list of slices of the original to be written with writev). A message may come as
+// chunks (bulk mail shares its large segments with every other mail of its delivery); a
+// line's leading dot is then looked for across their joins too.
 
 const DOT = Buffer.from('.');
 const CRLF = Buffer.from('\r\n');
@@ -15,24 +17,46 @@ const CRLF_END = Buffer.from('\r\n.\r\n');
 const LF_DOT = Buffer.from('\n.');
 
 /**
- * The message as DATA payload, terminator included, as slices to write in order.
- * `crlf`: the caller built `raw` with CRLF line ends only (compose-bulk's segments), so the
- * look for bare CR or LF is skipped: a scan per line, the dearest part of this otherwise.
+ * The message (one buffer, or chunks that make it in order) as DATA payload, terminator
+ * included, as slices to write in order. `crlf`: the caller built the message with CRLF line
+ * ends only (compose-bulk's segments), so the look for bare CR or LF is skipped: a scan per
+ * line, the dearest part of this otherwise.
  */
-export function dotStuff(raw: Buffer, crlf = false): Buffer[] {
-  const bytes = !crlf && hasBareLineBreak(raw) ? toCrlf(raw) : raw;
-  const out: Buffer[] = [];
-  let from = 0;
-  if (bytes[0] === 0x2e) out.push(DOT);
-  for (let at = bytes.indexOf(LF_DOT); at >= 0; at = bytes.indexOf(LF_DOT, at + 2)) {
-    // up to and including the LF, then the extra dot; the line's own dot starts the next slice
-    out.push(bytes.subarray(from, at + 1), DOT);
-    from = at + 1;
+export function dotStuff(message: Buffer | readonly Buffer[], crlf = false): Buffer[] {
+  let chunks = Buffer.isBuffer(message) ? [message] : message;
+  if (!crlf) {
+    const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    chunks = [hasBareLineBreak(whole) ? toCrlf(whole) : whole];
   }
-  if (from < bytes.length) out.push(bytes.subarray(from));
-  const endsWithCrlf = bytes.length >= 2 && bytes[bytes.length - 2] === 0x0d && bytes[bytes.length - 1] === 0x0a;
-  out.push(bytes.length === 0 || endsWithCrlf ? END : CRLF_END);
+  const out: Buffer[] = [];
+  let lineStart = true;
+  // the message's last two bytes, across chunks
+  let beforeLast = -1;
+  let last = -1;
+  for (const bytes of chunks) {
+    if (bytes.length === 0) continue;
+    if (lineStart && bytes[0] === 0x2e) out.push(DOT);
+    let from = 0;
+    for (let at = bytes.indexOf(LF_DOT); at >= 0; at = bytes.indexOf(LF_DOT, at + 2)) {
+      // up to and including the LF, then the extra dot; the line's own dot starts the next slice
+      out.push(bytes.subarray(from, at + 1), DOT);
+      from = at + 1;
+    }
+    out.push(from === 0 ? bytes : bytes.subarray(from));
+    beforeLast = bytes.length >= 2 ? bytes[bytes.length - 2]! : last;
+    last = bytes[bytes.length - 1]!;
+    lineStart = last === 0x0a;
+  }
+  out.push(last === -1 || (beforeLast === 0x0d && last === 0x0a) ? END : CRLF_END);
   return out;
+}
+
+/** The message's size in bytes. */
+export function messageSize(message: Buffer | readonly Buffer[]): number {
+  if (Buffer.isBuffer(message)) return message.length;
+  let n = 0;
+  for (const c of message) n += c.length;
+  return n;
 }
 
 /** A CR not followed by LF, or an LF not preceded by CR. */

@@ -31,6 +31,7 @@ import type { Logger as NodemailerLogger } from 'nodemailer/lib/shared/index.js'
 import { fromSocketError, MailError } from '../mail-error.ts';
 import { parseSmtpReply, smtpErrorToMailError } from './smtp-reply.ts';
 import type { SmtpErrorContext, SmtpOutcome } from './smtp-reply.ts';
+import { messageSize } from './dot-stuffing.ts';
 import { envelopeCommands, sendTransaction } from './smtp-transaction.ts';
 import { SmtpWire } from './smtp-wire.ts';
 
@@ -94,6 +95,9 @@ export interface SmtpSendOptions {
   timeouts?: Partial<SmtpTimeouts> | undefined;
 }
 
+/** A message's bytes: one buffer, or chunks that make it in order (written as they are, never joined). */
+export type SmtpMessage = Buffer | readonly Buffer[];
+
 export interface SmtpEnvelope {
   from: string;
   to: string[];
@@ -148,7 +152,7 @@ interface SmtpConnectionInternals {
 }
 
 /** Send one message on its own connection: connect, authenticate, send, QUIT. */
-export async function sendMail(opts: SmtpSendOptions, envelope: SmtpEnvelope, raw: Buffer): Promise<SmtpSendResult> {
+export async function sendMail(opts: SmtpSendOptions, envelope: SmtpEnvelope, raw: SmtpMessage): Promise<SmtpSendResult> {
   checkMessageSize(opts, raw);
   const session = new SmtpSession(opts);
   try {
@@ -198,7 +202,7 @@ export class SmtpSession {
   }
 
   /** Send one message. `opts.crlf`: the caller vouches that every line of `raw` ends in CRLF (no bare CR or LF to mend). */
-  send(envelope: SmtpEnvelope, raw: Buffer, opts: { crlf?: boolean | undefined } = {}): Promise<SmtpSendResult> {
+  send(envelope: SmtpEnvelope, raw: SmtpMessage, opts: { crlf?: boolean | undefined } = {}): Promise<SmtpSendResult> {
     const queued: QueuedSend = { envelope, raw, crlf: opts.crlf === true, written: null, cancelled: false };
     return this.#enqueue(queued, () => this.#send(queued));
   }
@@ -412,7 +416,7 @@ function takeOver(conn: SMTPConnection, socketTimeout: number, transcript: SmtpL
 
 interface QueuedSend {
   envelope: SmtpEnvelope;
-  raw: Buffer;
+  raw: SmtpMessage;
   crlf: boolean;
   /** its command group, once it went out after the previous message's data */
   written: string[] | null;
@@ -433,9 +437,10 @@ function isUnansweredMailFrom(err: unknown): boolean {
 }
 
 /** Refused before any connection: larger than the configured limit. */
-function checkMessageSize(opts: SmtpSendOptions, raw: Buffer): void {
-  if (opts.maxMessageBytes !== null && raw.length > opts.maxMessageBytes) {
-    throw new MailError('MESSAGE_TOO_LARGE', `the message is ${raw.length} bytes, over the server's limit of ${opts.maxMessageBytes} bytes`, {
+function checkMessageSize(opts: SmtpSendOptions, raw: SmtpMessage): void {
+  const size = messageSize(raw);
+  if (opts.maxMessageBytes !== null && size > opts.maxMessageBytes) {
+    throw new MailError('MESSAGE_TOO_LARGE', `the message is ${size} bytes, over the server's limit of ${opts.maxMessageBytes} bytes`, {
       kind: 'permanent',
     });
   }

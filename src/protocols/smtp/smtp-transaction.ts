@@ -9,9 +9,9 @@
 // never as accepted. Anything that fails the whole message is thrown as a MailError.
 import { isAscii } from 'node:buffer';
 import { MailError } from '../mail-error.ts';
-import { dotStuff } from './dot-stuffing.ts';
+import { dotStuff, messageSize } from './dot-stuffing.ts';
 import { classifySmtpResult, parseSmtpReply, smtpErrorToMailError, smtpReplyError } from './smtp-reply.ts';
-import type { SmtpEnvelope, SmtpRecipientRejection, SmtpSendResult } from './smtp-client.ts';
+import type { SmtpEnvelope, SmtpMessage, SmtpRecipientRejection, SmtpSendResult } from './smtp-client.ts';
 import type { SmtpWire } from './smtp-wire.ts';
 
 type Reply = string | MailError;
@@ -26,7 +26,7 @@ export interface TransactionOptions {
 }
 
 /** The command group of a pipelined transaction (MAIL FROM, RCPT TO…, DATA); throws a MailError when the message cannot go at all. */
-export function envelopeCommands(wire: SmtpWire, envelope: SmtpEnvelope, raw: Buffer): string[] {
+export function envelopeCommands(wire: SmtpWire, envelope: SmtpEnvelope, raw: SmtpMessage): string[] {
   const mailFrom = mailFromCommand(wire, envelope, raw);
   const group = [mailFrom];
   for (const address of envelope.to) {
@@ -38,7 +38,7 @@ export function envelopeCommands(wire: SmtpWire, envelope: SmtpEnvelope, raw: Bu
 }
 
 /** Run one transaction on `wire`. A thrown failure or a result with `sent: false` may leave the transaction open: RSET before the next one. */
-export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, raw: Buffer, options: TransactionOptions = {}): Promise<SmtpSendResult> {
+export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, raw: SmtpMessage, options: TransactionOptions = {}): Promise<SmtpSendResult> {
   const group = options.written ?? envelopeCommands(wire, envelope, raw);
   const mailFrom = group[0]!;
   const rcptTo = group.slice(1, -1);
@@ -86,7 +86,7 @@ export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, ra
   });
   if (accepted.length === 0) {
     await abandonData(wire, dataReply);
-    return { sent: false, accepted: [], rejected, messageBytes: raw.length };
+    return { sent: false, accepted: [], rejected, messageBytes: messageSize(raw) };
   }
   if (dataReply === undefined || typeof dataReply !== 'string') throw dataReply ?? closedBefore('DATA');
   if (!isPositive(dataReply, 3)) throw smtpReplyError(dataReply, 'DATA');
@@ -101,14 +101,15 @@ export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, ra
     rejected,
     code,
     reply: end,
-    messageBytes: raw.length,
+    messageBytes: messageSize(raw),
   };
 }
 
-function mailFromCommand(wire: SmtpWire, envelope: SmtpEnvelope, raw: Buffer): string {
-  if (wire.maxSize > 0 && raw.length > wire.maxSize) {
+function mailFromCommand(wire: SmtpWire, envelope: SmtpEnvelope, raw: SmtpMessage): string {
+  const size = messageSize(raw);
+  if (wire.maxSize > 0 && size > wire.maxSize) {
     // RFC 1870: the server said how much it takes; nothing is sent
-    throw new MailError('MESSAGE_TOO_LARGE', `the message is ${raw.length} bytes, over the ${wire.maxSize} bytes the server accepts (SIZE)`, {
+    throw new MailError('MESSAGE_TOO_LARGE', `the message is ${size} bytes, over the ${wire.maxSize} bytes the server accepts (SIZE)`, {
       kind: 'permanent',
       command: 'MAIL FROM',
     });
@@ -118,12 +119,14 @@ function mailFromCommand(wire: SmtpWire, envelope: SmtpEnvelope, raw: Buffer): s
   // RFC 6531: an address beyond ASCII needs SMTPUTF8; RFC 6152: 8-bit content is announced
   if (wire.extensions.has('SMTPUTF8') && [envelope.from, ...envelope.to].some((a) => /[^\x00-\x7f]/.test(a))) command += ' SMTPUTF8';
   if (wire.extensions.has('8BITMIME') && has8bit(raw)) command += ' BODY=8BITMIME';
-  if (wire.extensions.has('SIZE')) command += ` SIZE=${raw.length}`;
+  if (wire.extensions.has('SIZE')) command += ` SIZE=${size}`;
   return command;
 }
 
-function has8bit(raw: Buffer): boolean {
-  return !isAscii(raw);
+function has8bit(raw: SmtpMessage): boolean {
+  if (Buffer.isBuffer(raw)) return !isAscii(raw);
+  for (const c of raw) if (!isAscii(c)) return true;
+  return false;
 }
 
 /** A server that answered 354 although no recipient was taken gets an empty message (RFC 2920 §3.1), which it refuses. */

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { dotStuff, hasBareLineBreak } from '../../../src/protocols/smtp/dot-stuffing.ts';
+import { dotStuff, hasBareLineBreak, messageSize } from '../../../src/protocols/smtp/dot-stuffing.ts';
 
 const payload = (raw: string): string => Buffer.concat(dotStuff(Buffer.from(raw, 'latin1'))).toString('latin1');
 
@@ -45,4 +45,23 @@ test('a message with CRLF line ends is received exactly as it was given (propert
       assert.equal(data.split('\r\n').indexOf('.'), data.split('\r\n').length - 2);
     }),
   );
+});
+
+test('a message given as chunks gives the payload of its bytes in one buffer, wherever the chunks are cut (property)', () => {
+  const line = fc.stringMatching(/^[.a-z \x80-\xff]{0,12}$/);
+  fc.assert(
+    fc.property(fc.array(line, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 8 }), fc.boolean(), (lines, cuts, finalBreak) => {
+      const raw = Buffer.from(lines.join('\r\n') + (finalBreak && lines.length > 0 ? '\r\n' : ''), 'latin1');
+      // cut anywhere: between CR and LF, right before a line's dot, empty chunks
+      const at = [...new Set(cuts.map((c) => c % (raw.length + 1)))].sort((a, b) => a - b);
+      const chunks = [...at, raw.length].map((end, i) => raw.subarray(i === 0 ? 0 : at[i - 1]!, end));
+      assert.equal(messageSize(chunks), raw.length);
+      const whole = Buffer.concat(dotStuff(raw)).toString('latin1');
+      assert.equal(Buffer.concat(dotStuff(chunks, true)).toString('latin1'), whole);
+      assert.equal(Buffer.concat(dotStuff(chunks)).toString('latin1'), whole);
+    }),
+  );
+  // the large chunks go out as they are, not copied
+  const big = Buffer.from('x'.repeat(2000) + '\r\n');
+  assert.ok(dotStuff([Buffer.from('Subject: a\r\n\r\n'), big], true).includes(big));
 });

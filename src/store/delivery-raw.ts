@@ -91,19 +91,48 @@ export function decodeBase(data: Buffer): Buffer[] {
 }
 
 export function encodeRecipe(parts: RecipePart[], segments: Buffer[]): Buffer {
-  const w = new Writer();
+  // sized first, then written into one buffer (one for every mail sent: no pieces to join)
   let total = 0;
-  for (const p of parts) total += typeof p === 'number' ? segments[p]!.length : p.length;
-  w.varint(total);
+  let size = 0;
   for (const p of parts) {
     if (typeof p === 'number') {
-      w.varint(p * 2);
+      total += segments[p]!.length;
+      size += varintSize(p * 2);
     } else if (p.length > 0) {
-      w.varint(p.length * 2 + 1);
-      w.bytes(p);
+      total += p.length;
+      size += varintSize(p.length * 2 + 1) + p.length;
     }
   }
-  return w.done();
+  const out = Buffer.allocUnsafe(varintSize(total) + size);
+  let at = putVarint(out, 0, total);
+  for (const p of parts) {
+    if (typeof p === 'number') {
+      at = putVarint(out, at, p * 2);
+    } else if (p.length > 0) {
+      at = putVarint(out, at, p.length * 2 + 1);
+      at += p.copy(out, at);
+    }
+  }
+  return out;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    size++;
+  }
+  return size;
+}
+
+/** Write `n` at `at`; the offset after it. */
+function putVarint(out: Buffer, at: number, n: number): number {
+  while (n >= 0x80) {
+    out[at++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  out[at++] = n;
+  return at;
 }
 
 /** The mail's bytes; throws when the recipe does not fit the base (a damaged row). */

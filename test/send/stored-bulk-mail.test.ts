@@ -2,6 +2,7 @@
 // 0007, store/delivery-raw.ts) when its body is plain 7-bit text, and whole otherwise; on
 // both engines the stored mail read back is byte for byte what the SMTP server received.
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { describe, it } from 'node:test';
 import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
 import { DeliveryService } from '../../src/send/delivery-service.ts';
@@ -83,4 +84,20 @@ it('a recipe that does not fit its base is refused, not read as another mail', (
   const many = Array.from({ length: 200 }, (_, i) => Buffer.from(`${i}:${'z'.repeat(i)}`));
   const parts = [150, Buffer.from('own'), 3, 199];
   assert.ok(decodeRecipe(encodeRecipe(parts, many), decodeBase(encodeBase(many))).equals(Buffer.concat([many[150]!, Buffer.from('own'), many[3]!, many[199]!])));
+});
+
+it('any recipe reads back as the bytes it was made of: segments and own bytes of any length, one- to three-byte numbers (property)', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 20_000 }), { minLength: 1, maxLength: 5 }),
+      fc.array(fc.oneof(fc.nat(), fc.integer({ min: 0, max: 20_000 }).map((n) => Buffer.alloc(n, 0x61))), { maxLength: 8 }),
+      (lengths, picks) => {
+        const segments = lengths.map((n, i) => Buffer.alloc(n, 0x30 + i));
+        const parts = picks.map((p) => (typeof p === 'number' ? p % segments.length : p));
+        const expected = Buffer.concat(parts.map((p) => (typeof p === 'number' ? segments[p]! : p)));
+        assert.ok(decodeRecipe(encodeRecipe(parts, segments), decodeBase(encodeBase(segments))).equals(expected));
+      },
+    ),
+    { numRuns: 200 },
+  );
 });

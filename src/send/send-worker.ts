@@ -436,7 +436,9 @@ class Worker implements SendWorker {
         return;
       }
       if (unit.bulkId) {
-        const status = await this.#bulkStatusOf(unit.bulkId);
+        // known for the last BULK_STATUS_CACHE_MS: no await (one per mail otherwise)
+        const known = this.#knownBulkStatus(unit.bulkId);
+        const status = known === UNKNOWN ? await this.#bulkStatusOf(unit.bulkId) : known;
         if (status === 'cancelled') {
           await this.#committer.push(unit.items.map((it) => ({ id: it.id, deliveryId: it.deliveryId, bulkId: it.bulkId, status: 'cancelled', attempted: false })));
           continue;
@@ -707,9 +709,15 @@ class Worker implements SendWorker {
     return c;
   }
 
-  async #bulkStatusOf(id: string): Promise<BulkStatus | undefined> {
+  /** The bulk delivery's status as read less than BULK_STATUS_CACHE_MS ago (undefined: it is gone), or UNKNOWN. */
+  #knownBulkStatus(id: string): BulkStatus | undefined | typeof UNKNOWN {
     const cached = this.#bulkStatus.get(id);
-    if (cached && Date.now() - cached.at < BULK_STATUS_CACHE_MS) return cached.status;
+    return cached && Date.now() - cached.at < BULK_STATUS_CACHE_MS ? cached.status : UNKNOWN;
+  }
+
+  async #bulkStatusOf(id: string): Promise<BulkStatus | undefined> {
+    const known = this.#knownBulkStatus(id);
+    if (known !== UNKNOWN) return known;
     const status = (await this.#ctx.repos.deliveries.bulkStatuses([id])).get(id);
     if (this.#bulkStatus.size > 1000) this.#bulkStatus.clear();
     this.#bulkStatus.set(id, { status, at: Date.now() });
@@ -782,6 +790,9 @@ function toResult(it: ClaimedRecipient, d: DeliveryDecision, mail?: RecipientRes
     mail,
   };
 }
+
+/** No fresh status of that bulk delivery in the cache. */
+const UNKNOWN = Symbol('unknown');
 
 const SESSION_COMMANDS = new Set(['CONNECT', 'CONN', 'GREETING', 'STARTTLS', 'EHLO', 'HELO']);
 

@@ -49,15 +49,15 @@ export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, ra
   if (wire.extensions.has('PIPELINING') || options.written) {
     if (!options.written) wire.command(group);
     // every reply is asked for now, so that each one keeps its place in the order
-    const mail = wire.next('MAIL FROM');
-    const rcpts = rcptTo.map(() => settle(wire.next('RCPT TO')));
-    const data = settle(wire.next('DATA'));
-    mailReply = await mail.catch(async (err: unknown) => {
-      await Promise.all([...rcpts, data]);
-      throw err;
-    });
-    rcptReplies = await Promise.all(rcpts);
-    dataReply = await data;
+    const names = ['MAIL FROM'];
+    for (let i = 0; i < rcptTo.length; i++) names.push('RCPT TO');
+    names.push('DATA');
+    const replies = await wire.nextSettled(names);
+    const mail = replies[0]!;
+    if (typeof mail !== 'string') throw mail;
+    mailReply = mail;
+    rcptReplies = replies.slice(1, -1);
+    dataReply = replies[replies.length - 1];
   } else {
     wire.command([mailFrom]);
     mailReply = await wire.next('MAIL FROM');

@@ -92,6 +92,30 @@ export class SmtpWire {
     return new Promise((resolve, reject) => this.#waiters.push({ command, resolve, reject }));
   }
 
+  /**
+   * The next replies, one per command, in order, once all are in: each the reply, or the
+   * MailError naming its command when it cannot come (the connection closed, failed, timed
+   * out). Never rejects. One promise for a pipelined group instead of one per command.
+   */
+  nextSettled(commands: readonly string[]): Promise<(string | MailError)[]> {
+    const out: (string | MailError)[] = new Array(commands.length);
+    let left = commands.length;
+    return new Promise((resolve) => {
+      const settle = (i: number, value: string | MailError): void => {
+        out[i] = value;
+        if (--left === 0) resolve(out);
+      };
+      if (left === 0) resolve(out);
+      for (let i = 0; i < commands.length; i++) {
+        const command = commands[i]!;
+        const ready = this.#replies.shift();
+        if (ready !== undefined) settle(i, ready);
+        else if (this.#failure) settle(i, this.#failure(command));
+        else this.#waiters.push({ command, resolve: (reply) => settle(i, reply), reject: (err) => settle(i, err) });
+      }
+    });
+  }
+
   /** Close politely (FIN); the server's close ends the socket. */
   end(): void {
     this.#fail(closed);

@@ -424,11 +424,15 @@ function plainBody(template: CompiledTemplate, literals: PlainSegment[], fields:
 }
 
 function endsWithCrlf(parts: (number | Buffer)[], segments: Buffer[]): boolean {
-  let tail: number[] = [];
-  for (let i = parts.length - 1; i >= 0 && tail.length < 2; i--) {
+  // the last two bytes, which may lie in two parts (or more, with empty ones between)
+  let last = -1;
+  for (let i = parts.length - 1; i >= 0; i--) {
     const p = parts[i]!;
     const b = typeof p === 'number' ? segments[p]! : p;
-    tail = [...b.subarray(Math.max(0, b.length - (2 - tail.length))), ...tail];
+    for (let j = b.length - 1; j >= 0; j--) {
+      if (last === -1) last = b[j]!;
+      else return b[j] === 0x0d && last === 0x0a;
+    }
   }
-  return tail.length === 2 && tail[0] === 0x0d && tail[1] === 0x0a;
+  return false;
 }

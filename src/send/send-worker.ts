@@ -117,6 +117,7 @@ interface Unit {
  */
 class BatchLog {
   #child: Logger | undefined;
+  #debug: boolean | undefined;
   readonly #parent: Logger;
   readonly #bindings: Record<string, unknown>;
 
@@ -125,8 +126,13 @@ class BatchLog {
     this.#bindings = bindings;
   }
 
+  /** Whether debug lines are written (asked once per batch: a sent mail's line is debug). */
+  get debugEnabled(): boolean {
+    return (this.#debug ??= this.#parent.isLevelEnabled('debug'));
+  }
+
   debug(fields: object, message: string): void {
-    if (this.#parent.isLevelEnabled('debug')) this.#log().debug(fields, message);
+    if (this.debugEnabled) this.#log().debug(fields, message);
   }
 
   info(fields: object, message: string): void {
@@ -613,6 +619,7 @@ class Worker implements SendWorker {
 
   #logResults(unit: Unit, results: RecipientResult[]): void {
     for (const r of results) {
+      if (r.status === 'sent' && !unit.log.debugEnabled) continue;
       const fields = { event: `send.${r.status}`, deliveryId: r.deliveryId, bulkId: unit.bulkId, code: r.code, errorCode: r.errorCode };
       if (r.status === 'sent') unit.log.debug(fields, 'sent');
       else unit.log.info({ ...fields, reply: r.reply, nextAttemptAt: r.nextAttemptAt }, r.errorMessage ?? r.status);

@@ -12,12 +12,12 @@ import { AppError, MessageRef, ValidationError, type FieldIssue } from '../domai
 import { validateSchema } from '../domain/validation.ts';
 import type { Lang, MessageKey } from '../i18n/index.ts';
 import { t } from '../i18n/index.ts';
-import { templateFields } from '../mail/template.ts';
+import { compileTemplate, templateFields } from '../mail/template.ts';
 import type { AppContext } from '../services/context.ts';
 import type { NewDelivery, RecipientStatus } from '../store/deliveries.ts';
 import type { BulkDeliveryTable } from '../store/schema.ts';
 import { normalizeRecipient, recipientKey } from './address.ts';
-import { composeBulkMail } from './compose-delivery.ts';
+import { bulkSubject, composeBulkMail, messageIdFor } from './compose-delivery.ts';
 import { decodeCsv, parseCsv, type CsvError } from './csv.ts';
 import { findSendingAccount } from './delivery-service.ts';
 import {
@@ -159,22 +159,28 @@ export class BulkDeliveryService {
 
     const id = randomUUID();
     // time-ordered ids: the rows of a bulk delivery (and what is stored for them when sent)
-    // land at the end of their indexes, in the order they are sent
-    const deliveries: NewDelivery[] = recipients.map((c) => ({
-      id: uuidv7(),
-      accountId: account.id,
-      bulkId: id,
-      rowNumber: c.row,
-      fields: c.fields,
-      subject: null,
-      messageId: null,
-      size: null,
-      charset,
-      charsetFallback: null,
-      createdBy: actor,
-      recipients: [{ address: c.address, kind: 'to' }],
-      priority: 1,
-    }));
+    // land at the end of their indexes, in the order they are sent. Each mail's subject and
+    // Message-ID are known now and written with it: sending it then leaves its row alone (one
+    // write fewer per mail), and the API shows them while it waits.
+    const subject = compileTemplate(input.subject);
+    const deliveries: NewDelivery[] = recipients.map((c) => {
+      const deliveryId = uuidv7();
+      return {
+        id: deliveryId,
+        accountId: account.id,
+        bulkId: id,
+        rowNumber: c.row,
+        fields: c.fields,
+        subject: bulkSubject(subject, c.fields),
+        messageId: messageIdFor(deliveryId, account),
+        size: null,
+        charset,
+        charsetFallback: null,
+        createdBy: actor,
+        recipients: [{ address: c.address, kind: 'to' }],
+        priority: 1,
+      };
+    });
     const repo = this.ctx.repos.deliveries;
     await repo.write(async (trx) => {
       const now = new Date().toISOString();

@@ -4,7 +4,7 @@
 // a retry sends the same Message-ID and a receiver can tell the copies apart from new mail.
 import { BulkMailComposer, type ComposedBulkMail } from '../mail/compose-bulk.ts';
 import { composeMail, type ComposeAttachment, type ComposedMail, type MailCharset } from '../mail/compose.ts';
-import { renderTemplate } from '../mail/template.ts';
+import { fillTemplate, renderTemplate, type CompiledTemplate } from '../mail/template.ts';
 
 export interface Sender {
   fromName: string;
@@ -22,7 +22,8 @@ export interface ComposedDelivery extends ComposedMail {
   subject: string;
 }
 
-function messageIdFor(deliveryId: string, sender: Sender): string {
+/** The Message-ID of a delivery's mail (a bulk mail's is written to its row when it is queued). */
+export function messageIdFor(deliveryId: string, sender: Sender): string {
   const domain = sender.address.slice(sender.address.lastIndexOf('@') + 1) || 'yubin.invalid';
   return `<${deliveryId}@${domain}>`;
 }
@@ -34,6 +35,11 @@ export function renderBulk(t: BulkTemplates, fields: Readonly<Record<string, str
     text: t.text === null ? null : renderTemplate(t.text, fields).text,
     html: t.html === null ? null : renderTemplate(t.html, fields, { escapeHtml: true }).text,
   };
+}
+
+/** A bulk mail's subject from the compiled subject template, as compose writes it: one line. */
+export function bulkSubject(subject: CompiledTemplate, fields: Readonly<Record<string, string>>): string {
+  return fillTemplate(subject, fields).replace(/\r\n|\r|\n/g, ' ');
 }
 
 /** One bulk mail: one recipient in To. */
@@ -54,13 +60,14 @@ export async function composeBulkMail(t: BulkTemplates, sender: Sender, to: stri
 
 /** A bulk delivery's templates compiled once; each mail is then composed by `compose` (the same bytes as composeBulkMail). */
 export interface CompiledBulkMail {
-  compose(to: string, fields: Readonly<Record<string, string>>, deliveryId: string, date?: Date): Promise<ComposedBulkMail>;
+  /** `messageId`: the one written to the delivery's row when it was queued (else made from the delivery id, the same way). */
+  compose(to: string, fields: Readonly<Record<string, string>>, deliveryId: string, date?: Date, messageId?: string): Promise<ComposedBulkMail>;
 }
 
 export async function compileBulkMail(t: BulkTemplates, sender: Sender): Promise<CompiledBulkMail> {
   const composer = await BulkMailComposer.compile({ from: { name: sender.fromName, address: sender.address }, subject: t.subject, text: t.text, html: t.html, charset: t.charset });
   return {
-    compose: (to, fields, deliveryId, date) => composer.compose({ to, fields, messageId: messageIdFor(deliveryId, sender), date }),
+    compose: (to, fields, deliveryId, date, messageId) => composer.compose({ to, fields, messageId: messageId ?? messageIdFor(deliveryId, sender), date }),
   };
 }
 

@@ -515,8 +515,9 @@ class Worker implements SendWorker {
     const bulk = await this.#bulk(unit.bulkId);
     const item = unit.items[0]!;
     const fields = item.fieldsJson ? (JSON.parse(item.fieldsJson) as Record<string, string>) : {};
-    const mail = await (await this.#composer(bulk, item.charset as MailCharset, actx)).compose(item.address, fields, item.deliveryId);
-    const info = { subject: mail.subject, messageId: mail.messageId, charsetFallback: mail.charsetFallback?.characters ?? null };
+    // the Message-ID written when it was queued (bulk mail queued by an earlier version has none: made here, the same way)
+    const mail = await (await this.#composer(bulk, item.charset as MailCharset, actx)).compose(item.address, fields, item.deliveryId, undefined, item.messageId ?? undefined);
+    const info = { subject: mail.subject, messageId: mail.messageId, charsetFallback: mail.charsetFallback?.characters ?? null, onRow: item.messageId !== null };
     if (mail.parts) {
       // made of compose-bulk's segments, whose lines all end in CRLF; stored as a recipe of them
       const chunks = bulkMailChunks(mail.parts);

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import type { Db } from './database.ts';
 import { uuidv7 } from './ids.ts';
-import { decodeBase, decodeRecipe, encodeBase, encodeRecipe, type RecipePart } from './delivery-raw.ts';
+import { decodeBase, decodeRecipe, encodeBase, encodeRecipe, recipeSize, type RecipePart } from './delivery-raw.ts';
 import { rechunk } from './messages.ts';
 import type { BulkDeliveryTable, Database, DeliveryRecipientTable, DeliveryTable } from './schema.ts';
 
@@ -86,6 +86,8 @@ export interface ClaimedRecipient {
   rowNumber: number | null;
   fieldsJson: string | null;
   charset: string;
+  /** written when the delivery was queued (null for bulk mail queued by an earlier version) */
+  messageId: string | null;
 }
 
 export interface ClaimOptions {
@@ -130,6 +132,8 @@ export interface SentMail {
   messageId: string;
   size: number;
   charsetFallback: string[] | null;
+  /** the subject and Message-ID were written to the delivery's row when it was queued: a mail stored as a recipe leaves the row alone */
+  onRow?: boolean | undefined;
   raw?: Buffer | undefined;
   parts?: { base: { id: string; segments: Buffer[] }; parts: RecipePart[] } | undefined;
   recipe?: { baseId: string; data: Buffer; base?: Buffer | undefined } | undefined;
@@ -144,6 +148,7 @@ export function encodeSentMail(mail: SentMail, withBase: boolean): SentMail {
     messageId: mail.messageId,
     size: mail.size,
     charsetFallback: mail.charsetFallback,
+    onRow: mail.onRow,
     recipe: { baseId: base.id, data: encodeRecipe(parts, base.segments), base: withBase ? encodeBase(base.segments) : undefined },
   };
 }
@@ -208,6 +213,7 @@ interface CandidateRow {
   row_number: number | null;
   fields_json: string | null;
   charset: string;
+  message_id: string | null;
   server_id: string;
   outgoing_per_minute_limit: number | null;
 }
@@ -344,8 +350,12 @@ export class DeliveryRepository {
 
   // ---- reading --------------------------------------------------------------------
 
+  /** The delivery's row; a sent bulk mail stored as a recipe has its size from there. */
   async getDelivery(id: string, q: Q = this.db): Promise<DeliveryTable | undefined> {
-    return q.selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+    const d = await q.selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!d || d.size !== null || d.bulk_id === null) return d;
+    const recipe = await q.selectFrom('delivery_recipes').select('data').where('delivery_id', '=', id).executeTakeFirst();
+    return recipe ? { ...d, size: recipeSize(Buffer.from(recipe.data)) } : d;
   }
 
   async recipients(deliveryId: string, q: Q = this.db): Promise<DeliveryRecipientTable[]> {
@@ -469,7 +479,7 @@ export class DeliveryRepository {
           const where = [single ? 'r.bulk_id IS NULL AND r.priority = 0' : `r.bulk_id = ${p()}`];
           where.push(stale ? `r.status = 'sending' AND r.lease_expires_at < ${p()}` : `r.status IN ('queued', 'deferred') AND r.next_attempt_at <= ${p()}`);
           if (one) where.push(`r.delivery_id = ${p()}`);
-          return `SELECT r.id, r.delivery_id, r.account_id, r.bulk_id, r.address, r.kind, r.attempts, r.priority, r.created_at, d.row_number, d.fields_json, d.charset${single ? ', a.server_id, s.outgoing_per_minute_limit' : ''}
+          return `SELECT r.id, r.delivery_id, r.account_id, r.bulk_id, r.address, r.kind, r.attempts, r.priority, r.created_at, d.row_number, d.fields_json, d.charset, d.message_id${single ? ', a.server_id, s.outgoing_per_minute_limit' : ''}
             FROM delivery_recipients AS r INNER JOIN deliveries AS d ON d.id = r.delivery_id${single ? ' INNER JOIN mail_accounts AS a ON a.id = r.account_id INNER JOIN mail_servers AS s ON s.id = a.server_id' : ''}
             WHERE ${where.join(' AND ')}
             ORDER BY ${stale ? 'r.lease_expires_at' : 'r.next_attempt_at'} LIMIT ${p()}${postgres ? ' FOR UPDATE OF r SKIP LOCKED' : ''}`;
@@ -521,6 +531,7 @@ export class DeliveryRepository {
         rowNumber: r.row_number === null ? null : Number(r.row_number),
         fieldsJson: r.fields_json,
         charset: r.charset,
+        messageId: r.message_id,
       }));
     });
   }
@@ -614,15 +625,20 @@ export class DeliveryRepository {
         }
         const mails = sent.filter((r): r is RecipientResult & { mail: NonNullable<RecipientResult['mail']> } => r.mail !== undefined);
         if (mails.length === 0) continue;
-        const mailParams: unknown[] = [];
-        for (const r of mails) mailParams.push(r.deliveryId, r.mail.subject, r.mail.messageId, r.mail.size, r.mail.charsetFallback ? JSON.stringify(r.mail.charsetFallback) : null);
-        await trx.executeQuery(CompiledQuery.raw(this.#sqlOf(`mails|${mails.length}`, (p) => `UPDATE deliveries SET
-            subject = v.column2,
-            message_id = v.column3,
-            size = CAST(v.column4 AS integer),
-            charset_fallback = v.column5
-          FROM (VALUES ${rowsOf(p, mails.length, 5)}) AS v
-          WHERE deliveries.id = v.column1`), mailParams));
+        // what the mail's row lacks: all but bulk mail stored as a recipe whose subject and
+        // Message-ID were written when it was queued (its size is the recipe's first number)
+        const rowsToFill = mails.filter((r) => !(r.mail.onRow && (r.mail.recipe || r.mail.parts) && r.bulkId));
+        if (rowsToFill.length > 0) {
+          const mailParams: unknown[] = [];
+          for (const r of rowsToFill) mailParams.push(r.deliveryId, r.mail.subject, r.mail.messageId, r.mail.size, r.mail.charsetFallback ? JSON.stringify(r.mail.charsetFallback) : null);
+          await trx.executeQuery(CompiledQuery.raw(this.#sqlOf(`mails|${rowsToFill.length}`, (p) => `UPDATE deliveries SET
+              subject = v.column2,
+              message_id = v.column3,
+              size = CAST(v.column4 AS integer),
+              charset_fallback = v.column5
+            FROM (VALUES ${rowsOf(p, rowsToFill.length, 5)}) AS v
+            WHERE deliveries.id = v.column1`), mailParams));
+        }
         // bulk mail built from segments: its base when given (the send worker's committer
         // leaves out bases it has stored; mail given as parts brings its base), then a recipe
         // of a few hundred bytes; anything else whole, in chunks. The first stored copy stays

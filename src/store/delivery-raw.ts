@@ -135,6 +135,11 @@ function putVarint(out: Buffer, at: number, n: number): number {
   return at;
 }
 
+/** The size of the mail a recipe makes (its first number), without its base. */
+export function recipeSize(recipe: Buffer): number {
+  return new Reader(recipe).varint();
+}
+
 /** The mail's bytes; throws when the recipe does not fit the base (a damaged row). */
 export function decodeRecipe(recipe: Buffer, segments: Buffer[]): Buffer {
   const r = new Reader(recipe);

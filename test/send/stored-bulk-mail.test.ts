@@ -3,6 +3,7 @@
 // both engines the stored mail read back is byte for byte what the SMTP server received.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { simpleParser } from 'mailparser';
 import { describe, it } from 'node:test';
 import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
 import { DeliveryService } from '../../src/send/delivery-service.ts';
@@ -35,6 +36,17 @@ for (const engine of ENGINES) {
         html: '<p>Dear {{name}}</p><p>{{number}}</p>',
         recipientsCsv: ['email,name,number', ...rows].join('\n'),
       });
+      // queued: each mail's subject and Message-ID are already on its delivery
+      const deliveries = new DeliveryService(ctx);
+      const queued = (await new BulkDeliveryService(ctx).recipients(created.id, { limit: 100 })).items;
+      const before = new Map<string, { subject: string | null; messageId: string | null }>();
+      for (const item of queued) {
+        const d = await deliveries.get(item.deliveryId);
+        assert.equal(d.size, null);
+        before.set(item.address, { subject: d.subject, messageId: d.messageId });
+      }
+      assert.deepEqual(before.get('r3@example.net'), { subject: 'Notice for Customer 3', messageId: `<${queued.find((i) => i.address === 'r3@example.net')!.deliveryId}@example.com>` });
+
       const w = startSendWorker(ctx, { pollIntervalMs: 50, sessions: 2 });
       later(() => w.stop());
       await waitFor('the bulk delivery to finish', async () => ((await new BulkDeliveryService(ctx).get(created.id)).sent === 42 ? true : undefined));
@@ -43,10 +55,15 @@ for (const engine of ENGINES) {
       const received = new Map(smtp.mails.map((m) => [m.to.join(','), m.raw]));
       const items = (await new BulkDeliveryService(ctx).recipients(created.id, { limit: 100 })).items;
       assert.equal(items.length, 42);
-      const deliveries = new DeliveryService(ctx);
       for (const item of items) {
         const stored = await deliveries.raw(item.deliveryId);
-        assert.ok(stored.equals(received.get(item.address)!), `the stored mail of ${item.address} is not what the server received`);
+        const mail = received.get(item.address)!;
+        assert.ok(stored.equals(mail), `the stored mail of ${item.address} is not what the server received`);
+        // sent: the same subject and Message-ID as the mail's headers, and its size (a recipe's from the recipe)
+        const d = await deliveries.get(item.deliveryId);
+        const parsed = await simpleParser(mail);
+        assert.deepEqual([d.subject, d.messageId, d.size], [parsed.subject, parsed.messageId, mail.length], item.address);
+        assert.deepEqual({ subject: d.subject, messageId: d.messageId }, before.get(item.address));
       }
 
       const db = ctx.db.kysely;

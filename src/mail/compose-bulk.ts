@@ -267,6 +267,9 @@ interface EncodedPart {
 /** nodemailer's Subject: encoded-words only where needed, folded at 76; none when empty. */
 function utf8SubjectHeader(subject: string): string {
   if (subject.trim() === '') return '';
+  // printable ASCII without a quote, short of any fold: nodemailer leaves it as it is (the
+  // usual bulk subject; the general path below counts letters with regular expressions)
+  if (subject.length <= 50 && /^[\x20-\x7e]*$/.test(subject) && !subject.includes('"')) return `Subject: ${subject}`;
   return mimeFuncs.foldLines(`Subject: ${encodeWords(subject, textEncoding(subject), 52, true)}`, LINE);
 }
 

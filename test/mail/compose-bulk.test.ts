@@ -139,3 +139,15 @@ test('the shared segments are the same for the same templates in any composer, a
   assert.ok(chunks.some((c) => a.parts!.base.segments.includes(c) && c.length > 9_000));
   assert.ok(chunks.length <= 3, `${chunks.length} chunks`);
 });
+
+test('ASCII subjects of any length, with quotes, "=?" and runs of spaces: the same header as composeMail (property)', async () => {
+  const subject = fc.string({ unit: fc.constantFrom('a', 'Z', ' ', '  ', '"', '=?', '?=', '(', ')', ':', ';', ',', '.', '\\', "'", 'x'.repeat(12)), maxLength: 12 });
+  await fc.assert(
+    fc.asyncProperty(subject, async (s) => {
+      const t: BulkTemplates = { subject: `${s}{{name}}`, text: 'Dear {{name}}\n', html: null, charset: 'utf-8' };
+      const { fast, reference } = await both(t, 'rcpt@example.net', { name: 'N' });
+      assert.equal(unboundary(fast.raw), unboundary(reference.raw));
+    }),
+    { numRuns: 300 },
+  );
+});

@@ -40,12 +40,16 @@ export class ResultCommitter {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** Queue results; resolves at once unless too many are waiting for their commit. */
-  async push(results: RecipientResult[]): Promise<void> {
-    if (results.length === 0) return;
+  /** Queue results; a promise to wait for only when too many are waiting for their commit (backpressure), else nothing. */
+  push(results: RecipientResult[]): Promise<void> | undefined {
+    if (results.length === 0) return undefined;
     for (const r of results) this.#queue.push(r);
     if (this.#queue.length >= COMMIT_BATCH) this.#kick();
     else this.#timer ??= setTimeout(() => this.#kick(), COMMIT_DELAY_MS);
+    return this.#queue.length >= MAX_UNCOMMITTED && !this.#closed ? this.#backpressure() : undefined;
+  }
+
+  async #backpressure(): Promise<void> {
     while (this.#queue.length >= MAX_UNCOMMITTED && !this.#closed) {
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }

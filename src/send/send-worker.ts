@@ -410,7 +410,8 @@ class Worker implements SendWorker {
       }
       const pooled = pool.get(accountId);
       if (pooled) pooled.lastUsed = Date.now();
-      await this.#recordResult(sent.unit, result, sent.mail.info, actx);
+      const recorded = this.#recordResult(sent.unit, result, sent.mail.info, actx);
+      if (recorded) await recorded;
       return true;
     };
     /** Settle the oldest mail in flight; false when the session failed (the rest in flight and `rest` were dealt with). */
@@ -528,7 +529,8 @@ class Worker implements SendWorker {
     return { message: mail.raw, envelope, info: { ...info, size: mail.raw.length, raw: mail.raw } };
   }
 
-  async #recordResult(unit: Unit, result: SmtpSendResult, info: RecipientResult['mail'], actx: AccountContext): Promise<void> {
+  /** Queue the unit's results for their commit; a promise only when the caller must wait (backpressure, an account to clear). */
+  #recordResult(unit: Unit, result: SmtpSendResult, info: RecipientResult['mail'], actx: AccountContext): Promise<void> | undefined {
     const byAddress = new Map<string, SmtpRecipientResult>();
     for (const r of result.accepted) byAddress.set(r.address.toLowerCase(), r);
     for (const r of result.rejected) byAddress.set(r.address.toLowerCase(), r);
@@ -542,11 +544,16 @@ class Worker implements SendWorker {
       out.push(toResult(it, decision, decision.status === 'sent' ? info : undefined));
     }
     this.#logResults(unit, out);
-    await this.#committer.push(out);
-    if (result.sent && actx.flagged) {
-      actx.flagged = false;
-      await this.#ctx.repos.deliveries.clearAuthFailure(actx.account.id, now);
-    }
+    const queued = this.#committer.push(out);
+    if (!(result.sent && actx.flagged)) return queued;
+    actx.flagged = false;
+    return this.#clearAuthFailure(actx, now, queued);
+  }
+
+  /** A mail went out: the account's authentication failure is over. */
+  async #clearAuthFailure(actx: AccountContext, now: Date, queued: Promise<void> | undefined): Promise<void> {
+    await queued;
+    await this.#ctx.repos.deliveries.clearAuthFailure(actx.account.id, now);
   }
 
   /** The whole unit ended with one error (no per-recipient replies). */

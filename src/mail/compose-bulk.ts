@@ -170,16 +170,17 @@ export class BulkMailComposer {
     return new BulkMailComposer(t, fromHeader, always);
   }
 
-  async compose(f: BulkMailFill): Promise<ComposedBulkMail> {
+  /** The mail; at once (no promise) unless nodemailer has to write it. */
+  compose(f: BulkMailFill): ComposedBulkMail | Promise<ComposedBulkMail> {
     const subject = fillTemplate(this.#subject, f.fields).replace(/\r\n|\r|\n/g, ' ');
-    const text = this.#text && fillTemplate(this.#text, f.fields);
-    const html = this.#html && fillTemplate(this.#html, f.fields, { escapeHtml: true });
     const pieces = this.#pieces(f, subject);
     if (pieces) return new MailFromParts(pieces.parts, f.messageId, { from: this.#envelopeFrom, to: [pieces.to] }, this.#t.charset, subject);
+    // the bodies as text only when the segments would not do
+    const text = this.#text && fillTemplate(this.#text, f.fields);
+    const html = this.#html && fillTemplate(this.#html, f.fields, { escapeHtml: true });
     const fast = this.#fast(f, subject, text, html);
     if (fast) return { raw: fast.raw, messageId: f.messageId, envelope: { from: this.#envelopeFrom, to: [fast.to] }, charset: this.#t.charset, subject };
-    const mail = await composeMail({ from: this.#t.from, to: [f.to], subject, text, html, charset: this.#t.charset, messageId: f.messageId, date: f.date });
-    return { ...mail, subject };
+    return composeMail({ from: this.#t.from, to: [f.to], subject, text, html, charset: this.#t.charset, messageId: f.messageId, date: f.date }).then((mail) => ({ ...mail, subject }));
   }
 
   /**

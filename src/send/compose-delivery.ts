@@ -61,7 +61,7 @@ export async function composeBulkMail(t: BulkTemplates, sender: Sender, to: stri
 /** A bulk delivery's templates compiled once; each mail is then composed by `compose` (the same bytes as composeBulkMail). */
 export interface CompiledBulkMail {
   /** `messageId`: the one written to the delivery's row when it was queued (else made from the delivery id, the same way). */
-  compose(to: string, fields: Readonly<Record<string, string>>, deliveryId: string, date?: Date, messageId?: string): Promise<ComposedBulkMail>;
+  compose(to: string, fields: Readonly<Record<string, string>>, deliveryId: string, date?: Date, messageId?: string): ComposedBulkMail | Promise<ComposedBulkMail>;
 }
 
 export async function compileBulkMail(t: BulkTemplates, sender: Sender): Promise<CompiledBulkMail> {

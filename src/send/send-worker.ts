@@ -209,6 +209,8 @@ class Worker implements SendWorker {
   readonly #bulks = new Map<string, BulkDeliveryTable>();
   /** compiled templates per bulk delivery, charset and version of the account (its From) */
   readonly #composers = new Map<string, Promise<CompiledBulkMail>>();
+  /** the same, once compiled: taken without an await */
+  readonly #readyComposers = new Map<string, CompiledBulkMail>();
   readonly #bulkStatus = new Map<string, { status: BulkStatus | undefined; at: number }>();
   /** servers whose window is full, until when */
   readonly #throttledUntil = new Map<string, number>();
@@ -513,11 +515,15 @@ class Worker implements SendWorker {
       if (!raw) throw new MailError('COMMAND_FAILED', 'the stored mail is missing', { kind: 'permanent' });
       return { message: raw, envelope };
     }
-    const bulk = await this.#bulk(unit.bulkId);
+    // cached: no await (each is a turn of the event loop per mail)
+    const bulk = this.#bulks.get(unit.bulkId) ?? (await this.#bulk(unit.bulkId));
     const item = unit.items[0]!;
     const fields = item.fieldsJson ? (JSON.parse(item.fieldsJson) as Record<string, string>) : {};
+    const charset = item.charset as MailCharset;
+    const composer = this.#readyComposers.get(composerKey(bulk, charset, actx)) ?? (await this.#composer(bulk, charset, actx));
     // the Message-ID written when it was queued (bulk mail queued by an earlier version has none: made here, the same way)
-    const mail = await (await this.#composer(bulk, item.charset as MailCharset, actx)).compose(item.address, fields, item.deliveryId, undefined, item.messageId ?? undefined);
+    const composed = composer.compose(item.address, fields, item.deliveryId, undefined, item.messageId ?? undefined);
+    const mail = composed instanceof Promise ? await composed : composed;
     const info = { subject: mail.subject, messageId: mail.messageId, charsetFallback: mail.charsetFallback?.characters ?? null, onRow: item.messageId !== null };
     if (mail.parts) {
       // made of compose-bulk's segments, whose lines all end in CRLF; stored as a recipe of them
@@ -713,12 +719,18 @@ class Worker implements SendWorker {
   }
 
   #composer(bulk: BulkDeliveryTable, charset: MailCharset, actx: AccountContext): Promise<CompiledBulkMail> {
-    const key = `${bulk.id}|${charset}|${actx.version}`;
+    const key = composerKey(bulk, charset, actx);
     let c = this.#composers.get(key);
     if (!c) {
       c = compileBulkMail({ subject: bulk.subject_template, text: bulk.text_template, html: bulk.html_template, charset }, actx.account);
-      c.catch(() => this.#composers.delete(key));
-      if (this.#composers.size > 100) this.#composers.clear();
+      c.then(
+        (ready) => this.#composers.get(key) === c && this.#readyComposers.set(key, ready),
+        () => this.#composers.delete(key),
+      );
+      if (this.#composers.size > 100) {
+        this.#composers.clear();
+        this.#readyComposers.clear();
+      }
       this.#composers.set(key, c);
     }
     return c;
@@ -804,6 +816,11 @@ function toResult(it: ClaimedRecipient, d: DeliveryDecision, mail?: RecipientRes
     errorMessage: d.errorMessage,
     mail,
   };
+}
+
+/** A compiled bulk mail is per bulk delivery, charset and version of the account (its From). */
+function composerKey(bulk: BulkDeliveryTable, charset: MailCharset, actx: AccountContext): string {
+  return `${bulk.id}|${charset}|${actx.version}`;
 }
 
 /** No fresh status of that bulk delivery in the cache. */

@@ -34,6 +34,18 @@ interface NodemailerSmtpError extends Error {
   command?: string;
 }
 
+/** The reply's code alone (what parseSmtpReply reads first), without a regular expression: several per mail sent. */
+export function replyCode(reply: string): number | undefined {
+  let i = 0;
+  // leading white space as \s reads it in a latin1-decoded reply
+  for (let ch = reply.charCodeAt(0); ch === 0x20 || ch === 0xa0 || (ch >= 0x09 && ch <= 0x0d); ch = reply.charCodeAt(++i));
+  const a = reply.charCodeAt(i) - 0x30;
+  const b = reply.charCodeAt(i + 1) - 0x30;
+  const c = reply.charCodeAt(i + 2) - 0x30;
+  if (!(a >= 2 && a <= 5 && b >= 0 && b <= 9 && c >= 0 && c <= 9)) return undefined;
+  return a * 100 + b * 10 + c;
+}
+
 export function parseSmtpReply(reply: string): ParsedSmtpReply {
   const m = /^\s*([2-5]\d\d)(?:[ -]([245]\.\d{1,3}\.\d{1,3})\b)?/.exec(reply);
   return { code: m?.[1] === undefined ? undefined : Number(m[1]), enhanced: m?.[2] };

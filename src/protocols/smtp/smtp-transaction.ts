@@ -10,7 +10,7 @@
 import { isAscii } from 'node:buffer';
 import { MailError } from '../mail-error.ts';
 import { dotStuff, messageSize } from './dot-stuffing.ts';
-import { classifySmtpResult, parseSmtpReply, smtpErrorToMailError, smtpReplyError } from './smtp-reply.ts';
+import { classifySmtpResult, replyCode, smtpErrorToMailError, smtpReplyError } from './smtp-reply.ts';
 import type { SmtpEnvelope, SmtpMessage, SmtpRecipientRejection, SmtpSendResult } from './smtp-client.ts';
 import type { SmtpWire } from './smtp-wire.ts';
 
@@ -94,7 +94,7 @@ export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, ra
   wire.data(dotStuff(raw, options.crlf), options.after?.() ?? []);
   const end = await wire.next('DATA');
   if (!isPositive(end, 2)) throw smtpReplyError(end, 'DATA');
-  const { code } = parseSmtpReply(end);
+  const code = replyCode(end);
   return {
     sent: true,
     accepted: accepted.map((address) => ({ address, outcome: 'sent' as const, code, reply: end })),
@@ -138,7 +138,7 @@ async function abandonData(wire: SmtpWire, dataReply: Reply | undefined): Promis
 
 function isPositive(reply: Reply, first: 2 | 3): reply is string {
   if (typeof reply !== 'string') return false;
-  const { code } = parseSmtpReply(reply);
+  const code = replyCode(reply);
   return code !== undefined && Math.floor(code / 100) === first;
 }
 

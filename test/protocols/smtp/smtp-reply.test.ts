@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MailError } from '../../../src/protocols/mail-error.ts';
-import { classifySmtpResult, parseSmtpReply, smtpErrorToMailError, smtpReplyError } from '../../../src/protocols/smtp/smtp-reply.ts';
+import { classifySmtpResult, parseSmtpReply, replyCode, smtpErrorToMailError, smtpReplyError } from '../../../src/protocols/smtp/smtp-reply.ts';
+import fc from 'fast-check';
 
 // Real replies, as the vendors send them.
 const REPLIES: Array<[vendor: string, reply: string, outcome: string, code: number]> = [
@@ -42,6 +43,19 @@ test('parseSmtpReply reads the code and the enhanced status code', () => {
   assert.deepEqual(parseSmtpReply('421-4.7.0 first\n421 4.7.0 last'), { code: 421, enhanced: '4.7.0' });
   assert.deepEqual(parseSmtpReply('250 ok'), { code: 250, enhanced: undefined });
   assert.deepEqual(parseSmtpReply('garbage'), { code: undefined, enhanced: undefined });
+});
+
+test('replyCode reads the same code as parseSmtpReply, for any text (property)', () => {
+  const text = fc.string({ unit: fc.constantFrom('2', '5', '0', '9', '1', '6', ' ', '\t', '\n', '\xa0', '\v', '-', 'a', '.', '4'), maxLength: 8 });
+  fc.assert(
+    fc.property(text, (reply) => {
+      assert.equal(replyCode(reply), parseSmtpReply(reply).code);
+    }),
+    { numRuns: 2000 },
+  );
+  assert.equal(replyCode('250 2.0.0 Ok'), 250);
+  assert.equal(replyCode('  354 go'), 354);
+  assert.equal(replyCode('199 no'), undefined);
 });
 
 test('a reply without a code is temporary (no way to know it is final)', () => {

@@ -199,7 +199,28 @@ interface RunningBulkRow {
   outgoing_per_minute_limit: number | null;
 }
 
-/** A recipient as the claim reads it. */
+/** A claimed recipient from its row; a bulk delivery's server comes from the claim's list of running ones. */
+function claimed(r: CandidateRow, serverId: string, perMinuteLimit: number | null): ClaimedRecipient {
+  return {
+    id: r.id,
+    deliveryId: r.delivery_id,
+    accountId: r.account_id,
+    bulkId: r.bulk_id,
+    address: r.address,
+    kind: r.kind as RecipientKind,
+    attempts: Number(r.attempts),
+    priority: Number(r.priority),
+    createdAt: r.created_at,
+    serverId,
+    perMinuteLimit: perMinuteLimit === null ? null : Number(perMinuteLimit),
+    rowNumber: r.row_number === null ? null : Number(r.row_number),
+    fieldsJson: r.fields_json,
+    charset: r.charset,
+    messageId: r.message_id,
+  };
+}
+
+/** A recipient as the claim reads it (server_id and its limit: single sends only, joined per row). */
 interface CandidateRow {
   id: string;
   delivery_id: string;
@@ -472,7 +493,7 @@ export class DeliveryRepository {
       // conditions are literals so both engines match them. A bulk delivery's account and
       // server are those of `running`: only single sends join them per row.
       const postgres = this.store.dialect === 'postgres';
-      const candidates = async (stale: boolean, limit: number, source: Source): Promise<CandidateRow[]> => {
+      const candidates = async (stale: boolean, limit: number, source: Source): Promise<ClaimedRecipient[]> => {
         const single = source.bulkId === null;
         const one = opts.deliveryId !== undefined;
         const text = this.#sqlOf(`claim|${stale}|${single}|${one}`, (p) => {
@@ -491,10 +512,11 @@ export class DeliveryRepository {
         if (one) params.push(opts.deliveryId);
         params.push(limit);
         const { rows } = await trx.executeQuery<CandidateRow>(CompiledQuery.raw(text, params));
-        if (single) return rows;
-        return rows.map((r) => ({ ...r, server_id: source.serverId, outgoing_per_minute_limit: source.perMinuteLimit }));
+        const out: ClaimedRecipient[] = [];
+        for (const r of rows) out.push(claimed(r, single ? r.server_id : source.serverId, single ? r.outgoing_per_minute_limit : source.perMinuteLimit));
+        return out;
       };
-      const picked: CandidateRow[] = [];
+      const picked: ClaimedRecipient[] = [];
       let limitedLeft = opts.maxThrottled ?? Number.POSITIVE_INFINITY;
       for (const stale of [true, false]) {
         for (const source of sources) {
@@ -516,23 +538,7 @@ export class DeliveryRepository {
         const text = this.#sqlOf(`claim|${ids.length}`, (p) => `UPDATE delivery_recipients SET status = 'sending', lease_holder = ${p()}, lease_expires_at = ${p()}, updated_at = ${p()} WHERE id IN (${ids.map(() => p()).join(', ')})`);
         await trx.executeQuery(CompiledQuery.raw(text, [opts.holder, leaseUntil, now, ...ids]));
       }
-      return picked.map((r) => ({
-        id: r.id,
-        deliveryId: r.delivery_id,
-        accountId: r.account_id,
-        bulkId: r.bulk_id,
-        address: r.address,
-        kind: r.kind as RecipientKind,
-        attempts: Number(r.attempts),
-        priority: Number(r.priority),
-        createdAt: r.created_at,
-        serverId: r.server_id,
-        perMinuteLimit: r.outgoing_per_minute_limit === null ? null : Number(r.outgoing_per_minute_limit),
-        rowNumber: r.row_number === null ? null : Number(r.row_number),
-        fieldsJson: r.fields_json,
-        charset: r.charset,
-        messageId: r.message_id,
-      }));
+      return picked;
     });
   }
 

@@ -509,7 +509,10 @@ class Worker implements SendWorker {
   // ---- composing and sending ------------------------------------------------------
 
   async #mailFor(unit: Unit, actx: AccountContext): Promise<PreparedMail> {
-    const envelope = { from: actx.account.address, to: unit.items.map((it) => it.address) };
+    // a plain loop: arrays from .map came in two shapes, and V8 threw the SMTP layer's optimized code away over it
+    const to: string[] = [];
+    for (const it of unit.items) to.push(it.address);
+    const envelope = { from: actx.account.address, to };
     if (!unit.bulkId) {
       const raw = await this.#ctx.repos.deliveries.raw(unit.deliveryId);
       if (!raw) throw new MailError('COMMAND_FAILED', 'the stored mail is missing', { kind: 'permanent' });

@@ -79,11 +79,12 @@ export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, ra
   }
   const accepted: string[] = [];
   const rejected: SmtpRecipientRejection[] = [];
-  envelope.to.forEach((address, i) => {
+  for (let i = 0; i < envelope.to.length; i++) {
+    const address = envelope.to[i]!;
     const reply = rcptReplies[i] ?? closedBefore('RCPT TO');
     if (isPositive(reply, 2)) accepted.push(address);
     else rejected.push(rejection(address, reply));
-  });
+  }
   if (accepted.length === 0) {
     await abandonData(wire, dataReply);
     return { sent: false, accepted: [], rejected, messageBytes: messageSize(raw) };

@@ -61,6 +61,11 @@ export interface BulkMailParts {
   parts: (number | Buffer)[];
 }
 
+/** A bulk mail's subject: the compiled subject template filled in, on one line (a header holds one). */
+export function bulkSubject(subject: CompiledTemplate, fields: Readonly<Record<string, string>>): string {
+  return fillTemplate(subject, fields).replace(/\r\n|\r|\n/g, ' ');
+}
+
 /** A shared segment at least this long is written as it is; the bytes between two such are joined (a small copy). */
 const SHARED_CHUNK = 1024;
 
@@ -172,7 +177,7 @@ export class BulkMailComposer {
 
   /** The mail; at once (no promise) unless nodemailer has to write it. */
   compose(f: BulkMailFill): ComposedBulkMail | Promise<ComposedBulkMail> {
-    const subject = fillTemplate(this.#subject, f.fields).replace(/\r\n|\r|\n/g, ' ');
+    const subject = bulkSubject(this.#subject, f.fields);
     const pieces = this.#pieces(f, subject);
     if (pieces) return new MailFromParts(pieces.parts, f.messageId, { from: this.#envelopeFrom, to: [pieces.to] }, this.#t.charset, subject);
     // the bodies as text only when the segments would not do

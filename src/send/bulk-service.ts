@@ -17,7 +17,8 @@ import type { AppContext } from '../services/context.ts';
 import type { NewDelivery, RecipientStatus } from '../store/deliveries.ts';
 import type { BulkDeliveryTable } from '../store/schema.ts';
 import { normalizeRecipient, recipientKey } from './address.ts';
-import { bulkSubject, composeBulkMail, messageIdFor } from './compose-delivery.ts';
+import { bulkSubject } from '../mail/compose-bulk.ts';
+import { composeBulkMail, messageIdFor } from './compose-delivery.ts';
 import { decodeCsv, parseCsv, type CsvError } from './csv.ts';
 import { findSendingAccount } from './delivery-service.ts';
 import {

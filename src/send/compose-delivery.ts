@@ -4,7 +4,7 @@
 // a retry sends the same Message-ID and a receiver can tell the copies apart from new mail.
 import { BulkMailComposer, type ComposedBulkMail } from '../mail/compose-bulk.ts';
 import { composeMail, type ComposeAttachment, type ComposedMail, type MailCharset } from '../mail/compose.ts';
-import { fillTemplate, renderTemplate, type CompiledTemplate } from '../mail/template.ts';
+import { renderTemplate } from '../mail/template.ts';
 
 export interface Sender {
   fromName: string;
@@ -35,11 +35,6 @@ export function renderBulk(t: BulkTemplates, fields: Readonly<Record<string, str
     text: t.text === null ? null : renderTemplate(t.text, fields).text,
     html: t.html === null ? null : renderTemplate(t.html, fields, { escapeHtml: true }).text,
   };
-}
-
-/** A bulk mail's subject from the compiled subject template, as compose writes it: one line. */
-export function bulkSubject(subject: CompiledTemplate, fields: Readonly<Record<string, string>>): string {
-  return fillTemplate(subject, fields).replace(/\r\n|\r|\n/g, ' ');
 }
 
 /** One bulk mail: one recipient in To. */

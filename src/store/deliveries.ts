@@ -496,7 +496,7 @@ export class DeliveryRepository {
       const candidates = async (stale: boolean, limit: number, source: Source): Promise<ClaimedRecipient[]> => {
         const single = source.bulkId === null;
         const one = opts.deliveryId !== undefined;
-        const text = this.#sqlOf(`claim|${stale}|${single}|${one}`, (p) => {
+        const text = this.#sqlOf(`claim-select|${stale}|${single}|${one}`, (p) => {
           const where = [single ? 'r.bulk_id IS NULL AND r.priority = 0' : `r.bulk_id = ${p()}`];
           where.push(stale ? `r.status = 'sending' AND r.lease_expires_at < ${p()}` : `r.status IN ('queued', 'deferred') AND r.next_attempt_at <= ${p()}`);
           if (one) where.push(`r.delivery_id = ${p()}`);

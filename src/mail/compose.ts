@@ -241,8 +241,10 @@ export function normalizeAddress(value: string | MailAddress): MailAddress {
   if (!/^[^\s<>()",;\\@]+@[^\s<>()",;\\@]+$/.test(address)) throw new TypeError(`composeMail: not a mail address: ${JSON.stringify(a.address)}`);
   const at = address.lastIndexOf('@');
   const given = address.slice(at + 1);
-  // an ASCII domain needs no Punycode (most of them: the lookup cost a bulk mail ~1 µs)
-  const domain = /^[a-z0-9.-]+$/i.test(given) && !/(^|\.)xn--/i.test(given) ? given.toLowerCase() : domainToASCII(given.toLowerCase()) || given;
+  // letters, digits and hyphens with a top-level name of letters (no IPv4-like host, no
+  // Punycode label) come out of domainToASCII as they went in, lower-cased: skip the lookup
+  // (~1 µs a bulk mail)
+  const domain = /^[a-z0-9.-]*\.[a-z]+$/i.test(given) && !/(^|\.)xn--/i.test(given) ? given.toLowerCase() : domainToASCII(given.toLowerCase()) || given;
   const name = (a.name ?? '').replace(/[\r\n]+/g, ' ').trim();
   return { address: `${address.slice(0, at)}@${domain}`, ...(name ? { name } : {}) };
 }

@@ -23,6 +23,7 @@ import type { MailServer } from '../domain/mail-server.ts';
 import { bulkMailChunks } from '../mail/compose-bulk.ts';
 import type { MailCharset } from '../mail/compose.ts';
 import { isMailError, MailError } from '../protocols/mail-error.ts';
+import { messageSize } from '../protocols/smtp/dot-stuffing.ts';
 import { SendCancelledError, SmtpSession, type SmtpMessage, type SmtpRecipientResult, type SmtpSendOptions, type SmtpSendResult } from '../protocols/smtp/smtp-client.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
@@ -207,10 +208,8 @@ class Worker implements SendWorker {
   readonly #tokens: OAuthTokenService;
   readonly #accounts = new Map<string, AccountContext>();
   readonly #bulks = new Map<string, BulkDeliveryTable>();
-  /** compiled templates per bulk delivery, charset and version of the account (its From) */
-  readonly #composers = new Map<string, Promise<CompiledBulkMail>>();
-  /** the same, once compiled: taken without an await */
-  readonly #readyComposers = new Map<string, CompiledBulkMail>();
+  /** compiled templates per bulk delivery, charset and version of the account (its From); `ready` once compiled, taken without an await */
+  readonly #composers = new Map<string, { compiling: Promise<CompiledBulkMail>; ready?: CompiledBulkMail }>();
   readonly #bulkStatus = new Map<string, { status: BulkStatus | undefined; at: number }>();
   /** servers whose window is full, until when */
   readonly #throttledUntil = new Map<string, number>();
@@ -447,7 +446,7 @@ class Worker implements SendWorker {
       if (unit.bulkId) {
         // known for the last BULK_STATUS_CACHE_MS: no await (one per mail otherwise)
         const known = this.#knownBulkStatus(unit.bulkId);
-        const status = known === UNKNOWN ? await this.#bulkStatusOf(unit.bulkId) : known;
+        const status = known === UNKNOWN ? await this.#readBulkStatus(unit.bulkId) : known;
         if (status === 'cancelled') {
           await this.#committer.push(unit.items.map((it) => ({ id: it.id, deliveryId: it.deliveryId, bulkId: it.bulkId, status: 'cancelled', attempted: false })));
           continue;
@@ -523,7 +522,7 @@ class Worker implements SendWorker {
     const item = unit.items[0]!;
     const fields = item.fieldsJson ? (JSON.parse(item.fieldsJson) as Record<string, string>) : {};
     const charset = item.charset as MailCharset;
-    const composer = this.#readyComposers.get(composerKey(bulk, charset, actx)) ?? (await this.#composer(bulk, charset, actx));
+    const composer = this.#composers.get(composerKey(bulk, charset, actx))?.ready ?? (await this.#composer(bulk, charset, actx));
     // the Message-ID written when it was queued (bulk mail queued by an earlier version has none: made here, the same way)
     const composed = composer.compose(item.address, fields, item.deliveryId, undefined, item.messageId ?? undefined);
     const mail = composed instanceof Promise ? await composed : composed;
@@ -531,9 +530,7 @@ class Worker implements SendWorker {
     if (mail.parts) {
       // made of compose-bulk's segments, whose lines all end in CRLF; stored as a recipe of them
       const chunks = bulkMailChunks(mail.parts);
-      let size = 0;
-      for (const c of chunks) size += c.length;
-      return { message: chunks, envelope, crlf: true, info: { ...info, size, parts: mail.parts } };
+      return { message: chunks, envelope, crlf: true, info: { ...info, size: messageSize(chunks), parts: mail.parts } };
     }
     return { message: mail.raw, envelope, info: { ...info, size: mail.raw.length, raw: mail.raw } };
   }
@@ -725,18 +722,18 @@ class Worker implements SendWorker {
     const key = composerKey(bulk, charset, actx);
     let c = this.#composers.get(key);
     if (!c) {
-      c = compileBulkMail({ subject: bulk.subject_template, text: bulk.text_template, html: bulk.html_template, charset }, actx.account);
-      c.then(
-        (ready) => this.#composers.get(key) === c && this.#readyComposers.set(key, ready),
-        () => this.#composers.delete(key),
+      const entry: { compiling: Promise<CompiledBulkMail>; ready?: CompiledBulkMail } = {
+        compiling: compileBulkMail({ subject: bulk.subject_template, text: bulk.text_template, html: bulk.html_template, charset }, actx.account),
+      };
+      entry.compiling.then(
+        (ready) => (entry.ready = ready),
+        () => this.#composers.get(key) === entry && this.#composers.delete(key),
       );
-      if (this.#composers.size > 100) {
-        this.#composers.clear();
-        this.#readyComposers.clear();
-      }
-      this.#composers.set(key, c);
+      if (this.#composers.size > 100) this.#composers.clear();
+      this.#composers.set(key, entry);
+      c = entry;
     }
-    return c;
+    return c.compiling;
   }
 
   /** The bulk delivery's status as read less than BULK_STATUS_CACHE_MS ago (undefined: it is gone), or UNKNOWN. */
@@ -745,9 +742,8 @@ class Worker implements SendWorker {
     return cached && Date.now() - cached.at < BULK_STATUS_CACHE_MS ? cached.status : UNKNOWN;
   }
 
-  async #bulkStatusOf(id: string): Promise<BulkStatus | undefined> {
-    const known = this.#knownBulkStatus(id);
-    if (known !== UNKNOWN) return known;
+  /** The bulk delivery's status from the database, kept for BULK_STATUS_CACHE_MS. */
+  async #readBulkStatus(id: string): Promise<BulkStatus | undefined> {
     const status = (await this.#ctx.repos.deliveries.bulkStatuses([id])).get(id);
     if (this.#bulkStatus.size > 1000) this.#bulkStatus.clear();
     this.#bulkStatus.set(id, { status, at: Date.now() });

@@ -18,11 +18,7 @@ class Writer {
 
   varint(n: number): void {
     if (this.#at + 10 > this.#head.length) this.#spill();
-    while (n >= 0x80) {
-      this.#head[this.#at++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    this.#head[this.#at++] = n;
+    this.#at = putVarint(this.#head, this.#at, n);
   }
 
   bytes(b: Buffer): void {

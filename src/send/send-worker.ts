@@ -59,7 +59,7 @@ export const ACCOUNT_CACHE_MS = 5_000;
 export const ACCOUNT_RETRY_MS = 60_000;
 /** Mails handed to one SMTP session before the oldest one's result is taken (see #sendForAccount). */
 export const PIPELINE_DEPTH = 3;
-/** A bulk delivery's status (pause, cancel) is read again after this long. */
+/** A bulk delivery's status (pause, cancel) is read again this often while the worker sends its mail. */
 export const BULK_STATUS_CACHE_MS = 500;
 
 /** Slots occupy the window plus this margin (2 %, at most a second): what the server sees never exceeds the limit. */
@@ -210,7 +210,18 @@ class Worker implements SendWorker {
   readonly #bulks = new Map<string, BulkDeliveryTable>();
   /** compiled templates per bulk delivery, charset and version of the account (its From); `ready` once compiled, taken without an await */
   readonly #composers = new Map<string, { compiling: Promise<CompiledBulkMail>; ready?: CompiledBulkMail }>();
-  readonly #bulkStatus = new Map<string, { status: BulkStatus | undefined; at: number }>();
+  /**
+   * Statuses of the bulk deliveries being sent (null: gone), read by the send path without
+   * an await; a timer reads them again every BULK_STATUS_CACHE_MS (#refreshBulkStatuses) and
+   * forgets those no mail asked for since. Not on the send path: a stale entry taking the
+   * await there once every 500 ms made V8 throw #sendForAccount's optimized code away.
+   */
+  readonly #bulkStatus = new Map<string, BulkStatus | null>();
+  /** bulk deliveries the send path asked about since the last refresh */
+  readonly #bulkStatusAsked = new Set<string>();
+  #bulkStatusTimer: NodeJS.Timeout | undefined;
+  /** bumped by a status set here (a pause after a refused login): a refresh read before it is not applied */
+  #bulkStatusEpoch = 0;
   /** servers whose window is full, until when */
   readonly #throttledUntil = new Map<string, number>();
   readonly #sleepers = new Set<() => void>();
@@ -264,6 +275,7 @@ class Worker implements SendWorker {
     await this.#refilling?.catch(() => undefined);
     await this.#release(this.#claimed.splice(0));
     clearInterval(this.#heartbeat);
+    clearInterval(this.#bulkStatusTimer);
     await this.#committer.close();
     this.#log.info({ event: 'send.worker.stop' }, 'send worker stopped');
   }
@@ -444,9 +456,10 @@ class Worker implements SendWorker {
         return;
       }
       if (unit.bulkId) {
-        // known for the last BULK_STATUS_CACHE_MS: no await (one per mail otherwise)
-        const known = this.#knownBulkStatus(unit.bulkId);
-        const status = known === UNKNOWN ? await this.#readBulkStatus(unit.bulkId) : known;
+        // read at most BULK_STATUS_CACHE_MS ago: no await (one per mail otherwise)
+        this.#bulkStatusAsked.add(unit.bulkId);
+        const known = this.#bulkStatus.get(unit.bulkId);
+        const status = known === undefined ? await this.#readBulkStatus(unit.bulkId) : known;
         if (status === 'cancelled') {
           await this.#committer.push(unit.items.map((it) => ({ id: it.id, deliveryId: it.deliveryId, bulkId: it.bulkId, status: 'cancelled', attempted: false })));
           continue;
@@ -619,7 +632,8 @@ class Worker implements SendWorker {
     const repo = this.#ctx.repos.deliveries;
     await repo.flagAuthFailure(actx.account.id, error.code, error.response ?? error.message, now);
     const paused = await repo.pauseBulksOfAccount(actx.account.id, 'auth_failed', now);
-    for (const id of paused) this.#bulkStatus.set(id, { status: 'paused', at: Date.now() });
+    this.#bulkStatusEpoch++;
+    for (const id of paused) this.#bulkStatus.set(id, 'paused');
     this.#log.warn(
       { event: 'send.auth.failed', accountId: actx.account.id, code: error.code, response: error.response, pausedBulkDeliveries: paused },
       'the SMTP server refused the account’s login; its bulk deliveries are paused',
@@ -736,18 +750,41 @@ class Worker implements SendWorker {
     return c.compiling;
   }
 
-  /** The bulk delivery's status as read less than BULK_STATUS_CACHE_MS ago (undefined: it is gone), or UNKNOWN. */
-  #knownBulkStatus(id: string): BulkStatus | undefined | typeof UNKNOWN {
-    const cached = this.#bulkStatus.get(id);
-    return cached && Date.now() - cached.at < BULK_STATUS_CACHE_MS ? cached.status : UNKNOWN;
+  /** A bulk delivery's status from the database (null: it is gone), kept and refreshed while its mail is sent. */
+  async #readBulkStatus(id: string): Promise<BulkStatus | null> {
+    const epoch = this.#bulkStatusEpoch;
+    const status = (await this.#ctx.repos.deliveries.bulkStatuses([id])).get(id) ?? null;
+    // a status set here meanwhile is newer than this read
+    if (epoch === this.#bulkStatusEpoch || !this.#bulkStatus.has(id)) this.#bulkStatus.set(id, status);
+    if (!this.#bulkStatusTimer && !this.#stopping) {
+      this.#bulkStatusTimer = setInterval(() => void this.#refreshBulkStatuses(), BULK_STATUS_CACHE_MS);
+      this.#bulkStatusTimer.unref();
+    }
+    return this.#bulkStatus.get(id) ?? null;
   }
 
-  /** The bulk delivery's status from the database, kept for BULK_STATUS_CACHE_MS. */
-  async #readBulkStatus(id: string): Promise<BulkStatus | undefined> {
-    const status = (await this.#ctx.repos.deliveries.bulkStatuses([id])).get(id);
-    if (this.#bulkStatus.size > 1000) this.#bulkStatus.clear();
-    this.#bulkStatus.set(id, { status, at: Date.now() });
-    return status;
+  /** Read again the statuses asked for since the last refresh; forget the others (asked for again, they are read on the spot). */
+  async #refreshBulkStatuses(): Promise<void> {
+    for (const id of this.#bulkStatus.keys()) if (!this.#bulkStatusAsked.has(id)) this.#bulkStatus.delete(id);
+    const ids = [...this.#bulkStatusAsked];
+    this.#bulkStatusAsked.clear();
+    if (ids.length === 0) {
+      clearInterval(this.#bulkStatusTimer);
+      this.#bulkStatusTimer = undefined;
+      return;
+    }
+    const epoch = this.#bulkStatusEpoch;
+    let read: Map<string, BulkStatus>;
+    try {
+      read = await this.#ctx.repos.deliveries.bulkStatuses(ids);
+    } catch (err) {
+      // unreadable: forgotten, so that the send path reads them itself (and meets the error there)
+      this.#log.warn({ event: 'send.bulk_status.failed', err }, 'could not read the status of bulk deliveries');
+      for (const id of ids) this.#bulkStatus.delete(id);
+      return;
+    }
+    if (epoch !== this.#bulkStatusEpoch) return; // a status set here meanwhile is newer; the next refresh reads it
+    for (const id of ids) if (this.#bulkStatus.has(id)) this.#bulkStatus.set(id, read.get(id) ?? null);
   }
 
   // ---- leases and sleeping --------------------------------------------------------
@@ -821,9 +858,6 @@ function toResult(it: ClaimedRecipient, d: DeliveryDecision, mail?: RecipientRes
 function composerKey(bulk: BulkDeliveryTable, charset: MailCharset, actx: AccountContext): string {
   return `${bulk.id}|${charset}|${actx.version}`;
 }
-
-/** No fresh status of that bulk delivery in the cache. */
-const UNKNOWN = Symbol('unknown');
 
 const SESSION_COMMANDS = new Set(['CONNECT', 'CONN', 'GREETING', 'STARTTLS', 'EHLO', 'HELO']);
 

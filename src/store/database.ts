@@ -17,6 +17,13 @@ export interface Db {
   dialect: DialectName;
   /** Run `fn` in a transaction; on SQLite, retried when another writer holds the lock. */
   transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
+  /**
+   * SQLite only: a raw statement straight on the connection, synchronously — for the hot
+   * paths of a write transaction that holds the connection (Kysely's per-query layers of
+   * promises cost more there than the statements, and V8 compiled them again into every
+   * caller). Never outside such a transaction: it would run in another caller's.
+   */
+  sqliteQuery?: (<R>(sql: string, params: readonly unknown[]) => { rows: R[] }) | undefined;
   close(): Promise<void>;
 }
 
@@ -115,11 +122,18 @@ export function openDatabase(opts: OpenDatabaseOptions): Db {
   const file = join(opts.dataDir, SQLITE_FILE_NAME);
   const checkpointer = opts.backgroundCheckpoint ? startCheckpointer(file, { onError: opts.onCheckpointError }) : undefined;
   sqlite.pragma(`wal_autocheckpoint = ${checkpointer ? SAFETY_NET_AUTOCHECKPOINT : 8000}`);
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const statements = withStatementCache(sqlite);
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
   return {
     kysely,
     dialect: 'sqlite',
     transaction: (fn) => sqliteTransaction(kysely, fn),
+    sqliteQuery: <R>(text: string, params: readonly unknown[]) => {
+      const stmt = statements.prepare(text) as SQLite.Statement;
+      if (stmt.reader) return { rows: stmt.all(params) as R[] };
+      stmt.run(params);
+      return { rows: [] };
+    },
     close: async () => {
       await checkpointer?.stop();
       await kysely.destroy();

@@ -261,6 +261,12 @@ export class DeliveryRepository {
     this.db = store.kysely;
   }
 
+  /** A raw statement of a write transaction's hot path: on SQLite straight on the connection the transaction holds (Db.sqliteQuery). */
+  #exec<R>(trx: Trx, text: string, params: readonly unknown[]): { rows: R[] } | Promise<{ rows: R[] }> {
+    const direct = this.store.sqliteQuery;
+    return direct ? direct<R>(text, params) : trx.executeQuery<R>(CompiledQuery.raw(text, params as unknown[]));
+  }
+
   /** A write transaction that takes its read snapshot first (see the top of this file). */
   async write<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
     return this.store.transaction(async (trx) => {
@@ -468,16 +474,15 @@ export class DeliveryRepository {
       const running = opts.singlesOnly
         ? []
         : (
-            await trx.executeQuery<RunningBulkRow>(
-              CompiledQuery.raw(
-                this.#sqlOf(
-                  'claim-running',
-                  () => `SELECT b.id, a.server_id, s.outgoing_per_minute_limit FROM bulk_deliveries AS b
-                    INNER JOIN mail_accounts AS a ON a.id = b.account_id INNER JOIN mail_servers AS s ON s.id = a.server_id
-                    WHERE b.status = 'running' ORDER BY b.created_at, b.id`,
-                ),
-                [],
+            await this.#exec<RunningBulkRow>(
+              trx,
+              this.#sqlOf(
+                'claim-running',
+                () => `SELECT b.id, a.server_id, s.outgoing_per_minute_limit FROM bulk_deliveries AS b
+                  INNER JOIN mail_accounts AS a ON a.id = b.account_id INNER JOIN mail_servers AS s ON s.id = a.server_id
+                  WHERE b.status = 'running' ORDER BY b.created_at, b.id`,
               ),
+              [],
             )
           ).rows;
       type Source = { bulkId: null } | { bulkId: string; serverId: string; perMinuteLimit: number | null };
@@ -511,7 +516,7 @@ export class DeliveryRepository {
         const params: unknown[] = single ? [now] : [source.bulkId, now];
         if (one) params.push(opts.deliveryId);
         params.push(limit);
-        const { rows } = await trx.executeQuery<CandidateRow>(CompiledQuery.raw(text, params));
+        const { rows } = await this.#exec<CandidateRow>(trx, text, params);
         const out: ClaimedRecipient[] = [];
         for (const r of rows) out.push(claimed(r, single ? r.server_id : source.serverId, single ? r.outgoing_per_minute_limit : source.perMinuteLimit));
         return out;
@@ -536,7 +541,7 @@ export class DeliveryRepository {
       )) {
         await this.#breathe();
         const text = this.#sqlOf(`claim|${ids.length}`, (p) => `UPDATE delivery_recipients SET status = 'sending', lease_holder = ${p()}, lease_expires_at = ${p()}, updated_at = ${p()} WHERE id IN (${ids.map(() => p()).join(', ')})`);
-        await trx.executeQuery(CompiledQuery.raw(text, [opts.holder, leaseUntil, now, ...ids]));
+        await this.#exec(trx, text, [opts.holder, leaseUntil, now, ...ids]);
       }
       return picked;
     });
@@ -627,7 +632,7 @@ export class DeliveryRepository {
           const params: unknown[] = isSent ? [at, at] : [at];
           for (const r of group) params.push(r.id, r.status, r.attempted ? 1 : 0, r.nextAttemptAt ?? null, r.code ?? null, r.reply ?? null, r.errorCode ?? null, r.errorMessage ?? null);
           if (!isSent) params.push(holder);
-          await trx.executeQuery(CompiledQuery.raw(this.#resultSql(isSent, group.length), params));
+          await this.#exec(trx, this.#resultSql(isSent, group.length), params);
         }
         const mails = sent.filter((r): r is RecipientResult & { mail: NonNullable<RecipientResult['mail']> } => r.mail !== undefined);
         if (mails.length === 0) continue;
@@ -637,13 +642,20 @@ export class DeliveryRepository {
         if (rowsToFill.length > 0) {
           const mailParams: unknown[] = [];
           for (const r of rowsToFill) mailParams.push(r.deliveryId, r.mail.subject, r.mail.messageId, r.mail.size, r.mail.charsetFallback ? JSON.stringify(r.mail.charsetFallback) : null);
-          await trx.executeQuery(CompiledQuery.raw(this.#sqlOf(`mails|${rowsToFill.length}`, (p) => `UPDATE deliveries SET
-              subject = v.column2,
-              message_id = v.column3,
-              size = CAST(v.column4 AS integer),
-              charset_fallback = v.column5
-            FROM (VALUES ${rowsOf(p, rowsToFill.length, 5)}) AS v
-            WHERE deliveries.id = v.column1`), mailParams));
+          await this.#exec(
+            trx,
+            this.#sqlOf(
+              `mails|${rowsToFill.length}`,
+              (p) => `UPDATE deliveries SET
+                subject = v.column2,
+                message_id = v.column3,
+                size = CAST(v.column4 AS integer),
+                charset_fallback = v.column5
+              FROM (VALUES ${rowsOf(p, rowsToFill.length, 5)}) AS v
+              WHERE deliveries.id = v.column1`,
+            ),
+            mailParams,
+          );
         }
         // bulk mail built from segments: its base when given (the send worker's committer
         // leaves out bases it has stored; mail given as parts brings its base), then a recipe
@@ -670,11 +682,10 @@ export class DeliveryRepository {
         if (recipes.length > 0) {
           const recipeParams: unknown[] = [];
           for (const r of recipes) recipeParams.push(r.deliveryId, r.bulkId, r.recipe.baseId, r.recipe.data);
-          await trx.executeQuery(
-            CompiledQuery.raw(
-              this.#sqlOf(`recipes|${recipes.length}`, (p) => `INSERT INTO delivery_recipes (delivery_id, bulk_id, base_id, data) VALUES ${rowsOf(p, recipes.length, 4)} ON CONFLICT (delivery_id) DO NOTHING`),
-              recipeParams,
-            ),
+          await this.#exec(
+            trx,
+            this.#sqlOf(`recipes|${recipes.length}`, (p) => `INSERT INTO delivery_recipes (delivery_id, bulk_id, base_id, data) VALUES ${rowsOf(p, recipes.length, 4)} ON CONFLICT (delivery_id) DO NOTHING`),
+            recipeParams,
           );
         }
         const whole = mails.filter((r) => r.mail.raw && !((r.mail.parts || r.mail.recipe) && r.bulkId));

@@ -396,7 +396,7 @@ class Worker implements SendWorker {
       let p = prepared.get(u);
       if (!p) {
         p = this.#mailFor(u, actx);
-        p.catch(() => undefined); // awaited (and its error handled) when the unit's turn comes
+        p.catch(ignore); // awaited (and its error handled) when the unit's turn comes
         prepared.set(u, p);
       }
       return p;
@@ -407,14 +407,16 @@ class Worker implements SendWorker {
     // waiting and its command group goes in the same write (one round trip per mail); a
     // result is taken (and recorded) once later mails are on their way.
     const inFlight: InFlight[] = [];
-    /** Record a sent mail's result; false when its session failed (then `rest` is dealt with too). */
-    const settle = async (sent: InFlight, rest: Unit[]): Promise<boolean> => {
+    // `from`: where the units not handed to the session yet begin (sliced only when the
+    // session fails, not once per mail)
+    /** Record a sent mail's result; false when its session failed (then the units from `from` on are dealt with too). */
+    const settle = async (sent: InFlight, from: number): Promise<boolean> => {
       let result: SmtpSendResult;
       try {
         result = await sent.result;
       } catch (err) {
         if (isSessionFailure(err)) {
-          await this.#sessionFailed(err, [sent.unit, ...rest], actx, pool);
+          await this.#sessionFailed(err, [sent.unit, ...units.slice(from)], actx, pool);
           return false;
         }
         if (err instanceof SendCancelledError) await this.#release(sent.unit.items);
@@ -427,9 +429,9 @@ class Worker implements SendWorker {
       if (recorded) await recorded;
       return true;
     };
-    /** Settle the oldest mail in flight; false when the session failed (the rest in flight and `rest` were dealt with). */
-    const settleOldest = async (rest: Unit[]): Promise<boolean> => {
-      if (await settle(inFlight.shift()!, rest)) return true;
+    /** Settle the oldest mail in flight; false when the session failed (the rest in flight and the units from `from` on were dealt with). */
+    const settleOldest = async (from: number): Promise<boolean> => {
+      if (await settle(inFlight.shift()!, from)) return true;
       // the session failed under it and was closed: the mails queued behind it went
       // nowhere unless they had already started; each is recorded as it ended
       for (const q of inFlight.splice(0)) {
@@ -442,16 +444,16 @@ class Worker implements SendWorker {
       }
       return false;
     };
-    /** Settle every mail in flight; false when the session failed and `rest` was dealt with. */
-    const drain = async (rest: Unit[]): Promise<boolean> => {
-      while (inFlight.length > 0) if (!(await settleOldest(rest))) return false;
+    /** Settle every mail in flight; false when the session failed and the units from `from` on were dealt with. */
+    const drain = async (from: number): Promise<boolean> => {
+      while (inFlight.length > 0) if (!(await settleOldest(from))) return false;
       return true;
     };
 
     for (let i = 0; i < units.length; i++) {
       const unit = units[i]!;
       if (this.#stopping) {
-        if (!(await drain(units.slice(i)))) return;
+        if (!(await drain(i))) return;
         await this.#release(units.slice(i).flatMap((u) => u.items));
         return;
       }
@@ -485,16 +487,16 @@ class Worker implements SendWorker {
 
       if (!(unit.bulkId && unit.perMinuteLimit !== null) && session.connected) {
         const sent: InFlight = { unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf }) };
-        sent.result.catch(() => undefined); // settled in turn
+        sent.result.catch(ignore); // settled in turn
         inFlight.push(sent);
-        if (inFlight.length >= PIPELINE_DEPTH && !(await settleOldest(units.slice(i + 1)))) return;
+        if (inFlight.length >= PIPELINE_DEPTH && !(await settleOldest(i + 1))) return;
         continue;
       }
 
-      if (!(await drain(units.slice(i)))) return;
+      if (!(await drain(i))) return;
       if (!(unit.bulkId && unit.perMinuteLimit !== null)) {
         // the first mail of a connection: its login decides whether the next can follow
-        if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf }) }, units.slice(i + 1)))) return;
+        if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf }) }, i + 1))) return;
         continue;
       }
 
@@ -513,9 +515,9 @@ class Worker implements SendWorker {
         units = [...units.slice(0, i + 1), ...rest.filter((u) => !held.includes(u))];
         continue;
       }
-      if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf }) }, units.slice(i + 1)))) return;
+      if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf }) }, i + 1))) return;
     }
-    await drain([]);
+    await drain(units.length);
   }
 
   // ---- composing and sending ------------------------------------------------------
@@ -857,6 +859,11 @@ function toResult(it: ClaimedRecipient, d: DeliveryDecision, mail?: RecipientRes
 /** A compiled bulk mail is per bulk delivery, charset and version of the account (its From). */
 function composerKey(bulk: BulkDeliveryTable, charset: MailCharset, actx: AccountContext): string {
   return `${bulk.id}|${charset}|${actx.version}`;
+}
+
+/** For a promise whose failure is handled where it is awaited later. */
+function ignore(): undefined {
+  return undefined;
 }
 
 const SESSION_COMMANDS = new Set(['CONNECT', 'CONN', 'GREETING', 'STARTTLS', 'EHLO', 'HELO']);

@@ -207,6 +207,12 @@ class Worker implements SendWorker {
   readonly #committer: ResultCommitter;
   readonly #tokens: OAuthTokenService;
   readonly #accounts = new Map<string, AccountContext>();
+  /** reads under way, one per key for every session that asks meanwhile (at a worker's start, all of them at once) */
+  readonly #loads = {
+    accounts: new Map<string, Promise<AccountContext | undefined>>(),
+    bulks: new Map<string, Promise<BulkDeliveryTable>>(),
+    bulkStatuses: new Map<string, Promise<BulkStatus | null>>(),
+  };
   readonly #bulks = new Map<string, BulkDeliveryTable>();
   /** compiled templates per bulk delivery, charset and version of the account (its From); `ready` once compiled, taken without an await */
   readonly #composers = new Map<string, { compiling: Promise<CompiledBulkMail>; ready?: CompiledBulkMail }>();
@@ -390,6 +396,10 @@ class Worker implements SendWorker {
       return;
     }
     const session = this.#session(pool, actx);
+    // a new connection's handshake (connect, greeting, EHLO, STARTTLS, login) goes on while
+    // the first mail is composed; awaited before that mail goes to the session
+    let connecting = session.connected ? null : session.connect();
+    connecting?.catch(ignore);
     // the next bulk mail is composed while this one is on the wire
     const prepared = new Map<Unit, Promise<PreparedMail>>();
     const prepare = (u: Unit): Promise<PreparedMail> => {
@@ -484,6 +494,16 @@ class Worker implements SendWorker {
       }
       const next = units[i + 1];
       if (next?.bulkId) void prepare(next);
+      if (connecting) {
+        try {
+          await connecting;
+        } catch (err) {
+          // the login (or the connection) decides for every mail here, as a failed first send would
+          await this.#sessionFailed(err, units.slice(i), actx, pool);
+          return;
+        }
+        connecting = null;
+      }
 
       if (!(unit.bulkId && unit.perMinuteLimit !== null) && session.connected) {
         const sent: InFlight = { unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf }) };
@@ -677,9 +697,14 @@ class Worker implements SendWorker {
 
   // ---- caches ---------------------------------------------------------------------
 
-  async #accountContext(accountId: string): Promise<AccountContext | undefined> {
+  /** The account's context, read at most every ACCOUNT_CACHE_MS; sessions that need it at the same moment share one read. */
+  #accountContext(accountId: string): Promise<AccountContext | undefined> | AccountContext {
     const cached = this.#accounts.get(accountId);
     if (cached && Date.now() - cached.at < ACCOUNT_CACHE_MS) return cached;
+    return shared(this.#loads.accounts, accountId, (id) => this.#loadAccountContext(id));
+  }
+
+  async #loadAccountContext(accountId: string): Promise<AccountContext | undefined> {
     const service = new MailAccountService(this.#ctx);
     const row = await this.#ctx.repos.accounts.getRow(accountId);
     if (!row) return undefined;
@@ -723,14 +748,15 @@ class Worker implements SendWorker {
     }
   }
 
-  async #bulk(id: string): Promise<BulkDeliveryTable> {
-    let b = this.#bulks.get(id);
-    if (!b) {
-      b = await this.#ctx.repos.deliveries.getBulk(id);
-      if (!b) throw new MailError('COMMAND_FAILED', `bulk delivery ${id} is gone`, { kind: 'permanent' });
-      if (this.#bulks.size > 1000) this.#bulks.clear();
-      this.#bulks.set(id, b);
-    }
+  #bulk(id: string): Promise<BulkDeliveryTable> | BulkDeliveryTable {
+    return this.#bulks.get(id) ?? shared(this.#loads.bulks, id, (key) => this.#loadBulk(key));
+  }
+
+  async #loadBulk(id: string): Promise<BulkDeliveryTable> {
+    const b = await this.#ctx.repos.deliveries.getBulk(id);
+    if (!b) throw new MailError('COMMAND_FAILED', `bulk delivery ${id} is gone`, { kind: 'permanent' });
+    if (this.#bulks.size > 1000) this.#bulks.clear();
+    this.#bulks.set(id, b);
     return b;
   }
 
@@ -753,7 +779,11 @@ class Worker implements SendWorker {
   }
 
   /** A bulk delivery's status from the database (null: it is gone), kept and refreshed while its mail is sent. */
-  async #readBulkStatus(id: string): Promise<BulkStatus | null> {
+  #readBulkStatus(id: string): Promise<BulkStatus | null> {
+    return shared(this.#loads.bulkStatuses, id, (key) => this.#loadBulkStatus(key));
+  }
+
+  async #loadBulkStatus(id: string): Promise<BulkStatus | null> {
     const epoch = this.#bulkStatusEpoch;
     const status = (await this.#ctx.repos.deliveries.bulkStatuses([id])).get(id) ?? null;
     // a status set here meanwhile is newer than this read
@@ -859,6 +889,16 @@ function toResult(it: ClaimedRecipient, d: DeliveryDecision, mail?: RecipientRes
 /** A compiled bulk mail is per bulk delivery, charset and version of the account (its From). */
 function composerKey(bulk: BulkDeliveryTable, charset: MailCharset, actx: AccountContext): string {
   return `${bulk.id}|${charset}|${actx.version}`;
+}
+
+/** `load(key)` once at a time per key: whoever asks while it runs gets the same promise. */
+function shared<K, V>(loads: Map<K, Promise<V>>, key: K, load: (key: K) => Promise<V>): Promise<V> {
+  let p = loads.get(key);
+  if (!p) {
+    p = load(key).finally(() => loads.delete(key));
+    loads.set(key, p);
+  }
+  return p;
 }
 
 /** For a promise whose failure is handled where it is awaited later. */

@@ -29,6 +29,39 @@ test('a bulk delivery smaller than one claim is spread over every session of the
   assert.equal(smtp.mails.length, 120);
 });
 
+test('sessions that start together share one read of the account, the bulk delivery and its status', async (t) => {
+  const ctx = await contextFor(t, 'sqlite');
+  if (!ctx) return;
+  const later = cleanups(t);
+  const smtp = await startSmtpServer({});
+  later(() => smtp.close());
+  const f = await addSendingAccount(ctx, { port: smtp.port });
+  const bulk = new BulkDeliveryService(ctx);
+  const { id } = await bulk.create('test', { accountId: f.accountId, subject: 'Hi {{name}}', text: 'Dear {{name}}\n', recipientsCsv: csvOf(256) });
+  // count the worker's reads (each session asks for all three before its first mail)
+  const reads = { account: 0, bulk: 0, status: 0 };
+  const { accounts, deliveries } = ctx.repos;
+  const getRow = accounts.getRow.bind(accounts);
+  const getBulk = deliveries.getBulk.bind(deliveries);
+  const bulkStatuses = deliveries.bulkStatuses.bind(deliveries);
+  accounts.getRow = (accountId) => ((reads.account += accountId === f.accountId ? 1 : 0), getRow(accountId));
+  deliveries.getBulk = (bulkId) => ((reads.bulk += bulkId === id ? 1 : 0), getBulk(bulkId));
+  deliveries.bulkStatuses = (ids) => ((reads.status += ids.includes(id) ? 1 : 0), bulkStatuses(ids));
+  const w = startSendWorker(ctx, { sessions: 8, pollIntervalMs: 50 });
+  later(() => w.stop());
+  // (the server's count: the test's own bulk.get would read the bulk delivery too)
+  await waitFor('every mail at the server', async () => (smtp.mails.length === 256 ? true : undefined));
+  const counted = { ...reads };
+  assert.equal(smtp.connections, 8, 'every session sent');
+  // one read of the account's context (which reads its row three times: the row, the
+  // account, its login) well within ACCOUNT_CACHE_MS, not one per session (8 × 3); the
+  // status once, then by the refresh timer at most once per BULK_STATUS_CACHE_MS
+  assert.ok(counted.account <= 3, `the account's row was read ${counted.account} times`);
+  assert.equal(counted.bulk, 1, `the bulk delivery was read ${counted.bulk} times`);
+  assert.ok(counted.status <= 3, `its status was read ${counted.status} times`);
+  await waitFor('every result committed', async () => ((await bulk.get(id)).sent === 256 ? true : undefined));
+});
+
 test('stopping hands back at once what the worker claimed and did not send; the next worker sends each of those exactly once', async (t) => {
   const ctx = await contextFor(t, 'sqlite');
   if (!ctx) return;

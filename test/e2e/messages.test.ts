@@ -113,11 +113,28 @@ test('received mail: list, search, paging, Japanese and HTML mail, raw source', 
 
   await t.test('paging with the API cursors, and the other account', async () => {
     const rows = page.getByTestId('messages').locator('tbody tr');
+    // the next page's answer is held back: meanwhile the first page's rows stay, marked as
+    // such, and neither button takes another click (a second 次へ would reuse the old cursor)
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const nextPage = /\/api\/v1\/messages\?.*cursor=/;
+    await page.route(nextPage, async (route) => {
+      await held;
+      await route.continue();
+    });
     await page.getByRole('button', { name: '次へ' }).click();
-    await page.getByText('2ページ目').waitFor();
-    // the page label changes at the click, the rows when the next page has loaded: wait for
-    // its oldest mail (CI once counted the first page's 50 rows in between)
+    await page.locator('.pager').getByText('読み込み中…').waitFor();
+    assert.match((await page.locator('.pager').textContent()) ?? '', /2ページ目/);
+    assert.equal(await page.getByRole('button', { name: '次へ' }).isDisabled(), true);
+    assert.equal(await page.getByRole('button', { name: '前へ' }).isDisabled(), true);
+    assert.equal(await rows.count(), 50);
+    assert.match((await page.getByTestId('messages').getAttribute('class')) ?? '', /\bstale\b/);
+    release();
+    // then the next page's rows: its oldest mail
     await rows.filter({ hasText: 'Paging 0' }).waitFor();
+    await page.unroute(nextPage);
+    assert.equal(await page.locator('.pager').getByText('読み込み中…').count(), 0);
+    assert.doesNotMatch((await page.getByTestId('messages').getAttribute('class')) ?? '', /\bstale\b/);
     assert.equal(await rows.count(), 7);
     assert.equal(await page.getByRole('button', { name: '次へ' }).isDisabled(), true);
     assert.equal(await rows.last().locator('td').nth(2).textContent(), 'Paging 0');

@@ -10,6 +10,7 @@ import type { MailAccount, MailServer, Page as ApiPage } from '../api/types.ts';
 import type { BulkDelivery, BulkRecipient, SkippedRow } from '@yubin/send/schemas.ts';
 import { ErrorBanner, Notice } from '../components/form.tsx';
 import { ACCOUNTS, Page } from '../components/layout.tsx';
+import { Pager } from '../components/pager.tsx';
 import { useLoad } from '../components/use-load.ts';
 import { useI18n, type UiKey } from '../i18n/i18n.tsx';
 
@@ -289,10 +290,17 @@ function RecipientList({ id, tick }: { id: string; tick: number }) {
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const [pageNo, setPageNo] = useState(0);
   const cursor = cursors[pageNo];
-  const { data, error } = useLoad(
-    () => api<ApiPage<BulkRecipient>>('GET', `/api/v1/bulk-deliveries/${encodeURIComponent(id)}/recipients` + qs({ status: status || undefined, limit: RECIPIENTS_PAGE_SIZE, cursor })),
+  const loaded = useLoad(
+    async () => ({
+      cursor,
+      page: await api<ApiPage<BulkRecipient>>('GET', `/api/v1/bulk-deliveries/${encodeURIComponent(id)}/recipients` + qs({ status: status || undefined, limit: RECIPIENTS_PAGE_SIZE, cursor })),
+    }),
     [id, status, cursor, tick],
   );
+  const data = loaded.data?.page;
+  const error = loaded.error;
+  // another page's rows while this one loads (not the refresh of this page while it sends)
+  const turning = loaded.loading && loaded.data !== undefined && loaded.data.cursor !== cursor;
 
   function filter(next: RecipientStatus | '') {
     setStatus(next);
@@ -323,7 +331,7 @@ function RecipientList({ id, tick }: { id: string; tick: number }) {
       <ErrorBanner error={error} />
       {data ? (
         data.items.length ? (
-          <table className="list bulk-recipients" data-testid="recipients">
+          <table className={turning ? 'list bulk-recipients stale' : 'list bulk-recipients'} data-testid="recipients" aria-busy={turning}>
             <thead>
               <tr>
                 <th scope="col" className="num">
@@ -363,15 +371,7 @@ function RecipientList({ id, tick }: { id: string; tick: number }) {
         )
       ) : null}
       {pageNo > 0 || data?.nextCursor ? (
-        <div className="pager">
-          <button type="button" onClick={() => setPageNo(pageNo - 1)} disabled={pageNo === 0}>
-            {t('mail.prev')}
-          </button>
-          <span>{t('mail.page', { page: pageNo + 1 })}</span>
-          <button type="button" onClick={next} disabled={!data?.nextCursor}>
-            {t('mail.next')}
-          </button>
-        </div>
+        <Pager pageNo={pageNo} loading={turning} hasNext={!!data?.nextCursor} onPrev={() => setPageNo(pageNo - 1)} onNext={next} />
       ) : null}
     </>
   );

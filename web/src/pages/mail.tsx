@@ -8,6 +8,7 @@ import type { MailAccount, MessageSummary, Page as ApiPage } from '../api/types.
 import { ErrorBanner, Notice } from '../components/form.tsx';
 import { ClipIcon } from '../components/icons.tsx';
 import { Page } from '../components/layout.tsx';
+import { Pager } from '../components/pager.tsx';
 import { useLoad } from '../components/use-load.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 
@@ -74,10 +75,14 @@ function MessageList({ accountId, q, onSearch }: { accountId: string; q: string;
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const [pageNo, setPageNo] = useState(0);
   const cursor = cursors[pageNo];
-  const { data, error, loading } = useLoad(
-    () => api<ApiPage<MessageSummary>>('GET', '/api/v1/messages' + qs({ accountId, q: q || undefined, limit: PAGE_SIZE, cursor })),
+  const loaded = useLoad(
+    async () => ({ cursor, page: await api<ApiPage<MessageSummary>>('GET', '/api/v1/messages' + qs({ accountId, q: q || undefined, limit: PAGE_SIZE, cursor })) }),
     [accountId, q, cursor],
   );
+  const data = loaded.data?.page;
+  const error = loaded.error;
+  // the rows shown are another page's while this one loads
+  const turning = loaded.loading && loaded.data !== undefined && loaded.data.cursor !== cursor;
 
   useEffect(() => setInput(q), [q]);
 
@@ -107,7 +112,7 @@ function MessageList({ accountId, q, onSearch }: { accountId: string; q: string;
       <ErrorBanner error={error} />
       {data ? (
         data.items.length ? (
-          <table className="list" data-testid="messages" aria-busy={loading}>
+          <table className={turning ? 'list stale' : 'list'} data-testid="messages" aria-busy={loaded.loading}>
             <thead>
               <tr>
                 <th scope="col" className="clip-col">
@@ -139,15 +144,7 @@ function MessageList({ accountId, q, onSearch }: { accountId: string; q: string;
           <p className="empty">{t('mail.empty')}</p>
         )
       ) : null}
-      <div className="pager">
-        <button type="button" onClick={() => setPageNo(pageNo - 1)} disabled={pageNo === 0}>
-          {t('mail.prev')}
-        </button>
-        <span>{t('mail.page', { page: pageNo + 1 })}</span>
-        <button type="button" onClick={next} disabled={!data?.nextCursor}>
-          {t('mail.next')}
-        </button>
-      </div>
+      <Pager pageNo={pageNo} loading={turning} hasNext={!!data?.nextCursor} onPrev={() => setPageNo(pageNo - 1)} onNext={next} />
     </>
   );
 }

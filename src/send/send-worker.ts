@@ -226,6 +226,8 @@ class Worker implements SendWorker {
   /** bulk deliveries the send path asked about since the last refresh */
   readonly #bulkStatusAsked = new Set<string>();
   #bulkStatusTimer: NodeJS.Timeout | undefined;
+  /** a refresh is under way (a slow database: the next tick skips rather than overtakes it) */
+  #bulkStatusRefreshing = false;
   /** bumped by a status set here (a pause after a refused login): a refresh read before it is not applied */
   #bulkStatusEpoch = 0;
   /** servers whose window is full, until when */
@@ -797,6 +799,16 @@ class Worker implements SendWorker {
 
   /** Read again the statuses asked for since the last refresh; forget the others (asked for again, they are read on the spot). */
   async #refreshBulkStatuses(): Promise<void> {
+    if (this.#bulkStatusRefreshing) return;
+    this.#bulkStatusRefreshing = true;
+    try {
+      await this.#refreshBulkStatusesNow();
+    } finally {
+      this.#bulkStatusRefreshing = false;
+    }
+  }
+
+  async #refreshBulkStatusesNow(): Promise<void> {
     for (const id of this.#bulkStatus.keys()) if (!this.#bulkStatusAsked.has(id)) this.#bulkStatus.delete(id);
     const ids = [...this.#bulkStatusAsked];
     this.#bulkStatusAsked.clear();

@@ -302,6 +302,39 @@ test('pause holds the rest, resume goes on, cancel cancels what is not sent', as
   await assert.rejects(bulk.pause('test', id), (err: Error & { code?: string }) => err.code === 'CONFLICT');
 });
 
+test('a pause reaches mail the worker has already claimed: within BULK_STATUS_CACHE_MS it sends no more of it and hands it back', async (t) => {
+  const ctx = await sqliteContext(t);
+  if (!ctx) return;
+  // 30 ms per mail: the first claim (all 100) takes seconds to send
+  const smtp = await startSmtpServer({ onMailFrom: (_address, _session, cb) => void setTimeout(() => cb(), 30) });
+  later(t, () => smtp.close());
+  const f = await addSendingAccount(ctx, { port: smtp.port });
+  const bulk = new BulkDeliveryService(ctx);
+  const csv = ['email', ...Array.from({ length: 100 }, (_, i) => `c${i}@example.net`)].join('\n');
+  const { id } = await bulk.create('test', { accountId: f.accountId, subject: 's', text: 't', recipientsCsv: csv });
+  const w = worker(t, ctx, { sessions: 1 });
+  await waitFor('a few mails sent', async () => (smtp.mails.length >= 5 ? true : undefined));
+  await bulk.pause('test', id);
+  // the worker's status of it is at most 500 ms old: some mails more, then none
+  await new Promise((r) => setTimeout(r, 1_000));
+  const atServer = smtp.mails.length;
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(smtp.mails.length, atServer, 'mail of the paused bulk delivery was still being sent');
+  assert.ok(atServer < 60, `${atServer} of 100 sent`);
+  // what it had claimed and not sent is queued again, not left 'sending'
+  const b = await waitFor('the rest handed back', async () => {
+    const now = await bulk.get(id);
+    return (await bulk.recipients(id, { status: 'sending' })).items.length === 0 ? now : undefined;
+  });
+  assert.equal(b.sent, atServer);
+  assert.equal(b.pending, 100 - atServer);
+  await bulk.resume('test', id);
+  await bulkUntil(ctx, id, (x) => x.status === 'done');
+  assert.equal(smtp.mails.length, 100);
+  assert.equal(new Set(smtp.mails.map((m) => m.to.join())).size, 100, 'a mail was sent twice');
+  await w.stop();
+});
+
 test('bulk mail: one recipient in To per mail, merge fields from the row (HTML escaped), a stable Message-ID per delivery', async (t) => {
   const ctx = await sqliteContext(t);
   if (!ctx) return;

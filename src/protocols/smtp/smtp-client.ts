@@ -62,6 +62,8 @@ export interface SmtpLogger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+  /** pino's: whether `debug` writes anything (when it does not, nodemailer is given no logger) */
+  isLevelEnabled?(level: string): boolean;
 }
 
 export interface SmtpTimeouts {
@@ -284,7 +286,9 @@ export class SmtpSession {
       connectionTimeout: this.#timeouts.connection,
       greetingTimeout: this.#timeouts.greeting,
       socketTimeout: this.#timeouts.socket,
-      logger: this.#log ? wireLogger(this.#log) : false,
+      // nodemailer builds and formats each log line before the logger sees it: none at all
+      // unless our debug level is on
+      logger: this.#log && this.#log.isLevelEnabled?.('debug') !== false ? wireLogger(this.#log) : false,
       transactionLog: this.#opts.transcript === true,
     });
     const link: Link = { conn, open: true };

@@ -196,6 +196,20 @@ test('the logger never sees a password or an access token, even with the transcr
   }
 });
 
+test('nodemailer logs the handshake only when the logger\'s debug level is on (no log lines built for nothing)', async (t) => {
+  const server = await startSmtpServer({});
+  t.after(() => server.close());
+  const wireLines = (log: ReturnType<typeof captureLogger>) => log.entries.filter((e) => (e.obj as { event?: string }).event === 'smtp.wire').length;
+  const off = Object.assign(captureLogger(), { isLevelEnabled: (level: string) => level !== 'debug' && level !== 'trace' });
+  const on = Object.assign(captureLogger(), { isLevelEnabled: () => true });
+  assert.equal((await sendMail(options(server.port, { logger: off }), ENVELOPE, message())).sent, true);
+  assert.equal((await sendMail(options(server.port, { logger: on }), ENVELOPE, message())).sent, true);
+  assert.equal(wireLines(off), 0);
+  assert.ok(wireLines(on) > 0, 'the handshake is logged at debug');
+  // the connection's own events are there either way
+  assert.ok(off.entries.some((e) => (e.obj as { event?: string }).event === 'smtp.connect.done'));
+});
+
 // ---- size limits -----------------------------------------------------------------------------
 
 test('maxMessageBytes refuses a larger message before connecting', async (t) => {

@@ -29,11 +29,13 @@ import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
 import { mailLogin, serverForAccount } from '../oauth/mail-login.ts';
 import { OAuthTokenService } from '../oauth/token-service.ts';
-import type { BulkStatus, ClaimedRecipient, RecipientResult } from '../store/deliveries.ts';
+import type { ClaimedRecipient, RecipientResult } from '../store/deliveries.ts';
 import type { BulkDeliveryTable } from '../store/schema.ts';
+import { BulkStatusCache } from './bulk-status-cache.ts';
 import { compileBulkMail, type CompiledBulkMail } from './compose-delivery.ts';
 import { decideDelivery, type DeliveryDecision } from './outcome.ts';
 import { ResultCommitter } from './result-committer.ts';
+import { shared } from './shared-load.ts';
 import { smtpOptionsFor, type SmtpExtras } from './smtp-options.ts';
 import { onSendWork } from './wake.ts';
 
@@ -211,25 +213,12 @@ class Worker implements SendWorker {
   readonly #loads = {
     accounts: new Map<string, Promise<AccountContext | undefined>>(),
     bulks: new Map<string, Promise<BulkDeliveryTable>>(),
-    bulkStatuses: new Map<string, Promise<BulkStatus | null>>(),
   };
   readonly #bulks = new Map<string, BulkDeliveryTable>();
   /** compiled templates per bulk delivery, charset and version of the account (its From); `ready` once compiled, taken without an await */
   readonly #composers = new Map<string, { compiling: Promise<CompiledBulkMail>; ready?: CompiledBulkMail }>();
-  /**
-   * Statuses of the bulk deliveries being sent (null: gone), read by the send path without
-   * an await; a timer reads them again every BULK_STATUS_CACHE_MS (#refreshBulkStatuses) and
-   * forgets those no mail asked for since. Not on the send path: a stale entry taking the
-   * await there once every 500 ms made V8 throw #sendForAccount's optimized code away.
-   */
-  readonly #bulkStatus = new Map<string, BulkStatus | null>();
-  /** bulk deliveries the send path asked about since the last refresh */
-  readonly #bulkStatusAsked = new Set<string>();
-  #bulkStatusTimer: NodeJS.Timeout | undefined;
-  /** a refresh is under way (a slow database: the next tick skips rather than overtakes it) */
-  #bulkStatusRefreshing = false;
-  /** bumped by a status set here (a pause after a refused login): a refresh read before it is not applied */
-  #bulkStatusEpoch = 0;
+  /** the statuses of the bulk deliveries being sent, taken without an await (pause, cancel) */
+  readonly #bulkStatus: BulkStatusCache;
   /** servers whose window is full, until when */
   readonly #throttledUntil = new Map<string, number>();
   readonly #sleepers = new Set<() => void>();
@@ -261,6 +250,10 @@ class Worker implements SendWorker {
     this.#extras = { ca: opts.ca };
     this.#deliveryId = opts.deliveryId;
     this.#committer = new ResultCommitter(ctx.repos.deliveries, this.holder, this.#log);
+    this.#bulkStatus = new BulkStatusCache((ids) => ctx.repos.deliveries.bulkStatuses(ids), {
+      intervalMs: BULK_STATUS_CACHE_MS,
+      onRefreshError: (err) => this.#log.warn({ event: 'send.bulk_status.failed', err }, 'could not read the status of bulk deliveries'),
+    });
     this.#tokens = new OAuthTokenService(ctx, { holder: `${this.holder}:oauth` });
   }
 
@@ -283,7 +276,7 @@ class Worker implements SendWorker {
     await this.#refilling?.catch(() => undefined);
     await this.#release(this.#claimed.splice(0));
     clearInterval(this.#heartbeat);
-    clearInterval(this.#bulkStatusTimer);
+    this.#bulkStatus.close();
     await this.#committer.close();
     this.#log.info({ event: 'send.worker.stop' }, 'send worker stopped');
   }
@@ -471,9 +464,8 @@ class Worker implements SendWorker {
       }
       if (unit.bulkId) {
         // read at most BULK_STATUS_CACHE_MS ago: no await (one per mail otherwise)
-        this.#bulkStatusAsked.add(unit.bulkId);
         const known = this.#bulkStatus.get(unit.bulkId);
-        const status = known === undefined ? await this.#readBulkStatus(unit.bulkId) : known;
+        const status = known === undefined ? await this.#bulkStatus.load(unit.bulkId) : known;
         if (status === 'cancelled') {
           await this.#committer.push(unit.items.map((it) => ({ id: it.id, deliveryId: it.deliveryId, bulkId: it.bulkId, status: 'cancelled', attempted: false })));
           continue;
@@ -656,8 +648,7 @@ class Worker implements SendWorker {
     const repo = this.#ctx.repos.deliveries;
     await repo.flagAuthFailure(actx.account.id, error.code, error.response ?? error.message, now);
     const paused = await repo.pauseBulksOfAccount(actx.account.id, 'auth_failed', now);
-    this.#bulkStatusEpoch++;
-    for (const id of paused) this.#bulkStatus.set(id, 'paused');
+    this.#bulkStatus.set(paused, 'paused');
     this.#log.warn(
       { event: 'send.auth.failed', accountId: actx.account.id, code: error.code, response: error.response, pausedBulkDeliveries: paused },
       'the SMTP server refused the account’s login; its bulk deliveries are paused',
@@ -780,57 +771,6 @@ class Worker implements SendWorker {
     return c.compiling;
   }
 
-  /** A bulk delivery's status from the database (null: it is gone), kept and refreshed while its mail is sent. */
-  #readBulkStatus(id: string): Promise<BulkStatus | null> {
-    return shared(this.#loads.bulkStatuses, id, (key) => this.#loadBulkStatus(key));
-  }
-
-  async #loadBulkStatus(id: string): Promise<BulkStatus | null> {
-    const epoch = this.#bulkStatusEpoch;
-    const status = (await this.#ctx.repos.deliveries.bulkStatuses([id])).get(id) ?? null;
-    // a status set here meanwhile is newer than this read
-    if (epoch === this.#bulkStatusEpoch || !this.#bulkStatus.has(id)) this.#bulkStatus.set(id, status);
-    if (!this.#bulkStatusTimer && !this.#stopping) {
-      this.#bulkStatusTimer = setInterval(() => void this.#refreshBulkStatuses(), BULK_STATUS_CACHE_MS);
-      this.#bulkStatusTimer.unref();
-    }
-    return this.#bulkStatus.get(id) ?? null;
-  }
-
-  /** Read again the statuses asked for since the last refresh; forget the others (asked for again, they are read on the spot). */
-  async #refreshBulkStatuses(): Promise<void> {
-    if (this.#bulkStatusRefreshing) return;
-    this.#bulkStatusRefreshing = true;
-    try {
-      await this.#refreshBulkStatusesNow();
-    } finally {
-      this.#bulkStatusRefreshing = false;
-    }
-  }
-
-  async #refreshBulkStatusesNow(): Promise<void> {
-    for (const id of this.#bulkStatus.keys()) if (!this.#bulkStatusAsked.has(id)) this.#bulkStatus.delete(id);
-    const ids = [...this.#bulkStatusAsked];
-    this.#bulkStatusAsked.clear();
-    if (ids.length === 0) {
-      clearInterval(this.#bulkStatusTimer);
-      this.#bulkStatusTimer = undefined;
-      return;
-    }
-    const epoch = this.#bulkStatusEpoch;
-    let read: Map<string, BulkStatus>;
-    try {
-      read = await this.#ctx.repos.deliveries.bulkStatuses(ids);
-    } catch (err) {
-      // unreadable: forgotten, so that the send path reads them itself (and meets the error there)
-      this.#log.warn({ event: 'send.bulk_status.failed', err }, 'could not read the status of bulk deliveries');
-      for (const id of ids) this.#bulkStatus.delete(id);
-      return;
-    }
-    if (epoch !== this.#bulkStatusEpoch) return; // a status set here meanwhile is newer; the next refresh reads it
-    for (const id of ids) if (this.#bulkStatus.has(id)) this.#bulkStatus.set(id, read.get(id) ?? null);
-  }
-
   // ---- leases and sleeping --------------------------------------------------------
 
   async #renewLeases(): Promise<void> {
@@ -901,16 +841,6 @@ function toResult(it: ClaimedRecipient, d: DeliveryDecision, mail?: RecipientRes
 /** A compiled bulk mail is per bulk delivery, charset and version of the account (its From). */
 function composerKey(bulk: BulkDeliveryTable, charset: MailCharset, actx: AccountContext): string {
   return `${bulk.id}|${charset}|${actx.version}`;
-}
-
-/** `load(key)` once at a time per key: whoever asks while it runs gets the same promise. */
-function shared<K, V>(loads: Map<K, Promise<V>>, key: K, load: (key: K) => Promise<V>): Promise<V> {
-  let p = loads.get(key);
-  if (!p) {
-    p = load(key).finally(() => loads.delete(key));
-    loads.set(key, p);
-  }
-  return p;
 }
 
 /** For a promise whose failure is handled where it is awaited later. */

@@ -250,7 +250,10 @@ test(`three yubin worker processes, ${ACCOUNTS} accounts on one Dovecot, Postgre
   t.diagnostic(`phase 3 took ${Date.now() - phase3} ms`);
   const phase4 = Date.now();
   // ---- 4: SIGTERM while receiving a big mailbox and sending -------------------------------
-  const proxy = await startFaultProxy({ host: '127.0.0.1', port: bed.ports.pop3 }, { delayMs: 10 });
+  // 50 ms per chunk from Dovecot (~25 chunks of up to 64 KiB): the mailbox takes over a second,
+  // so the SIGTERM below lands inside it even when the test's poll comes late (with 10 ms, CI
+  // once saw all 1,500 mails stored before the first poll noticed any)
+  const proxy = await startFaultProxy({ host: '127.0.0.1', port: bed.ports.pop3 }, { delayMs: 50 });
   t.after(() => proxy.close());
   const slowServer = await new MailServerService(ctx).add('test', {
     name: 'dovecot, slowed',

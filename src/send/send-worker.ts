@@ -741,8 +741,9 @@ class Worker implements SendWorker {
     }
   }
 
-  #bulk(id: string): Promise<BulkDeliveryTable> | BulkDeliveryTable {
-    return this.#bulks.get(id) ?? shared(this.#loads.bulks, id, (key) => this.#loadBulk(key));
+  /** The bulk delivery from the database (its only caller took it from #bulks when there). */
+  #bulk(id: string): Promise<BulkDeliveryTable> {
+    return shared(this.#loads.bulks, id, (key) => this.#loadBulk(key));
   }
 
   async #loadBulk(id: string): Promise<BulkDeliveryTable> {

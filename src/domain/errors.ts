@@ -6,6 +6,8 @@ import { fieldLabel, t } from '../i18n/index.ts';
 
 export type AppErrorCode =
   | 'VALIDATION'
+  | 'BAD_REQUEST'
+  | 'BAD_URL'
   | 'NOT_FOUND'
   | 'PRESET_IMMUTABLE'
   | 'SERVER_IN_USE'
@@ -25,6 +27,8 @@ export type AppErrorCode =
 
 export const STATUS_BY_CODE: Record<AppErrorCode, number> = {
   VALIDATION: 400,
+  BAD_REQUEST: 400,
+  BAD_URL: 400,
   MALFORMED_JSON: 400,
   NOT_FOUND: 404,
   PRESET_IMMUTABLE: 409,

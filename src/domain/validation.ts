@@ -101,6 +101,10 @@ function issueFor(root: TSchema, path: string, errors: TypeBoxError[]): FieldIss
       return { path, key: 'validation.enum', params: { allowed: JSON.stringify(first.params.allowedValue ?? first.params.allowedValues) } };
     case 'pattern':
       return { path, key: (s?.['x-error'] as MessageKey) ?? 'validation.controlChars' };
+    case 'minItems':
+      return first.params.limit === 1 ? { path, key: 'validation.minItemsOne' } : { path, key: 'validation.minItems', params: { limit: first.params.limit } };
+    case 'maxItems':
+      return { path, key: 'validation.maxItems', params: { limit: first.params.limit } };
     default:
       return { path, key: 'validation.type.null' };
   }

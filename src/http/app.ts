@@ -45,6 +45,11 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
     bodyLimit: BODY_LIMIT,
     trustProxy: false,
     ajv: undefined,
+    // ids are 36 characters, but a suppressed mail address in a path can be up to 1,000
+    // percent-encoded: Fastify's default of 100 answered 414 and made such an address undeletable
+    routerOptions: { maxParamLength: 4096 },
+    // a path Fastify cannot decode (`%ZZ`) gets our error shape in the request's language
+    frameworkErrors: (err, req, reply) => handleError(err, req, reply),
   });
   const services = {
     servers: new MailServerService(ctx),
@@ -67,6 +72,22 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   // Responses are plain JSON.stringify: schemas document them, services shape them.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(handleError);
+  // JSON in UTF-8 only: Fastify's own parser ignored `charset=shift_jis` and turned bytes that
+  // are not UTF-8 into U+FFFD, which was then stored as mojibake with a 200
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
+    if (charset && !/^utf-?8$/i.test(charset)) return done(new AppError('UNSUPPORTED_MEDIA_TYPE', 'validation.jsonCharset', { charset: charset.slice(0, 40) }), undefined);
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      return done(new AppError('MALFORMED_JSON', 'validation.jsonUtf8'), undefined);
+    }
+    parseJson(req, text, done);
+  });
   // filled in once the static files are registered, at the end
   const web: { ui?: WebUi } = {};
   app.setNotFoundHandler((req, reply) => {

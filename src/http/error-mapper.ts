@@ -21,6 +21,10 @@ export function toAppError(err: unknown, bodyLimit = BODY_LIMIT): AppError | und
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AppError('UNSUPPORTED_MEDIA_TYPE', 'error.unsupportedMediaType');
+    case 'FST_ERR_ROUTE_MISSING_CONTENT_TYPE':
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'error.unsupportedMediaType');
+    case 'FST_ERR_BAD_URL':
+      return new AppError('BAD_URL', 'error.badUrl', { url: /'(.*)'/.exec(e.message)?.[1]?.slice(0, 200) ?? '' });
     case 'FST_CSRF_MISSING_SECRET':
     case 'FST_CSRF_INVALID_TOKEN':
       return new AppError('CSRF', 'error.csrf');
@@ -45,7 +49,7 @@ export function handleError(err: unknown, req: FastifyRequest, reply: FastifyRep
   if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
     // a client error Fastify found that we have no code for: keep the status
     req.log.info({ err: e }, 'http.client_error');
-    reply.status(e.statusCode).send({ error: { code: e.code ?? 'BAD_REQUEST', message: e.message } });
+    reply.status(e.statusCode).send({ error: { code: e.code ?? 'BAD_REQUEST', message: t(lang, 'error.clientError', { status: e.statusCode, detail: e.message }) } });
     return;
   }
   req.log.error({ err }, 'http.internal_error');

@@ -30,6 +30,12 @@ export function fieldLabel(lang: Lang, path: string): string {
     const label = own(fields, parts.slice(i).join('.'));
     if (label) return label;
   }
+  // to.0, addresses.12 …: the list's label and which entry (1-based, as a user counts)
+  const item = /^(.+)\.(\d+)$/.exec(path);
+  if (item) {
+    const n = Number(item[2]) + 1;
+    return lang === 'ja' ? `${fieldLabel(lang, item[1]!)}の${n}件目` : `${fieldLabel(lang, item[1]!)} (entry ${n})`;
+  }
   return path || (lang === 'ja' ? 'リクエスト' : 'request');
 }
 

@@ -11,6 +11,6 @@ export function encodeCursor(at: string, id: string): string {
 /** A cursor this server did not make is a 400 naming `cursor`, never a database error. */
 export function decodeCursor(cursor: string): [string, string] {
   const [at = '', id = '', ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (rest.length || !ISO.test(at) || !ID.test(id)) throw new ValidationError([{ path: 'cursor', key: 'validation.type.null' }]);
+  if (rest.length || !ISO.test(at) || !ID.test(id)) throw new ValidationError([{ path: 'cursor', key: 'validation.cursor' }]);
   return [at, id];
 }

@@ -232,6 +232,47 @@ describe('bad input', { concurrency: true }, () => {
       assert.deepEqual(failures, []);
     });
 
+    test(`${engine}: what Fastify itself refuses (a bad %-escape, a body that is not UTF-8 JSON) and list lengths get our error shape in both languages`, async (t) => {
+      const h = await harness(t, engine);
+      if (!h) return;
+      const state = await setup(h);
+      const before = await snapshot(h);
+      const sjis = Buffer.from([0x7b, 0x22, 0x6e, 0x61, 0x6d, 0x65, 0x22, 0x3a, 0x22, 0x83, 0x65, 0x83, 0x58, 0x83, 0x67, 0x22, 0x7d]); // {"name":"テスト"} in Shift_JIS
+      const cases: { what: string; request: CallOptions; status: number; code: string; path?: string; words: { ja: string; en: string } }[] = [
+        { what: 'a %-escape that is not one', request: { url: `${SERVERS}/%ZZ` }, status: 400, code: 'BAD_URL', words: { ja: 'URL', en: 'URL' } },
+        { what: 'JSON in Shift_JIS, said so', request: { method: 'PATCH', url: `${SERVERS}/${state.isp.id}`, raw: sjis, headers: { 'content-type': 'application/json; charset=shift_jis' } }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', words: { ja: 'UTF-8', en: 'UTF-8' } },
+        { what: 'JSON in Shift_JIS, not said', request: { method: 'PATCH', url: `${SERVERS}/${state.isp.id}`, raw: sjis }, status: 400, code: 'MALFORMED_JSON', words: { ja: 'UTF-8', en: 'UTF-8' } },
+        { what: 'no addresses to suppress', request: { method: 'POST', url: '/api/v1/suppressions', body: { addresses: [] } }, status: 400, code: 'VALIDATION', path: 'addresses', words: { ja: '1件以上', en: 'at least one' } },
+        { what: 'a cursor this server did not give out', request: { url: '/api/v1/audit-log?cursor=garbage' }, status: 400, code: 'VALIDATION', path: 'cursor', words: { ja: 'ページ位置', en: 'page position' } },
+        { what: 'the second To address is a number', request: { method: 'POST', url: '/api/v1/deliveries', body: { accountId: state.account.id, to: ['a@example.com', 5], subject: 's', text: 't' } }, status: 400, code: 'VALIDATION', path: 'to.1', words: { ja: '宛先（To）の2件目', en: 'to (entry 2)' } },
+      ];
+      const failures: string[] = [];
+      for (const c of cases) {
+        for (const lang of ['ja', 'en'] as const) {
+          const res = await api(h, { ...c.request, lang });
+          try {
+            const err = assertError(res, c.status, c.code);
+            const message: string = c.path ? (err.fields as Json[]).find((f) => f.path === c.path)?.message ?? `no field ${c.path} in ${res.raw}` : err.message;
+            if (lang === 'ja') assert.match(err.message, JAPANESE, err.message);
+            else assert.doesNotMatch(err.message, JAPANESE, err.message);
+            assert.ok(message.toLowerCase().includes(c.words[lang].toLowerCase()), `${message} lacks ${c.words[lang]}`);
+          } catch (e) {
+            failures.push(`${c.what} (${lang}): ${(e as Error).message.split('\n')[0]}`);
+          }
+        }
+      }
+      assert.deepEqual(failures, []);
+      assert.deepEqual(await snapshot(h), before);
+
+      // a suppressed address longer than Fastify's default 100-character path parameter can be removed again
+      const long = `${'a'.repeat(64)}@${'b'.repeat(60)}.example.com`;
+      assert.equal((await api(h, { method: 'POST', url: '/api/v1/suppressions', body: { addresses: [long] } })).status, 200);
+      const removed = await api(h, { method: 'DELETE', url: `/api/v1/suppressions/${encodeURIComponent(long)}` });
+      assert.ok(removed.status < 300, `${removed.status} ${removed.raw}`);
+      const list = await api(h, { url: '/api/v1/suppressions' });
+      assert.deepEqual(list.json.items, []);
+    });
+
     test(`${engine}: unexpected characters in ids, cursors and user names are client errors, not 500`, async (t) => {
       // PostgreSQL refuses a NUL in a text parameter ("invalid byte sequence
       // for encoding UTF8: 0x00"); the API must answer 4xx, never 500.

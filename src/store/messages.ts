@@ -2,7 +2,7 @@
 // scale-out reads the same store and no single value gets huge), the UIDs each
 // account has stored, oversize notices and the deletion log.
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { MailMetadata } from '../mail/metadata.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { uuidv7 } from './ids.ts';
@@ -308,13 +308,10 @@ export class MessageRepository {
     if (opts.accountId) query = query.where('account_id', '=', opts.accountId);
     if (opts.q) {
       const like = `%${opts.q.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
-      query = query.where((eb) =>
-        eb.or([
-          eb(eb.fn('lower', ['subject']), 'like', like.toLowerCase()),
-          eb(eb.fn('lower', ['from_address']), 'like', like.toLowerCase()),
-          eb(eb.fn('lower', ['from_name']), 'like', like.toLowerCase()),
-        ]),
-      );
+      // ESCAPE spelled out: PostgreSQL's default escape is the backslash, SQLite has none (a
+      // search for "50%" or "off_now" then matched any character there, or nothing)
+      const pattern = like.toLowerCase();
+      query = query.where(sql<boolean>`(lower(subject) like ${pattern} escape '\\' or lower(from_address) like ${pattern} escape '\\' or lower(from_name) like ${pattern} escape '\\')`);
     }
     if (opts.cursor) {
       const [at, id] = decodeCursor(opts.cursor);

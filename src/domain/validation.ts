@@ -131,7 +131,8 @@ function resolve(root: TSchema, schemaPath: string): Record<string, unknown> | u
   return node;
 }
 
-const UNSAFE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** A NUL or a lone surrogate: text no user typed, that the engines refuse or store differently. */
+export const UNSAFE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Strings anywhere in `value` that hold a NUL or a lone surrogate, as field issues. */
 export function unsafeTextIssues(value: unknown, path = '', out: FieldIssue[] = [], depth = 0): FieldIssue[] {

@@ -85,6 +85,7 @@ export const ja = {
     'bulk.csv.fieldCount': '宛先CSVの{row}行目（ファイルの{line}行目）: 項目が{actual}個あります（見出し行は{expected}個）。',
     'bulk.csv.emptyHeader': '宛先CSVが空です。1行目に見出しを書いてください。',
     'bulk.csv.duplicateHeader': '宛先CSVの見出しに「{column}」が2回以上あります。',
+    'bulk.csv.unsafeText': '宛先CSVの{line}行目にNUL文字（または壊れたUTF-16）があります。テキスト（CSV UTF-8 または Shift_JIS）として保存し直してください。',
     'bulk.csv.moreErrors': '宛先CSVにはほかに{count}件の誤りがあります。',
     'bulk.csv.noAddressColumn': '宛先CSVにメールアドレスの列がありません。見出しを email か メールアドレス にするか、列を指定してください。見出し: {columns}',
     'bulk.csv.tooManyRows': '宛先は{max}件までです（{count}件あります）。',

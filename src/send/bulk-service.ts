@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { uuidv7 } from '../store/ids.ts';
 import { AppError, MessageRef, ValidationError, type FieldIssue } from '../domain/errors.ts';
-import { validateSchema } from '../domain/validation.ts';
+import { UNSAFE_TEXT, validateSchema } from '../domain/validation.ts';
 import type { Lang, MessageKey } from '../i18n/index.ts';
 import { t } from '../i18n/index.ts';
 import { compileTemplate, templateFields } from '../mail/template.ts';
@@ -81,6 +81,12 @@ export class BulkDeliveryService {
       else text = decodeCsv(Buffer.from(b64, 'base64')).text;
     } else issues.push({ path: 'recipientsCsv', key: 'bulk.csvRequired' });
     if (text === undefined) throw new ValidationError(issues);
+    // a CSV file (base64, or read by the CLI) is checked here: the API checks only JSON strings
+    const unsafe = text.search(UNSAFE_TEXT);
+    if (unsafe >= 0) {
+      const line = (text.slice(0, unsafe).match(/\r\n|\r|\n/g)?.length ?? 0) + 1;
+      throw new ValidationError([...issues, { path: input.recipientsCsvBase64 !== undefined ? 'recipientsCsvBase64' : 'recipientsCsv', key: 'bulk.csv.unsafeText', params: { line } }]);
+    }
 
     const table = parseCsv(text);
     if (table.errors.length) {

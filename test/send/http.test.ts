@@ -98,6 +98,19 @@ test('a request body over a route’s own limit is a 413 quoting that route’s 
   assert.match(global.json.error.message, /limit 1048576 bytes/);
 });
 
+test('POST /api/v1/bulk-deliveries: a NUL in a CSV file (base64) is refused with its line, and nothing is stored', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const csv = 'email,name\r\nok@example.com,A\r\nnul@example.com,"a\u0000b"\r\n';
+  for (const lang of ['ja', 'en'] as const) {
+    const res = await api(s.h, { method: 'POST', url: '/api/v1/bulk-deliveries', lang, body: { accountId: s.accountId, subject: 'Hi {{name}}', text: 't', recipientsCsvBase64: Buffer.from(csv).toString('base64') } });
+    assert.equal(res.status, 400, res.raw);
+    const field = res.json.error.fields.find((f: Json) => f.path === 'recipientsCsvBase64');
+    assert.match(field.message, lang === 'ja' ? /3行目にNUL/ : /NUL character .* on line 3/);
+  }
+  assert.equal((await s.h.ctx.db.kysely.selectFrom('bulk_deliveries').select('id').execute()).length, 0, 'nothing was queued');
+});
+
 test('POST /api/v1/bulk-deliveries: Shift_JIS CSV, skipped rows reported, progress on GET', async (t) => {
   const s = await setup(t);
   if (!s) return;

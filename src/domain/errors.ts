@@ -23,7 +23,8 @@ export type AppErrorCode =
   | 'RECEIVE_BUSY'
   | 'OAUTH_NOT_CONFIGURED'
   | 'OAUTH_NOT_PRESET'
-  | 'OAUTH_CALLBACK';
+  | 'OAUTH_CALLBACK'
+  | 'OAUTH_DISCOVERY';
 
 export const STATUS_BY_CODE: Record<AppErrorCode, number> = {
   VALIDATION: 400,
@@ -38,6 +39,8 @@ export const STATUS_BY_CODE: Record<AppErrorCode, number> = {
   OAUTH_NOT_CONFIGURED: 409,
   OAUTH_NOT_PRESET: 409,
   OAUTH_CALLBACK: 400,
+  // the provider's discovery document (an upstream server) could not be read or used
+  OAUTH_DISCOVERY: 502,
   SETUP_DONE: 409,
   UNAUTHENTICATED: 401,
   SETUP_TOKEN: 403,

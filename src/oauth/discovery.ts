@@ -9,13 +9,42 @@ export const DISCOVERY_CACHE_MS = 60 * 60_000;
 
 const cache = new Map<string, { at: number; endpoints: Partial<OAuthEndpoints> }>();
 
-/** The endpoints the document names; throws when it cannot be read. */
+/** Why a discovery document could not be used. */
+export type DiscoveryFailure = 'timeout' | 'unreachable' | 'http' | 'notJson' | 'noTokenEndpoint';
+
+export class DiscoveryError extends Error {
+  override readonly name = 'DiscoveryError';
+  constructor(
+    readonly url: string,
+    readonly failure: DiscoveryFailure,
+    /** the HTTP status, or the network error's message */
+    readonly detail: string = '',
+  ) {
+    super(`discovery document ${url}: ${failure}${detail ? ` (${detail})` : ''}`);
+  }
+}
+
+/** The endpoints the document names; a DiscoveryError when it cannot be read or used. */
 export async function discoverEndpoints(url: string, now = Date.now()): Promise<Partial<OAuthEndpoints>> {
   const hit = cache.get(url);
   if (hit && now - hit.at < DISCOVERY_CACHE_MS) return hit.endpoints;
-  const res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(DISCOVERY_TIMEOUT) });
-  if (!res.ok) throw new Error(`discovery document ${url}: HTTP ${res.status}`);
-  const doc = (await res.json()) as Record<string, unknown>;
+  let doc: Record<string, unknown>;
+  try {
+    const res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(DISCOVERY_TIMEOUT) });
+    if (!res.ok) throw new DiscoveryError(url, 'http', String(res.status));
+    const text = await res.text();
+    try {
+      doc = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new DiscoveryError(url, 'notJson');
+    }
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new DiscoveryError(url, 'notJson');
+  } catch (err) {
+    if (err instanceof DiscoveryError) throw err;
+    const e = err as Error & { cause?: Error };
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new DiscoveryError(url, 'timeout', `${DISCOVERY_TIMEOUT / 1000} s`);
+    throw new DiscoveryError(url, 'unreachable', e.cause?.message ?? e.message);
+  }
   const str = (k: string) => (typeof doc[k] === 'string' ? (doc[k] as string) : undefined);
   const endpoints: Partial<OAuthEndpoints> = {};
   const pairs: [keyof OAuthEndpoints, string][] = [
@@ -29,7 +58,7 @@ export async function discoverEndpoints(url: string, now = Date.now()): Promise<
     const v = str(key);
     if (v) endpoints[name] = v;
   }
-  if (!endpoints.token) throw new Error(`discovery document ${url} has no token_endpoint`);
+  if (!endpoints.token) throw new DiscoveryError(url, 'noTokenEndpoint');
   cache.set(url, { at: now, endpoints });
   return endpoints;
 }

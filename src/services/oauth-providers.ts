@@ -19,7 +19,7 @@ import {
 } from '../domain/oauth-provider.ts';
 import { PRESET_ORDER, type PresetKey } from '../domain/presets.ts';
 import { validateSchema } from '../domain/validation.ts';
-import { discoverEndpoints } from '../oauth/discovery.ts';
+import { DiscoveryError, discoverEndpoints } from '../oauth/discovery.ts';
 import type { OAuthProviderTable } from '../store/schema.ts';
 import type { AppContext } from './context.ts';
 
@@ -113,7 +113,15 @@ export class OAuthProviderService {
     if (!row || !row.client_id) throw new AppError('OAUTH_NOT_CONFIGURED', 'oauth.notConfigured', { provider: presetName(preset) });
     const overrides = JSON.parse(row.endpoints_json) as Partial<OAuthEndpoints>;
     // discovered endpoints fill in where the administrator did not name one
-    const discovered = overrides.discovery ? await discoverEndpoints(overrides.discovery) : {};
+    let discovered: Partial<OAuthEndpoints> = {};
+    if (overrides.discovery) {
+      try {
+        discovered = await discoverEndpoints(overrides.discovery);
+      } catch (err) {
+        if (!(err instanceof DiscoveryError)) throw err;
+        throw new AppError('OAUTH_DISCOVERY', `oauth.discovery.${err.failure}`, { provider: presetName(preset), url: err.url, detail: err.detail });
+      }
+    }
     return {
       preset,
       clientId: row.client_id,

@@ -91,6 +91,44 @@ describe('mail accounts on the presets', () => {
     assert.deepEqual(fieldPaths(moved).sort(), ['password', 'username']);
   });
 
+  test('a discovery URL that cannot be used: connecting answers 502 naming the URL and why, in both languages (not a 500)', async (t) => {
+    const h = await harness(t);
+    if (!h) return;
+    const { createServer } = await import('node:http');
+    const web = createServer((req, res) => {
+      if (req.url === '/html') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>sign in</html>');
+      if (req.url === '/no-token') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"issuer":"https://issuer.example"}');
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+    t.after(() => web.close());
+    const base = `http://127.0.0.1:${(web.address() as { port: number }).port}`;
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const closedPort = (closed.address() as { port: number }).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+
+    const gmail = (await listServers(h)).find((s) => s.preset === 'gmail');
+    const account = (await api(h, { method: 'POST', url: '/api/v1/mail-accounts', body: { displayName: 'G', serverId: gmail.id, address: 'shop@gmail.example' } })).json;
+    const cases: [string, RegExp, RegExp][] = [
+      [`${base}/html`, /JSON/, /JSON/],
+      [`${base}/missing`, /HTTP 404/, /HTTP 404/],
+      [`${base}/no-token`, /token_endpoint/, /token_endpoint/],
+      [`http://127.0.0.1:${closedPort}/.well-known/openid-configuration`, /could not be reached/, /接続できませんでした/],
+    ];
+    for (const [url, en, ja] of cases) {
+      const put = await api(h, { method: 'PUT', url: '/api/v1/oauth-providers/gmail', body: { clientId: 'cid', endpoints: { discovery: url } } });
+      assert.equal(put.status, 200, put.raw);
+      for (const lang of ['en', 'ja'] as const) {
+        const res = await api(h, { url: `/api/v1/mail-accounts/${account.id}/oauth/start`, lang });
+        const err = assertError(res, 502, 'OAUTH_DISCOVERY');
+        assert.ok(err.message.includes(url), err.message);
+        assert.match(err.message, lang === 'en' ? en : ja);
+        if (lang === 'ja') assert.match(err.message, JAPANESE);
+      }
+    }
+  });
+
   test('connecting: refused without provider settings, from another browser, or with a forged state; a provider refusal is shown, the account untouched', async (t) => {
     const h = await harness(t);
     if (!h) return;

@@ -2,8 +2,10 @@
 // mock provider's endpoints), a Gmail account added without user name or password, the
 // whole authorization in the browser (Googleで接続 → the provider's authorize endpoint →
 // Yubin's callback → the account page saying it is connected), then a revoked grant: the
-// 再認証が必要 badge in the list, the reason on the account page, and 再認証 connecting again.
+// 再認証が必要 badge in the list, the reason on the account page, and 再認証 connecting again; and a connection that cannot start (a discovery URL that does not
+// answer): the reason on the account page, not a JSON error.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test } from 'node:test';
 import { OAuthTokenService } from '../../src/oauth/token-service.ts';
 import { receiveNow } from '../../src/receive/receive-service.ts';
@@ -110,5 +112,19 @@ test('OAuth 2.0: provider settings, connecting a Gmail account in the browser, r
     const section = page.getByTestId('oauth-section');
     await section.getByText('未接続').waitFor();
     assert.equal(provider.revocations, revocations + 1, 'the old grant is revoked at the provider');
+  });
+
+  await t.test('connecting cannot start (the discovery URL does not answer): the account page says why, not a JSON error', async () => {
+    const { OAuthProviderService } = await import('../../src/services/oauth-providers.ts');
+    const closed = net.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    await new OAuthProviderService(ui.ctx).save('test', 'gmail', { clientId: provider.clientId, endpoints: { discovery: `http://127.0.0.1:${port}/.well-known/openid-configuration` } });
+    await page.goto(`${ui.baseUrl}/settings/general/mail-accounts/${accountId}`);
+    const section = page.getByTestId('oauth-section');
+    await section.getByRole('link', { name: 'Googleで接続' }).click();
+    await section.getByText(`GmailのディスカバリーURL（http://127.0.0.1:${port}/.well-known/openid-configuration）に接続できませんでした`).waitFor();
+    await page.waitForURL((u) => u.pathname.endsWith(`/mail-accounts/${accountId}`) && !u.searchParams.has('oauth'));
   });
 });

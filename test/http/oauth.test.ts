@@ -127,6 +127,13 @@ describe('mail accounts on the presets', () => {
         if (lang === 'ja') assert.match(err.message, JAPANESE);
       }
     }
+    // the UI's button is a link: a browser goes back to the account's page with the reason
+    const browser = await h.app.inject({ method: 'GET', url: `/api/v1/mail-accounts/${account.id}/oauth/start`, headers: { ...h.auth, accept: 'text/html,application/xhtml+xml', 'accept-language': 'ja' } });
+    assert.equal(browser.statusCode, 302, browser.body);
+    const back = new URL(String(browser.headers.location), 'http://x');
+    assert.equal(back.pathname, `/settings/general/mail-accounts/${account.id}`);
+    assert.equal(back.searchParams.get('problem'), 'start');
+    assert.match(back.searchParams.get('detail')!, /接続できませんでした/);
   });
 
   test('connecting: refused without provider settings, from another browser, or with a forged state; a provider refusal is shown, the account untouched', async (t) => {

@@ -16,6 +16,7 @@ import { OAuthProvider, OAuthProviderInput } from '../../domain/oauth-provider.t
 import { finishAuthorization, startAuthorization, STATE_TTL_MS } from '../../oauth/authorization.ts';
 import type { AppContext } from '../../services/context.ts';
 import type { OAuthProviderService } from '../../services/oauth-providers.ts';
+import { requestLang } from '../lang.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
 
 const tags = ['oauth'];
@@ -48,7 +49,16 @@ export function oauthProviderRoutes(ctx: AppContext, service: OAuthProviderServi
       { schema: { tags, summary: 'Connect (or re-authorize) the account: 302 to the provider’s sign-in page', params: IdParams, response: { 302: Type.Null(), ...errorResponses } } },
       async (req, reply) => {
         const binding = randomBytes(24).toString('base64url');
-        const url = await startAuthorization(ctx, { accountId: req.params.id, actor: req.actor, binding, redirectUri: redirectUri(ctx, req) });
+        let url: string;
+        try {
+          url = await startAuthorization(ctx, { accountId: req.params.id, actor: req.actor, binding, redirectUri: redirectUri(ctx, req) });
+        } catch (err) {
+          // the UI's 接続 button is a plain link: a browser is sent back to the account's page
+          // with the reason, as the callback does, instead of being shown a JSON error
+          if (!(err instanceof AppError) || !(req.headers.accept ?? '').includes('text/html')) throw err;
+          const detail = err.localized(requestLang(req)).message;
+          return reply.redirect(`/settings/general/mail-accounts/${encodeURIComponent(req.params.id)}?oauth=error&problem=start&detail=${encodeURIComponent(detail)}`, 302);
+        }
         reply.setCookie(OAUTH_BINDING_COOKIE, binding, {
           httpOnly: true,
           sameSite: 'lax',

@@ -54,15 +54,17 @@ function useCallbackResult(): { ok: boolean; text: string } | null {
   const problem = callback.problem ?? 'state';
   const detail = callback.detail ?? '';
   const text =
-    problem === 'state'
-      ? msg('oauth.stateInvalid')
-      : problem === 'session'
-        ? msg('oauth.sessionMismatch')
-        : problem === 'access_denied'
-          ? t('oauth.accessDenied')
-          : ['invalid_grant', 'consent_required', 'admin_consent_required', 'interaction_required', 'invalid_client'].includes(problem)
-            ? `${msg(`oauth.error.${problem}`)}${detail ? ` (${detail})` : ''}`
-            : msg('oauth.denied', { error: detail || problem });
+    problem === 'start'
+      ? detail // why connecting could not start, already in the UI's language (the server's message)
+      : problem === 'state'
+        ? msg('oauth.stateInvalid')
+        : problem === 'session'
+          ? msg('oauth.sessionMismatch')
+          : problem === 'access_denied'
+            ? t('oauth.accessDenied')
+            : ['invalid_grant', 'consent_required', 'admin_consent_required', 'interaction_required', 'invalid_client'].includes(problem)
+              ? `${msg(`oauth.error.${problem}`)}${detail ? ` (${detail})` : ''}`
+              : msg('oauth.denied', { error: detail || problem });
   return { ok: false, text };
 }
 

@@ -2,8 +2,9 @@
 // mock provider's endpoints), a Gmail account added without user name or password, the
 // whole authorization in the browser (Googleで接続 → the provider's authorize endpoint →
 // Yubin's callback → the account page saying it is connected), then a revoked grant: the
-// 再認証が必要 badge in the list, the reason on the account page, and 再認証 connecting again; and a connection that cannot start (a discovery URL that does not
-// answer): the reason on the account page, not a JSON error.
+// 再認証が必要 badge in the list, the reason on the account page, and 再認証 connecting again;
+// last, a connection that cannot start (a discovery URL that does not answer): the reason on
+// the account page, not a JSON error.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';

@@ -45,6 +45,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'error.notFound': '{what} not found.',
     'error.badUrl': 'The URL is not valid (a % that does not start a valid escape such as %20?): {url}',
     'error.clientError': 'The request could not be handled (HTTP {status}): {detail}',
+    'receive.failed': 'Receiving failed: {reason}',
     'error.route': 'No such URL: {method} {url}',
     'error.presetDelete': 'Gmail and Exchange Online cannot be deleted.',
     'error.serverInUse': 'This mail server is used by these mail accounts and cannot be deleted: {accounts}',

@@ -40,7 +40,8 @@ export interface ReceiveSummary {
   skippedOversize: number;
   deletedFromServer: number;
   remainingOnServer: number;
-  errors: { code: string; message: string }[];
+  /** why the run failed: a MailError code, the error's text, the errno or certificate code when known (localized by error-text.ts) */
+  errors: { code: string; message: string; reason?: string }[];
   /** true when a cap stopped the run early: run again to continue */
   hasMore: boolean;
   /** received, but the same bytes were already stored for this account */
@@ -342,9 +343,9 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
   } catch (caught) {
     const err = timedOut ? timeoutError() : caught;
     if (session && !committed) session.abort();
-    const code = isMailError(err) ? err.code : 'INTERNAL';
-    const message = err instanceof Error ? err.message : String(err);
-    summary.errors.push({ code, message });
+    const entry = summaryError(err);
+    const { code, message } = entry;
+    summary.errors.push(entry);
     log.warn({ err, code }, 'receive.run.failed');
     await ctx.db.kysely
       .updateTable('mail_accounts')
@@ -361,4 +362,13 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
   } finally {
     clearTimeout(deadline);
   }
+}
+
+/** A failed run's entry in its summary: the MailError code, the error's text, and the socket errno or certificate code when there is one (error-text.ts words it). */
+export function summaryError(err: unknown): ReceiveSummary['errors'][number] {
+  const code = isMailError(err) ? err.code : 'INTERNAL';
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = (err as { cause?: { code?: unknown } } | null)?.cause;
+  const reason = typeof cause?.code === 'string' ? cause.code : undefined;
+  return { code, message, ...(reason ? { reason } : {}) };
 }

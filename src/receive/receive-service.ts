@@ -13,7 +13,8 @@ import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
 import { uuidv7 } from '../store/ids.ts';
 import { inBackoff } from './backoff.ts';
-import { BACKLOG_WARNING_THRESHOLD, receiveAccount, type ReceiveOptions, type ReceiveSummary } from './receive-run.ts';
+import { localizeReceiveErrors, type LocalizedReceiveError } from './error-text.ts';
+import { BACKLOG_WARNING_THRESHOLD, receiveAccount, summaryError, type ReceiveOptions, type ReceiveSummary } from './receive-run.ts';
 
 /** A receive lease outlives a crashed holder by this much; a live holder renews it every fifth of it. */
 export const RECEIVE_LEASE_TTL = 5 * 60_000;
@@ -84,7 +85,7 @@ export async function receiveNow(
       remainingOnServer: 0,
       duplicates: 0,
       hasMore: false,
-      errors: [{ code: err.code, message: err.message }],
+      errors: [summaryError(err)],
     };
   } finally {
     timed(outcome);
@@ -99,7 +100,8 @@ export interface ReceiveStatus {
   lastRunAt: string | null;
   lastSuccessAt: string | null;
   nextRunAt: string | null;
-  lastError: { code: string; message: string } | null;
+  /** `message` in the reader's language; `detail` the error's own text */
+  lastError: LocalizedReceiveError | null;
   consecutiveFailures: number;
   /** set while the account waits longer than its interval because its server keeps failing (its reason: lastError) */
   backoffUntil: string | null;
@@ -118,7 +120,7 @@ export interface ReceiveStatus {
   stalled: { since: string; reason: StallReason } | null;
 }
 
-export async function receiveStatus(ctx: AppContext, accountId: string, now = new Date()): Promise<ReceiveStatus> {
+export async function receiveStatus(ctx: AppContext, accountId: string, now = new Date(), lang: Lang = 'ja'): Promise<ReceiveStatus> {
   const account = await new MailAccountService(ctx).get(accountId);
   const row = (await ctx.repos.accounts.getRow(accountId))!;
   const storedOnServer = row.stored_on_server_count === null ? null : Number(row.stored_on_server_count);
@@ -134,6 +136,7 @@ export async function receiveStatus(ctx: AppContext, accountId: string, now = ne
     nextRunDeletes = Math.min(Number((await q.executeTakeFirstOrThrow()).n), storedOnServer ?? Infinity);
   }
   const lease = await ctx.repos.leases.holderOf(receiveLeaseName(accountId));
+  const lastSummary = row.last_summary ? (JSON.parse(row.last_summary) as ReceiveSummary) : null;
   const stall = await ctx.db.kysely.selectFrom('account_stalls').select(['since', 'reason']).where('account_id', '=', accountId).executeTakeFirst();
   return {
     accountId,
@@ -141,10 +144,12 @@ export async function receiveStatus(ctx: AppContext, accountId: string, now = ne
     lastRunAt: row.last_run_at,
     lastSuccessAt: row.last_success_at,
     nextRunAt: row.next_run_at,
-    lastError: row.last_error_code ? { code: row.last_error_code, message: row.last_error_message ?? '' } : null,
+    lastError: row.last_error_code
+      ? localizeReceiveErrors(lang, [{ code: row.last_error_code, message: row.last_error_message ?? '', reason: lastSummary?.errors.find((e) => e.code === row.last_error_code)?.reason }])[0]!
+      : null,
     consecutiveFailures: Number(row.consecutive_failures),
     backoffUntil: inBackoff(Number(row.consecutive_failures)) ? row.next_run_at : null,
-    lastSummary: row.last_summary ? (JSON.parse(row.last_summary) as ReceiveSummary) : null,
+    lastSummary: lastSummary ? localizeSummary(lang, lastSummary) : null,
     running: !!lease && lease.expiresAt > now.toISOString(),
     messagesStored: await ctx.repos.messages.count(accountId),
     onServer: row.on_server_count === null ? null : Number(row.on_server_count),
@@ -155,6 +160,11 @@ export async function receiveStatus(ctx: AppContext, accountId: string, now = ne
       policy.mode === 'forever' && (storedOnServer ?? 0) >= BACKLOG_WARNING_THRESHOLD ? [{ code: 'BACKLOG', count: storedOnServer ?? 0 }] : [],
     stalled: stall ? { since: stall.since, reason: stall.reason as StallReason } : null,
   };
+}
+
+/** A run's summary for the API: its errors as sentences in `lang`, with their own text as `detail`. */
+export function localizeSummary(lang: Lang, summary: ReceiveSummary): Omit<ReceiveSummary, 'errors'> & { errors: LocalizedReceiveError[] } {
+  return { ...summary, errors: localizeReceiveErrors(lang, summary.errors) };
 }
 
 /** The staged connection test of an account with its stored credentials. */

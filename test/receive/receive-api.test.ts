@@ -1,4 +1,5 @@
 // Receiving through the HTTP API and the CLI, the account lease, and the scheduler.
+import net from 'node:net';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
@@ -7,6 +8,8 @@ import { defaultOpener, type ReceiveOptions } from '../../src/receive/receive-ru
 import { receiveNow, receiveLeaseName } from '../../src/receive/receive-service.ts';
 import { startReceiveScheduler } from '../../src/receive/scheduler.ts';
 import { AuthService } from '../../src/services/auth.ts';
+import { MailAccountService } from '../../src/services/mail-accounts.ts';
+import { MailServerService } from '../../src/services/mail-servers.ts';
 import { contextFor, ENGINES } from '../support/app-context.ts';
 import { makeMail, receiveFixture } from '../support/receive-fixture.ts';
 
@@ -143,6 +146,35 @@ test('POST /receive, GET /status, /messages, /messages/:id/raw, /deletions', asy
   const busy = await app.inject({ method: 'POST', url: `/api/v1/mail-accounts/${f.accountId}/receive`, headers: h });
   assert.equal(busy.statusCode, 409);
   assert.equal(busy.json().error.code, 'RECEIVE_BUSY');
+});
+
+test('a failed run is told in the reader’s language, with the error’s own text as detail (POST /receive, GET /status)', async (t) => {
+  const ctx = await contextFor(t, 'sqlite');
+  if (!ctx) return;
+  const closed = net.createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const server = await new MailServerService(ctx).add('t', { name: 's', incoming: { protocol: 'pop3', host: '127.0.0.1', port, encryption: 'none' }, outgoing: { host: 'smtp.example.com' } });
+  const account = await new MailAccountService(ctx).add('t', { displayName: 'a', serverId: server.id, address: 'a@example.com', username: 'a', password: 'pw' });
+  const app = await buildApp(ctx);
+  t.after(() => app.close());
+  const h = { authorization: `Bearer ${await new AuthService(ctx).createToken('t')}` };
+  const run = await app.inject({ method: 'POST', url: `/api/v1/mail-accounts/${account.id}/receive`, headers: { ...h, 'accept-language': 'ja' } });
+  assert.equal(run.statusCode, 200, run.body);
+  const [error] = run.json().errors;
+  assert.equal(error.code, 'CONNECT_FAILED');
+  assert.equal(error.message, '受信できませんでした: 接続を拒否されました。ポートが閉じています');
+  assert.match(error.detail, /ECONNREFUSED/, 'the error’s own text is kept');
+  for (const [lang, expected] of [
+    ['ja', '受信できませんでした: 接続を拒否されました。ポートが閉じています'],
+    ['en', 'Receiving failed: connection refused: the port is closed'],
+  ] as const) {
+    const status = (await app.inject({ method: 'GET', url: `/api/v1/mail-accounts/${account.id}/status`, headers: { ...h, 'accept-language': lang } })).json();
+    assert.equal(status.lastError.code, 'CONNECT_FAILED');
+    assert.equal(status.lastError.message, expected);
+    assert.equal(status.lastSummary.errors[0].message, expected);
+  }
 });
 
 test('the scheduler receives due accounts once, never two runs of one account at once', async (t) => {

@@ -2,6 +2,8 @@
 // until nothing new is left (each run is capped), with a progress bar on a terminal.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
+import { langFromEnv } from '../../i18n/index.ts';
+import { localizeReceiveErrors } from '../../receive/error-text.ts';
 import { receiveNow } from '../../receive/receive-service.ts';
 import type { ReceiveSummary } from '../../receive/receive-run.ts';
 import { MailAccountService } from '../../services/mail-accounts.ts';
@@ -50,7 +52,7 @@ export function registerReceiveCommand(program: Command): void {
             `received ${total.received}, deleted from server ${total.deletedFromServer}, left on server ${total.remainingOnServer}` +
               (total.skippedOversize ? `, too large (kept on server) ${total.skippedOversize}` : '') +
               (total.hasMore ? ' — more left: run again' : ''),
-            ...total.errors.map((e) => `error: ${e.code}: ${e.message}`),
+            ...localizeReceiveErrors(langFromEnv(), total.errors).map((e) => `error: ${e.code}: ${e.message}`),
           ].join('\n'),
         );
         if (total.errors.length) process.exitCode = 1;

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { receiveNow, receiveStatus, runConnectionTest } from '../../receive/receive-service.ts';
+import { localizeSummary, receiveNow, receiveStatus, runConnectionTest } from '../../receive/receive-service.ts';
 import { requestLang } from '../lang.ts';
 import type { AppContext } from '../../services/context.ts';
 import { MailAccountService } from '../../services/mail-accounts.ts';
@@ -17,7 +17,8 @@ export const ReceiveSummarySchema = Type.Object({
   remainingOnServer: Type.Integer(),
   duplicates: Type.Integer(),
   hasMore: Type.Boolean(),
-  errors: Type.Array(Type.Object({ code: Type.String(), message: Type.String() })),
+  // message: one sentence in the request's language; detail: the error's own text (a server reply, a socket or TLS error)
+  errors: Type.Array(Type.Object({ code: Type.String(), message: Type.String(), detail: Type.String() })),
 });
 
 export function receivingRoutes(ctx: AppContext): FastifyPluginAsync {
@@ -26,7 +27,7 @@ export function receivingRoutes(ctx: AppContext): FastifyPluginAsync {
     app.post(
       '/mail-accounts/:id/receive',
       { schema: { tags, summary: 'One receive run now (capped; hasMore says whether to run again)', params: IdParams, response: { 200: ReceiveSummarySchema, ...errorResponses } } },
-      async (req) => receiveNow(ctx, req.params.id),
+      async (req) => localizeSummary(requestLang(req), await receiveNow(ctx, req.params.id)),
     );
     app.post(
       '/mail-accounts/:id/test',
@@ -43,7 +44,7 @@ export function receivingRoutes(ctx: AppContext): FastifyPluginAsync {
     app.get(
       '/mail-accounts/:id/status',
       { schema: { tags, summary: 'Last run, error, oversize notices, backlog warning, mails on the server', params: IdParams, response: { 200: Type.Unknown(), ...errorResponses } } },
-      async (req) => receiveStatus(ctx, req.params.id),
+      async (req) => receiveStatus(ctx, req.params.id, new Date(), requestLang(req)),
     );
     app.get(
       '/mail-accounts/:id/deletions',

@@ -33,9 +33,10 @@ export async function loadAccounts(withStatus: boolean): Promise<AccountsData> {
 }
 
 /**
- * The last receive error in the reader's language where Yubin knows it: an OAuth grant the
- * provider refused or that was never made (the stored text is the English log line); others
- * are the server's own words.
+ * The last receive error in the reader's language: an OAuth grant the provider refused or
+ * that was never made in the UI's own words (with the provider's description); any other
+ * error as the API words it in the request's language (its own text in parentheses when it
+ * is a server's reply).
  */
 function useLastError(status: ReceiveStatus, account: MailAccount | undefined): string | null {
   const { msg } = useI18n();

@@ -1,0 +1,43 @@
+// A failed receive run in the reader's language. The run stores what happened in machine
+// terms (a MailError code, the socket errno or certificate code when there was one, and the
+// error's own English text); the API and the CLI turn that into one sentence here, with the
+// connection test's vocabulary of reasons (connection-test-messages.ts).
+//
+//   receiveErrorText('ja', { code: 'TLS_FAILED', reason: 'ERR_SSL_WRONG_VERSION_NUMBER', message: '80EC…:error:0A00010B:SSL routines…' })
+//   → 受信できませんでした: サーバーがTLSで応答しません。暗号化なしのポートかもしれません
+import { t, type Lang } from '../i18n/index.ts';
+import { ctMessage, reasonKey } from './connection-test-messages.ts';
+import { oneLine } from './connection-test-stages.ts';
+
+export interface StoredReceiveError {
+  code: string;
+  /** the error's own text (English: a server reply, a socket or OpenSSL message) */
+  message: string;
+  /** the socket errno or certificate code (ECONNREFUSED, ERR_SSL_…), when known */
+  reason?: string | undefined;
+}
+
+export interface LocalizedReceiveError {
+  code: string;
+  /** one sentence in the reader's language */
+  message: string;
+  /** the error's own text, as stored */
+  detail: string;
+}
+
+export function receiveErrorText(lang: Lang, e: StoredReceiveError): string {
+  // an errno or certificate code says it all (its text is OpenSSL's or libuv's); a MailError
+  // code is followed by the error's text, which holds the server's reply
+  const byReason = e.reason ? reasonKey(e.reason) : undefined;
+  const byCode = reasonKey(e.code);
+  const detail = oneLine(e.message);
+  let reason: string;
+  if (byReason) reason = ctMessage(lang, byReason);
+  else if (byCode) reason = detail ? `${ctMessage(lang, byCode)}${lang === 'ja' ? `（${detail}）` : ` (${detail})`}` : ctMessage(lang, byCode);
+  else reason = detail || e.code;
+  return t(lang, 'receive.failed', { reason });
+}
+
+export function localizeReceiveErrors(lang: Lang, errors: readonly StoredReceiveError[]): LocalizedReceiveError[] {
+  return errors.map((e) => ({ code: e.code, message: receiveErrorText(lang, e), detail: e.message }));
+}

@@ -11,6 +11,7 @@ export type AppErrorCode =
   | 'NOT_FOUND'
   | 'PRESET_IMMUTABLE'
   | 'SERVER_IN_USE'
+  | 'ACCOUNT_IN_USE'
   | 'UNAUTHENTICATED'
   | 'CSRF'
   | 'RATE_LIMITED'
@@ -34,6 +35,7 @@ export const STATUS_BY_CODE: Record<AppErrorCode, number> = {
   NOT_FOUND: 404,
   PRESET_IMMUTABLE: 409,
   SERVER_IN_USE: 409,
+  ACCOUNT_IN_USE: 409,
   CONFLICT: 409,
   RECEIVE_BUSY: 409,
   OAUTH_NOT_CONFIGURED: 409,

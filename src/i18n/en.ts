@@ -48,6 +48,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'receive.failed': 'Receiving failed: {reason}',
     'error.route': 'No such URL: {method} {url}',
     'error.presetDelete': 'Gmail and Exchange Online cannot be deleted.',
+    'error.accountSendsNotifications': 'The mail account {address} sends the stall notifications and cannot be deleted. Choose another account (or turn notifications off) under System settings › Notifications first.',
     'error.serverInUse': 'This mail server is used by these mail accounts and cannot be deleted: {accounts}',
     'error.unauthenticated': 'Sign in first (or send an API token).',
     'error.badCredentials': 'Wrong user name or password.',

@@ -48,6 +48,7 @@ export const ja = {
     'receive.failed': '受信できませんでした: {reason}',
     'error.route': 'このURLはありません: {method} {url}',
     'error.presetDelete': 'GmailとExchange Onlineは削除できません。',
+    'error.accountSendsNotifications': 'メールアカウント {address} は受信停止の通知の送信に使われているため削除できません。先にシステム設定の「通知」で別のアカウントを選ぶか、通知をオフにしてください。',
     'error.serverInUse': 'このメールサーバーは次のメールアカウントで使われているため削除できません: {accounts}',
     'error.unauthenticated': 'ログインしてください（またはAPIトークンを指定してください）。',
     'error.badCredentials': 'ユーザー名またはパスワードが正しくありません。',

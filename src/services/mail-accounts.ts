@@ -3,7 +3,7 @@
 // the protocol code through `credentials()`.
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
-import { notFound, ValidationError, type FieldIssue } from '../domain/errors.ts';
+import { AppError, notFound, ValidationError, type FieldIssue } from '../domain/errors.ts';
 import {
   addressKey,
   checkAddress,
@@ -18,6 +18,7 @@ import {
 import type { MailServer } from '../domain/mail-server.ts';
 import { validateSchema } from '../domain/validation.ts';
 import { revokeGrant } from '../oauth/revoke.ts';
+import { getNotificationSettings } from '../ops/notification-settings.ts';
 import type { AccountRowValues } from '../store/mail-accounts.ts';
 import { rowToAccount } from '../store/mail-accounts.ts';
 import type { Database, MailAccountTable } from '../store/schema.ts';
@@ -152,6 +153,8 @@ export class MailAccountService {
   async delete(actor: string, id: string): Promise<void> {
     const row = await this.ctx.repos.accounts.getRow(id);
     if (!row) throw notFound('what.mailAccount');
+    // the account that sends stall notifications: deleting it would turn them off unseen
+    if ((await getNotificationSettings(this.ctx)).accountId === id) throw new AppError('ACCOUNT_IN_USE', 'error.accountSendsNotifications', { address: row.address });
     await this.ctx.db.transaction(async (trx) => {
       await this.ctx.repos.accounts.delete(trx, id);
       await this.ctx.repos.audit.append(trx, { actor, action: 'mail_account.delete', targetType: 'mail_account', targetId: id, targetName: row.address, fields: [] });

@@ -132,6 +132,15 @@ test('stall notification settings: field-named errors in Japanese and English, n
   const audit = await api(h, { url: '/api/v1/audit-log' });
   assert.equal(audit.json.items[0].action, 'settings.notifications');
   assert.equal(audit.json.items[0].actor, `token:${h.tokenName}`);
+  // the sending account cannot be deleted while it sends them (they would stop unseen)
+  for (const [lang, words] of [
+    ['ja', /通知の送信に使われているため削除できません/],
+    ['en', /sends the stall notifications and cannot be deleted/],
+  ] as const) {
+    const refused = await api(h, { method: 'DELETE', url: `/api/v1/mail-accounts/${f.accountId}`, lang });
+    assert.match(assertError(refused, 409, 'ACCOUNT_IN_USE').message, words);
+  }
+  assert.equal((await api(h, { url: `/api/v1/mail-accounts/${f.accountId}` })).status, 200, 'still there');
   // turning it off needs no recipients
   const off = await api(h, { method: 'PUT', url: '/api/v1/settings/notifications', body: { accountId: null, recipients: [] } });
   assert.equal(off.status, 200, off.raw);

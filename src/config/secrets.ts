@@ -1,6 +1,7 @@
 // Secrets at rest (mail passwords, OAuth tokens): AES-256-GCM with a random
 // 12-byte nonce per value. Stored form: "v1:" + base64(nonce | tag | ciphertext).
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { AppError } from '../domain/errors.ts';
 
 const VERSION = 'v1:';
 
@@ -23,6 +24,16 @@ export class SecretBox {
     // pin the tag length: Node would otherwise accept truncated (forgeable) 4-byte tags
     const decipher = createDecipheriv('aes-256-gcm', this.key, buf.subarray(0, 12), { authTagLength: 16 });
     decipher.setAuthTag(buf.subarray(12, 28));
-    return Buffer.concat([decipher.update(buf.subarray(28)), decipher.final()]).toString('utf8');
+    try {
+      return Buffer.concat([decipher.update(buf.subarray(28)), decipher.final()]).toString('utf8');
+    } catch {
+      // the tag does not match: another key than the one this data was sealed with (or
+      // tampered data). Not the mail's fault: senders keep it queued, the CLI says which key
+      throw new AppError('SECRET_KEY_MISMATCH', 'error.secretKeyMismatch');
+    }
   }
+}
+
+export function isSecretKeyMismatch(err: unknown): boolean {
+  return err instanceof AppError && err.code === 'SECRET_KEY_MISMATCH';
 }

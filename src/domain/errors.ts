@@ -25,7 +25,8 @@ export type AppErrorCode =
   | 'OAUTH_NOT_CONFIGURED'
   | 'OAUTH_NOT_PRESET'
   | 'OAUTH_CALLBACK'
-  | 'OAUTH_DISCOVERY';
+  | 'OAUTH_DISCOVERY'
+  | 'SECRET_KEY_MISMATCH';
 
 export const STATUS_BY_CODE: Record<AppErrorCode, number> = {
   VALIDATION: 400,
@@ -43,6 +44,8 @@ export const STATUS_BY_CODE: Record<AppErrorCode, number> = {
   OAUTH_CALLBACK: 400,
   // the provider's discovery document (an upstream server) could not be read or used
   OAUTH_DISCOVERY: 502,
+  // the server's own configuration: not something the request can fix
+  SECRET_KEY_MISMATCH: 500,
   SETUP_DONE: 409,
   UNAUTHENTICATED: 401,
   SETUP_TOKEN: 403,

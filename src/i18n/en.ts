@@ -56,6 +56,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'error.rateLimited': 'Too many attempts. Try again in {seconds} seconds.',
     'error.payloadTooLarge': 'The request is too large (limit {limit} bytes).',
     'error.unsupportedMediaType': 'Send the request body as application/json.',
+    'error.secretKeyMismatch': 'A stored password or token cannot be decrypted with this secret key. Is YUBIN_SECRET_KEY (or secret.key in the data folder) the key this database was written with? Nothing was changed; mail stays queued.',
     'error.internal': 'Something went wrong on the server. Try again later.',
     'error.setupDone': 'Setup is already complete.',
     'error.setupToken': 'The setup URL is wrong or expired. Restart yubin serve to print a new one.',

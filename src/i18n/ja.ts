@@ -56,6 +56,7 @@ export const ja = {
     'error.rateLimited': '試行回数が多すぎます。{seconds}秒後にもう一度お試しください。',
     'error.payloadTooLarge': 'リクエストが大きすぎます（上限 {limit} バイト）。',
     'error.unsupportedMediaType': 'リクエストの Content-Type は application/json にしてください。',
+    'error.secretKeyMismatch': '保存されているパスワードまたはトークンをこの秘密鍵で復号できません。YUBIN_SECRET_KEY（またはデータフォルダーの secret.key）がこのデータベースを書いたときの鍵か確認してください。何も変更していません。メールは送信待ちのままです。',
     'error.internal': 'サーバー内部でエラーが発生しました。時間をおいて再度お試しください。',
     'error.setupDone': '初期設定はすでに完了しています。',
     'error.setupToken': '初期設定用のURLが正しくないか期限切れです。yubin serve を再起動すると新しいURLが表示されます。',

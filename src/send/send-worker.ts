@@ -22,6 +22,7 @@ import type { MailAccount } from '../domain/mail-account.ts';
 import type { MailServer } from '../domain/mail-server.ts';
 import { bulkMailChunks } from '../mail/compose-bulk.ts';
 import type { MailCharset } from '../mail/compose.ts';
+import { isSecretKeyMismatch } from '../config/secrets.ts';
 import { isMailError, MailError } from '../protocols/mail-error.ts';
 import { messageSize } from '../protocols/smtp/dot-stuffing.ts';
 import { SendCancelledError, SmtpSession, type SmtpMessage, type SmtpRecipientResult, type SmtpSendOptions, type SmtpSendResult } from '../protocols/smtp/smtp-client.ts';
@@ -84,6 +85,8 @@ export interface SendWorkerOptions {
   logger?: Logger | undefined;
   /** only this delivery's recipients (`yubin send`), without the single-send loop */
   deliveryId?: string | undefined;
+  /** told when an account cannot be read (its mail is handed back for later): `yubin send` stops with it */
+  onAccountError?: ((err: unknown) => void) | undefined;
 }
 
 export interface SendWorker {
@@ -182,10 +185,14 @@ export function startSendWorker(ctx: AppContext, opts: SendWorkerOptions = {}): 
  * worker already holds the recipients, this waits for its result.
  */
 export async function sendDeliveryNow(ctx: AppContext, deliveryId: string, opts: SendWorkerOptions & { timeoutMs?: number } = {}): Promise<void> {
-  const worker = startSendWorker(ctx, { ...opts, sessions: 1, deliveryId, pollIntervalMs: opts.pollIntervalMs ?? 200 });
+  // an account that cannot be read (a secret key that does not open its password): the mail
+  // stays queued for a worker that can, and the caller is told why at once
+  let unreadable: unknown;
+  const worker = startSendWorker(ctx, { ...opts, sessions: 1, deliveryId, pollIntervalMs: opts.pollIntervalMs ?? 200, onAccountError: (err) => (unreadable ??= err) });
   const deadline = Date.now() + (opts.timeoutMs ?? 10 * 60_000);
   try {
     while (Date.now() < deadline) {
+      if (unreadable !== undefined) throw unreadable;
       const rows = await ctx.repos.deliveries.recipients(deliveryId);
       if (!rows.some((r) => r.status === 'queued' || r.status === 'sending')) return;
       await new Promise((r) => setTimeout(r, 100));
@@ -206,6 +213,7 @@ class Worker implements SendWorker {
   readonly #spanMs: number;
   readonly #extras: SmtpExtras;
   readonly #deliveryId: string | undefined;
+  readonly #onAccountError: ((err: unknown) => void) | undefined;
   readonly #committer: ResultCommitter;
   readonly #tokens: OAuthTokenService;
   readonly #accounts = new Map<string, AccountContext>();
@@ -249,6 +257,7 @@ class Worker implements SendWorker {
     this.#spanMs = window + (opts.rateMarginMs ?? margin);
     this.#extras = { ca: opts.ca };
     this.#deliveryId = opts.deliveryId;
+    this.#onAccountError = opts.onAccountError;
     this.#committer = new ResultCommitter(ctx.repos.deliveries, this.holder, this.#log);
     this.#bulkStatus = new BulkStatusCache((ids) => ctx.repos.deliveries.bulkStatuses(ids), {
       intervalMs: BULK_STATUS_CACHE_MS,
@@ -379,6 +388,7 @@ class Worker implements SendWorker {
     } catch (err) {
       // unreadable (the database, a secret that does not open): try again in a while
       this.#log.error({ event: 'send.account.failed', accountId, err }, 'could not read the account');
+      this.#onAccountError?.(err);
       await this.#release(
         units.flatMap((u) => u.items),
         new Date(Date.now() + ACCOUNT_RETRY_MS).toISOString(),
@@ -712,6 +722,9 @@ class Worker implements SendWorker {
       tokenExpiresAt = login.accessTokenExpiresAt;
       options = smtpOptionsFor(server, account, login, { ...this.#extras, logger: this.#log.child({ accountId }) });
     } catch (err) {
+      // a secret that does not open is this installation's key, not the mail: the mail waits
+      // (the caller hands it back for later) instead of failing for good
+      if (isSecretKeyMismatch(err)) throw err;
       options = isMailError(err) ? err : new MailError('COMMAND_FAILED', String(err), { kind: 'config' });
     }
     const flag = await this.#ctx.repos.deliveries.accountSendFlag(accountId);

@@ -1,7 +1,8 @@
 // yubin doctor: configuration, database, migrations and each account's last receive.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -39,4 +40,28 @@ test('doctor reports pending migrations, then a failing account, with exit code 
   db.close();
   const stalled = JSON.parse((await runCli(['doctor', '--json'], { env })).stdout).checks.find((c: { check: string }) => c.check === 'account x@example.com');
   assert.match(stalled.detail, /stalled since 2026-12-01T00:00:00.000Z \(five receive runs in a row failed\)/);
+});
+
+test('doctor fails the secret key when it does not open the stored passwords (another valid key), and a data folder it cannot open is a FAIL line, not a crash', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'yubin-doctor-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const env = { YUBIN_DATA_DIR: dir, YUBIN_LANG: 'en' };
+  await runCli(['server', 'add', '--name', 'isp', '--protocol', 'pop3', '--host', '127.0.0.1', '--port', '1', '--smtp-host', '127.0.0.1'], { env });
+  await runCli(['account', 'add', '--display-name', 'x', '--server', 'isp', '--address', 'x@example.com', '--username', 'x', '--password-stdin'], { env, input: 'pw\n' });
+  const right = JSON.parse((await runCli(['doctor', '--json'], { env })).stdout).checks.find((c: { check: string }) => c.check === 'secret key');
+  assert.deepEqual([right.ok, right.detail], [true, 'from secret.key in the data folder, opens the stored passwords']);
+
+  const wrongEnv = { ...env, YUBIN_SECRET_KEY: randomBytes(32).toString('base64') };
+  const wrong = await runCli(['doctor', '--json'], { env: wrongEnv });
+  assert.equal(wrong.code, 1);
+  const key = JSON.parse(wrong.stdout).checks.find((c: { check: string }) => c.check === 'secret key');
+  assert.equal(key.ok, false);
+  assert.match(key.detail, /cannot be decrypted with this secret key/);
+
+  const file = join(dir, 'not-a-folder');
+  writeFileSync(file, 'x');
+  const broken = await runCli(['doctor', '--json'], { env: { YUBIN_DATA_DIR: file, YUBIN_LANG: 'en' } });
+  assert.equal(broken.code, 1, broken.stderr);
+  assert.doesNotMatch(broken.stderr, /\n\s+at /, 'no stack trace');
+  assert.equal(JSON.parse(broken.stdout).checks.find((c: { check: string }) => c.check === 'database').ok, false);
 });

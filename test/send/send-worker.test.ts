@@ -9,7 +9,11 @@ import { MailAccountService } from '../../src/services/mail-accounts.ts';
 import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
 import { DeliveryService } from '../../src/send/delivery-service.ts';
 import type { BulkDelivery, Delivery } from '../../src/send/schemas.ts';
-import { startSendWorker, type SendWorkerOptions } from '../../src/send/send-worker.ts';
+import { sendDeliveryNow, startSendWorker, type SendWorkerOptions } from '../../src/send/send-worker.ts';
+import { openContext } from '../../src/services/context.ts';
+import type { AppError } from '../../src/domain/errors.ts';
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
 import { makeContext } from '../support/app-context.ts';
 import { startScriptedServer, startSmtpServer, testCert } from '../protocols/smtp/smtp-test-servers.ts';
 import { addSendingAccount, cleanups, waitFor } from './send-fixture.ts';
@@ -103,6 +107,29 @@ test('a single send goes out at once in one transaction: From, envelope sender, 
   assert.equal(parsed.messageId, d.messageId);
   // sent mail is stored raw: exactly what the server received
   assert.ok((await new DeliveryService(ctx).raw(d.id)).equals(mail.raw));
+});
+
+test('a secret key that does not open the account’s password: the mail stays queued (not failed), `yubin send` is told why at once; with the right key it goes out', async (t) => {
+  const ctx = await sqliteContext(t);
+  if (!ctx) return;
+  const smtp = await startSmtpServer();
+  later(t, () => smtp.close());
+  const f = await addSendingAccount(ctx, { port: smtp.port });
+  const created = await new DeliveryService(ctx).create('admin:test', { accountId: f.accountId, to: ['a@example.jp'], subject: 's', text: 't' });
+  // the same data folder opened with another (valid) key
+  const wrong = await openContext({ ...ctx.config, secretKey: randomBytes(32) }, { log: pino({ level: 'silent' }) });
+  later(t, () => wrong.close());
+  const started = Date.now();
+  await assert.rejects(sendDeliveryNow(wrong, created.id, { timeoutMs: 20_000 }), (err: AppError) => err.code === 'SECRET_KEY_MISMATCH' && /YUBIN_SECRET_KEY/.test(err.localized('en').message));
+  assert.ok(Date.now() - started < 10_000, 'told at once, not after the timeout');
+  const after = await new DeliveryService(ctx).get(created.id);
+  assert.deepEqual(after.recipients.map((r) => [r.status, r.attempts]), [['queued', 0]], 'neither failed nor counted as an attempt');
+  assert.equal(smtp.mails.length, 0);
+  // handed back for a minute later (a worker with the right key takes it then); made due now
+  await ctx.db.kysely.updateTable('delivery_recipients').set({ next_attempt_at: new Date().toISOString() }).where('delivery_id', '=', created.id).execute();
+  await sendDeliveryNow(ctx, created.id, { timeoutMs: 20_000 });
+  assert.equal((await new DeliveryService(ctx).get(created.id)).recipients[0]!.status, 'sent');
+  assert.equal(smtp.mails.length, 1);
 });
 
 test('each recipient keeps its own result: 250 sent, 451 deferred for a minute, 550 failed, with the code and reply', async (t) => {

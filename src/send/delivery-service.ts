@@ -19,7 +19,10 @@ import { deliveryView } from './views.ts';
 import { wakeSendWorkers } from './wake.ts';
 
 const KIND_LABEL: Record<RecipientKind, string> = { to: 'To', cc: 'Cc', bcc: 'Bcc' };
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// padding only at the end, whole quads: checked without a repeated group, whose backtracking
+// overflowed V8's regexp stack on attachments of a few MB (RangeError, a 500)
+const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
+const isBase64 = (s: string): boolean => s.length % 4 === 0 && BASE64_CHARS.test(s);
 
 export function deliveryNotFound(): AppError {
   return new AppError('NOT_FOUND', 'error.notFound', { what: new MessageRef('what.delivery') });
@@ -83,7 +86,7 @@ export class DeliveryService {
     const attachments: ComposeAttachment[] = [];
     (input.attachments ?? []).forEach((a, i) => {
       const b64 = a.contentBase64.replace(/\s+/g, '');
-      if (!BASE64.test(b64)) issues.push({ path: `attachments.${i}.contentBase64`, key: 'send.base64' });
+      if (!isBase64(b64)) issues.push({ path: `attachments.${i}.contentBase64`, key: 'send.base64' });
       else attachments.push({ filename: a.filename, contentType: a.contentType, content: Buffer.from(b64, 'base64') });
     });
     if (issues.length || !account) throw new ValidationError(issues);

@@ -16,8 +16,8 @@
 // with no migration this version does not know), refuses while a serve/worker process
 // uses the data folder (process-registry.ts) unless --force, keeps the current database
 // as yubin.sqlite.before-restore-<time>, and moves the restored copy into place.
-import { copyFileSync, existsSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { copyFileSync, existsSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import type { AppConfig } from '../config/env.ts';
 import { loadSecretKey } from '../config/secret-key.ts';
@@ -41,11 +41,21 @@ function sqliteOnly(config: AppConfig, command: string): void {
   if (config.databaseUrl) throw new AppError('CONFLICT', 'ops.postgresBackup', { command });
 }
 
+/** A target the copy can be renamed to: not the live database (or its WAL), not a folder, in a folder that exists. */
+function checkBackupTarget(source: string, target: string): void {
+  const real = (p: string): string => (existsSync(p) ? realpathSync(p) : join(existsSync(dirname(p)) ? realpathSync(dirname(p)) : dirname(p), basename(p)));
+  const live = real(source);
+  if ([live, `${live}-wal`, `${live}-shm`].includes(real(target))) throw new AppError('VALIDATION', 'ops.backupOntoDatabase', { file: target });
+  if (existsSync(target) && statSync(target).isDirectory()) throw new AppError('VALIDATION', 'ops.backupIsFolder', { file: target });
+  if (!existsSync(dirname(target)) || !statSync(dirname(target)).isDirectory()) throw new AppError('VALIDATION', 'ops.backupNoFolder', { folder: dirname(target) });
+}
+
 export async function backupDatabase(config: AppConfig, file: string): Promise<BackupResult> {
   sqliteOnly(config, 'backup');
   const source = join(config.dataDir, SQLITE_FILE_NAME);
   if (!existsSync(source)) throw new AppError('NOT_FOUND', 'ops.noDatabase', { path: source });
   const target = resolve(file);
+  checkBackupTarget(source, target);
   const partial = `${target}.partial`;
   rmSync(partial, { force: true });
   const db = new SQLite(source, { fileMustExist: true, timeout: 10_000 });

@@ -158,6 +158,22 @@ test('yubin restore refuses what is not a good backup, or one another key sealed
   assert.equal(readdirSync(config.dataDir).filter((n) => n.includes('before-restore')).length, 1);
 
   await assert.rejects(backupDatabase({ ...config, databaseUrl: 'postgres://u@127.0.0.1:1/db' }, join(dir, 'x.sqlite')), (err: AppError) => /pg_dump/.test(err.localized('en').message));
+
+  // targets a backup cannot go to: the live database (renamed over it, before), a folder, a folder that does not exist
+  const live = join(config.dataDir, 'yubin.sqlite');
+  const before = readFileSync(live);
+  for (const [target, words] of [
+    [live, /is the live database itself/],
+    [`${config.dataDir}/./yubin.sqlite-wal`, /is the live database itself/],
+    [dir, /is a folder/],
+    [join(dir, 'no-such-folder', 'x.sqlite'), /does not exist/],
+  ] as const) {
+    const r = await runCli(['backup', target], { env: { ...env, YUBIN_LANG: 'en' } });
+    assert.equal(r.code, 2, `${target}: ${r.stderr}`);
+    assert.match(r.stderr, words);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+  assert.ok(readFileSync(live).equals(before), 'the live database is untouched');
 });
 
 test('yubin migrate-to-postgres: every table into a fresh database, counts and hashes equal; a second run is refused', async (t) => {

@@ -136,6 +136,8 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'ops.backupOntoDatabase': '{file} is the live database itself: give the backup another file name.',
     'ops.backupIsFolder': '{file} is a folder: give a file name for the backup (e.g. {file}/yubin-backup.sqlite).',
     'ops.backupNoFolder': 'The folder {folder} does not exist: create it first, or write the backup elsewhere.',
+    'serve.portInUse': 'Port {port} on {host} is already in use (another yubin serve?). Stop it, or set PORT to another port.',
+    'serve.listenFailed': 'Cannot listen on {host}:{port} ({reason}). Check HOST and PORT.',
     'ops.noDatabase': 'There is no database at {path}.',
     'ops.noBackupFile': 'There is no backup file at {file}.',
     'ops.notABackup': '{file} is not a Yubin backup (a SQLite database).',

@@ -136,6 +136,8 @@ export const ja = {
     'ops.backupOntoDatabase': '{file} は使用中のデータベースそのものです。バックアップには別のファイル名を指定してください。',
     'ops.backupIsFolder': '{file} はフォルダーです。バックアップのファイル名を指定してください（例: {file}/yubin-backup.sqlite）。',
     'ops.backupNoFolder': 'フォルダー {folder} がありません。先に作成するか、別の場所に書き出してください。',
+    'serve.portInUse': '{host} のポート {port} は使用中です（別の yubin serve が動いていませんか）。止めるか、PORT で別のポートを指定してください。',
+    'serve.listenFailed': '{host}:{port} で待ち受けできません（{reason}）。HOST と PORT を確認してください。',
     'ops.noDatabase': 'データベースがありません: {path}',
     'ops.noBackupFile': 'バックアップファイルがありません: {file}',
     'ops.notABackup': '{file} はYubinのバックアップ（SQLiteデータベース）ではありません。',

@@ -134,3 +134,22 @@ test('yubin serve receives and sends on its own, and stops on SIGTERM', async (t
   assert.equal(code, 0, output);
   assert.deepEqual(readdirSync(join(dir, 'processes')), [], 'serve removed its record on exit');
 });
+
+test('yubin serve on a busy port says so and exits, leaving no "serve" registered (restore is not blocked by it)', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'yubin-serve-busy-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  t.after(() => busy.close());
+  const port = (busy.address() as { port: number }).port;
+  for (const [lang, words] of [
+    ['en', new RegExp(`Port ${port} on 127.0.0.1 is already in use`)],
+    ['ja', new RegExp(`ポート ${port} は使用中です`)],
+  ] as const) {
+    const r = await runCli(['serve'], { env: { YUBIN_DATA_DIR: dir, HOST: '127.0.0.1', PORT: String(port), YUBIN_LANG: lang, YUBIN_LOG_LEVEL: 'silent' } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, words);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+  assert.deepEqual(readdirSync(join(dir, 'processes')), [], 'no process left registered');
+});

@@ -1,6 +1,7 @@
 // yubin serve: web UI + API + the receive scheduler + the send worker in one process.
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/env.ts';
+import { AppError } from '../../domain/errors.ts';
 import { buildApp } from '../../http/app.ts';
 import { AuthService } from '../../services/auth.ts';
 import { openContext } from '../../services/context.ts';
@@ -22,9 +23,19 @@ export function registerServeCommand(program: Command): void {
     .action(async () => {
       const config = loadConfig();
       const ctx = await openContext(config, { backgroundCheckpoint: true });
-      registerProcess(config.dataDir, 'serve');
+      const unregister = registerProcess(config.dataDir, 'serve');
       const app = await buildApp(ctx, { logger: { level: process.env.YUBIN_LOG_LEVEL ?? 'info' } });
-      await app.listen({ host: config.host, port: config.port });
+      try {
+        await app.listen({ host: config.host, port: config.port });
+      } catch (err) {
+        // a busy port or a host that is not this machine's: say so and exit (before, the open
+        // database kept the process alive, registered as "serve", so restore was refused)
+        await app.close();
+        await ctx.close();
+        unregister();
+        const e = err as NodeJS.ErrnoException;
+        throw new AppError('CONFLICT', e.code === 'EADDRINUSE' ? 'serve.portInUse' : 'serve.listenFailed', { host: config.host, port: config.port, reason: e.code ?? e.message });
+      }
       const scheduler = startReceiveScheduler(ctx);
       const sender = startSendWorker(ctx);
       const monitor = startStallMonitor(ctx);

@@ -18,12 +18,12 @@ export class AuthService {
     const issues: FieldIssue[] = [];
     const name = username.trim();
     if (!name) issues.push({ path: 'username', key: 'validation.required' });
-    else if (name.length > 100 || /[\s\u0000-\u001f]/.test(name)) issues.push({ path: 'username', key: 'validation.controlChars' });
+    else if (name.length > 100 || /[\s\u0000-\u001f\u007f]/.test(name)) issues.push({ path: 'username', key: 'validation.adminUsername', params: { max: 100 } });
     if (password.length < MIN_ADMIN_PASSWORD || password.length > MAX_ADMIN_PASSWORD) {
-      issues.push({ path: 'password', key: 'validation.passwordLength', params: { max: MAX_ADMIN_PASSWORD } });
+      issues.push({ path: 'password', key: 'validation.adminPasswordLength', params: { min: MIN_ADMIN_PASSWORD, max: MAX_ADMIN_PASSWORD } });
     }
     if (!issues.length && (await this.ctx.repos.admins.findByUsername(name))) {
-      issues.push({ path: 'username', key: 'validation.duplicateName', params: { name } });
+      issues.push({ path: 'username', key: 'validation.duplicateAdmin', params: { name } });
     }
     if (issues.length) throw new ValidationError(issues);
     const id = await this.ctx.repos.admins.insert(name, await hash(password));
@@ -63,7 +63,9 @@ export class AuthService {
 
   async createToken(name: string): Promise<string> {
     const n = name.trim();
-    if (!n || n.length > 100) throw new ValidationError([{ path: 'name', key: 'validation.required' }]);
+    // one line: `token list` prints one per line
+    if (!n) throw new ValidationError([{ path: 'tokenName', key: 'validation.required' }]);
+    if (n.length > 100 || /[\u0000-\u001f\u007f]/.test(n)) throw new ValidationError([{ path: 'tokenName', key: 'validation.tokenName', params: { max: 100 } }]);
     if (await this.ctx.repos.tokens.findActiveByName(n)) throw new AppError('CONFLICT', 'error.tokenName', { name: n });
     const token = 'ybn_' + randomBytes(32).toString('base64url');
     const id = await this.ctx.repos.tokens.insert(n, token);

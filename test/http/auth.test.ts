@@ -8,6 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/http/app.ts';
 import { SIGN_IN_MAX_ATTEMPTS } from '../../src/http/routes/auth.ts';
 import { AuthService } from '../../src/services/auth.ts';
+import { AppError } from '../../src/domain/errors.ts';
+import { contextFor } from '../support/app-context.ts';
 import { addServer, api, assertError, auditEntries, call, harness, listServers, registeredRoutes, serverInput, sessionCookie, snapshot, type Harness, type Route } from './helpers.ts';
 
 const ADMIN = 'admin';
@@ -296,4 +298,28 @@ test("an administrator's UI language is remembered in the database, across sessi
   // a new sign-in (another browser) gets it back
   const res = await call(h.app, { method: 'POST', url: '/api/auth/sign-in', body: { username: ADMIN, password: ADMIN_PASSWORD } });
   assert.equal(res.json.language, 'en');
+});
+
+test('administrator and token refusals name the right rule: password length 8–1024, one-line user and token names, a taken name', async (t) => {
+  const ctx = await contextFor(t, 'sqlite');
+  if (!ctx) return;
+  const auth = new AuthService(ctx);
+  const message = async (fn: () => Promise<unknown>, lang: 'ja' | 'en'): Promise<string> => {
+    try {
+      await fn();
+    } catch (err) {
+      assert.ok(err instanceof AppError, String(err));
+      return err.localized(lang).message;
+    }
+    assert.fail('not refused');
+  };
+  assert.match(await message(() => auth.createAdmin('root', 'short'), 'en'), /Password must be 8 to 1024 characters/);
+  assert.match(await message(() => auth.createAdmin('root', 'short'), 'ja'), /パスワードは8〜1024文字/);
+  assert.match(await message(() => auth.createAdmin('ro ot', 'long enough password'), 'en'), /User name must be 1 to 100 characters, without spaces/);
+  assert.match(await message(() => auth.createAdmin('r'.repeat(101), 'long enough password'), 'en'), /User name must be 1 to 100 characters/);
+  await auth.createAdmin('root', 'long enough password');
+  assert.match(await message(() => auth.createAdmin('root', 'another long password'), 'en'), /An administrator named root already exists/);
+  assert.match(await message(() => auth.createToken(''), 'en'), /Token name is required/);
+  assert.match(await message(() => auth.createToken('a\nb'), 'en'), /Token name must be 1 to 100 characters on one line/);
+  assert.match(await message(() => auth.createToken('t'.repeat(101)), 'ja'), /トークン名は制御文字を含まない1行/);
 });

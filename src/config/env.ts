@@ -47,8 +47,12 @@ export class ConfigError extends Error {
   }
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const dataDir = resolve(nonEmpty(env, 'YUBIN_DATA_DIR') ?? './data');
+  const logLevel = nonEmpty(env, 'YUBIN_LOG_LEVEL');
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) throw new ConfigError('YUBIN_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
 
   const databaseUrl = nonEmpty(env, 'YUBIN_DATABASE_URL');
   if (databaseUrl !== undefined) {

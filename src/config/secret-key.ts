@@ -1,15 +1,16 @@
 // The key that encrypts secrets at rest: YUBIN_SECRET_KEY, or the key file
 // `secret.key` in the data folder, created on first start with mode 0600.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureDataDir } from './data-dir.ts';
 import { ConfigError, type AppConfig } from './env.ts';
 
 export const KEY_FILE_NAME = 'secret.key';
 
 export function loadSecretKey(config: Pick<AppConfig, 'dataDir' | 'secretKey'>): Buffer {
   if (config.secretKey) return config.secretKey;
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  ensureDataDir(config.dataDir);
   const file = join(config.dataDir, KEY_FILE_NAME);
   let text: string;
   try {

@@ -2,12 +2,12 @@
 // PostgreSQL (pg) when YUBIN_DATABASE_URL is set. Both behind one Kysely<Database>:
 // the rest of the code never asks which engine it runs on, except where a query
 // needs engine-specific locking (see `dialect`).
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type Transaction } from 'kysely';
 import { createRequire } from 'node:module';
 import type { Database } from './schema.ts';
+import { ensureDataDir } from '../config/data-dir.ts';
 import { SAFETY_NET_AUTOCHECKPOINT, startCheckpointer } from './sqlite-checkpointer.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -82,6 +82,9 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
   };
 }
 
+/** PostgreSQL: how long a new connection may take (also a wait for a free pooled one). */
+export const PG_CONNECT_TIMEOUT_MS = 20_000;
+
 export interface OpenDatabaseOptions {
   databaseUrl?: string | undefined;
   dataDir: string;
@@ -95,7 +98,8 @@ export function openDatabase(opts: OpenDatabaseOptions): Db {
   if (opts.databaseUrl) {
     // loaded only when PostgreSQL is configured: the SQLite default stays lighter
     const pg = createRequire(import.meta.url)('pg') as typeof import('pg');
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
+    // a server that accepts the connection but never answers: an error after PG_CONNECT_TIMEOUT_MS, not a hang
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS });
     // A client's error (server restart, dropped connection) must not crash the process:
     // the pool reports idle clients' errors, and every client gets its own listener for
     // the moments it is checked out between two queries (inside a transaction). Its next
@@ -105,7 +109,7 @@ export function openDatabase(opts: OpenDatabaseOptions): Db {
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { kysely, dialect: 'postgres', transaction: (fn) => kysely.transaction().execute(fn), close: () => kysely.destroy() };
   }
-  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  ensureDataDir(opts.dataDir);
   const sqlite = new SQLite(join(opts.dataDir, SQLITE_FILE_NAME), { timeout: SQLITE_BUSY_TIMEOUT });
   // 16 KiB pages: a typical 10 KB mail fits one page instead of a chain of overflow
   // pages (takes effect when the file is created)

@@ -168,6 +168,24 @@ describe('loadSecretKey', () => {
     assert.equal(err.variable, 'YUBIN_DATA_DIR');
     assert.match(err.message, /secret\.key/);
   });
+
+  it('a data folder that cannot be one is a ConfigError naming YUBIN_DATA_DIR: a file, a path through a file, an unwritable place; nested folders are made', (t) => {
+    const dir = tempDir(t);
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    assert.match(configError(() => loadSecretKey({ dataDir: file, secretKey: undefined })).message, /^YUBIN_DATA_DIR: .*a-file is a file, not a folder/);
+    assert.match(configError(() => loadSecretKey({ dataDir: join(file, 'data'), secretKey: undefined })).message, /a-file \(a part of .*\) is a file, not a folder/);
+    // /proc takes no new folders (Node's recursive mkdir looped there forever)
+    assert.match(configError(() => loadSecretKey({ dataDir: '/proc/yubin-test/data', secretKey: undefined })).message, /cannot create the folder \/proc\/yubin-test/);
+    loadSecretKey({ dataDir: join(dir, 'x', 'y', 'data'), secretKey: undefined });
+    assert.equal(statSync(join(dir, 'x', 'y', 'data')).mode & 0o777, 0o700);
+    assert.ok(existsSync(join(dir, 'x', 'y', 'data', KEY_FILE_NAME)));
+  });
+
+  it('YUBIN_LOG_LEVEL must be a pino level', () => {
+    assert.equal(configError(() => loadConfig({ YUBIN_LOG_LEVEL: 'bogus' })).variable, 'YUBIN_LOG_LEVEL');
+    loadConfig({ YUBIN_LOG_LEVEL: 'debug' });
+  });
 });
 
 describe('SecretBox', () => {

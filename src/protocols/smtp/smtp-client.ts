@@ -314,7 +314,10 @@ export class SmtpSession {
       if (!link.open) throw new MailError('CONNECTION_CLOSED', 'the server closed the connection', { kind: 'transient', command: 'CONN' });
       wire = takeOver(conn, this.#timeouts.socket, this.#opts.transcript === true ? this.#log : undefined);
     } catch (err) {
-      if (link.open) conn.close();
+      // also when the server already closed: close() is what clears nodemailer's greeting and
+      // connection timers, which otherwise kept the process alive ~30 s (`yubin send` to a
+      // server that hangs up at once)
+      conn.close();
       const error = smtpErrorToMailError(err, { command: 'CONN', connecting: true });
       this.#log?.warn({ event: 'smtp.connect.failed', host, port, ...errorFields(error) }, 'SMTP connection failed');
       throw error;

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { isMailError } from '../../../src/protocols/mail-error.ts';
 import { sendMail, SmtpSession } from '../../../src/protocols/smtp/smtp-client.ts';
@@ -399,4 +400,20 @@ test('concurrent sends on one session are queued, not interleaved', async (t) =>
   assert.ok(results.every((r) => r.sent));
   assert.equal(server.connections, 1);
   assert.deepEqual(server.mails.map((m) => m.to[0]).sort(), ['r0@example.com', 'r1@example.com', 'r2@example.com', 'r3@example.com', 'r4@example.com']);
+});
+
+test('a server that hangs up before its greeting: connect fails at once and leaves no timer behind (the process can exit)', async (t) => {
+  const server = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  const session = new SmtpSession({ host: '127.0.0.1', port, encryption: 'none', auth: null, maxMessageBytes: null });
+  const started = Date.now();
+  await assert.rejects(session.connect(), (err: unknown) => isMailError(err));
+  assert.ok(Date.now() - started < 5_000);
+  session.close();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(timers(), before, 'nodemailer’s greeting timer is cleared');
 });

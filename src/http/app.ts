@@ -47,7 +47,8 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
     ajv: undefined,
     // ids are 36 characters, but a suppressed mail address in a path can be up to 1,000
     // percent-encoded: Fastify's default of 100 answered 414 and made such an address undeletable
-    routerOptions: { maxParamLength: 4096 },
+    // `/api/v1/mail-servers/` is the list, not the mail server with the id ''
+    routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: true },
     // a path Fastify cannot decode (`%ZZ`) gets our error shape in the request's language
     frameworkErrors: (err, req, reply) => handleError(err, req, reply),
   });
@@ -76,6 +77,8 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   // are not UTF-8 into U+FFFD, which was then stored as mojibake with a 200
   const parseJson = app.getDefaultJsonParser('error', 'error');
   const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+  // JSON only: a text/plain body was parsed as a string and refused as 'must be an object'
+  app.removeContentTypeParser('text/plain');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];

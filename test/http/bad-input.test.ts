@@ -242,6 +242,7 @@ describe('bad input', { concurrency: true }, () => {
         { what: 'a %-escape that is not one', request: { url: `${SERVERS}/%ZZ` }, status: 400, code: 'BAD_URL', words: { ja: 'URL', en: 'URL' } },
         { what: 'JSON in Shift_JIS, said so', request: { method: 'PATCH', url: `${SERVERS}/${state.isp.id}`, raw: sjis, headers: { 'content-type': 'application/json; charset=shift_jis' } }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', words: { ja: 'UTF-8', en: 'UTF-8' } },
         { what: 'JSON in Shift_JIS, not said', request: { method: 'PATCH', url: `${SERVERS}/${state.isp.id}`, raw: sjis }, status: 400, code: 'MALFORMED_JSON', words: { ja: 'UTF-8', en: 'UTF-8' } },
+        { what: 'a text/plain body', request: { method: 'POST', url: SERVERS, raw: 'name=x', headers: { 'content-type': 'text/plain' } }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', words: { ja: 'application/json', en: 'application/json' } },
         { what: 'no addresses to suppress', request: { method: 'POST', url: '/api/v1/suppressions', body: { addresses: [] } }, status: 400, code: 'VALIDATION', path: 'addresses', words: { ja: '1件以上', en: 'at least one' } },
         { what: 'a cursor this server did not give out', request: { url: '/api/v1/audit-log?cursor=garbage' }, status: 400, code: 'VALIDATION', path: 'cursor', words: { ja: 'ページ位置', en: 'page position' } },
         { what: 'the second To address is a number', request: { method: 'POST', url: '/api/v1/deliveries', body: { accountId: state.account.id, to: ['a@example.com', 5], subject: 's', text: 't' } }, status: 400, code: 'VALIDATION', path: 'to.1', words: { ja: '宛先（To）の2件目', en: 'to (entry 2)' } },
@@ -263,6 +264,11 @@ describe('bad input', { concurrency: true }, () => {
       }
       assert.deepEqual(failures, []);
       assert.deepEqual(await snapshot(h), before);
+
+      // a trailing slash is the list, not the item with the id ''
+      const slash = await api(h, { url: `${SERVERS}/` });
+      assert.equal(slash.status, 200, slash.raw);
+      assert.ok(Array.isArray(slash.json.items));
 
       // a suppressed address longer than Fastify's default 100-character path parameter can be removed again
       const long = `${'a'.repeat(64)}@${'b'.repeat(60)}.example.com`;

@@ -80,6 +80,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'send.address': '{field} has an address that is not valid: {address}',
     'send.noRecipient': 'Give at least one recipient (To, Cc or Bcc).',
     'send.tooManyRecipients': 'A mail can have at most {max} recipients (To, Cc and Bcc together).',
+    'send.rawNotYet': 'This mail has not been sent yet: bulk mail is put together when it is sent, and its bytes can be read after that.',
     'send.base64': '{field} is not valid base64.',
     'send.contentType': '{field} must be a type/subtype such as application/pdf.',
     'send.messageTooLarge': 'The mail is {size} bytes, larger than the outgoing mail server’s size limit of {limit} bytes.',

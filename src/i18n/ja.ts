@@ -80,6 +80,7 @@ export const ja = {
     'send.address': '{field}のメールアドレスが正しくありません: {address}',
     'send.noRecipient': '宛先（To、Cc、Bcc のいずれか）を1つ以上指定してください。',
     'send.tooManyRecipients': '宛先（To、Cc、Bcc）は合わせて{max}件までです。',
+    'send.rawNotYet': 'このメールはまだ送信されていません。一斉配信のメールは送信するときに作られるため、送信後に内容を表示できます。',
     'send.base64': '{field}が正しいBase64ではありません。',
     'send.contentType': '{field}は「type/subtype」の形式で指定してください（例: application/pdf）。',
     'send.messageTooLarge': 'メールのサイズ（{size} バイト）が送信メールサーバーのメールサイズの制限（{limit} バイト）を超えています。',

@@ -159,7 +159,9 @@ export class DeliveryService {
   /** The mail's exact bytes (a bulk mail's once it was sent). */
   async raw(id: string): Promise<Buffer> {
     const raw = await this.ctx.repos.deliveries.raw(id);
-    if (!raw) throw deliveryNotFound();
-    return raw;
+    if (raw) return raw;
+    // bulk mail is put together when it is sent: before that there are no bytes to show
+    if (await this.ctx.repos.deliveries.getDelivery(id)) throw new AppError('NOT_FOUND', 'send.rawNotYet');
+    throw deliveryNotFound();
   }
 }

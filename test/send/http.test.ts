@@ -153,6 +153,10 @@ test('POST /api/v1/bulk-deliveries: Shift_JIS CSV, skipped rows reported, progre
   assert.equal(p.skipped.length, 3);
   const recipients = await api(s.h, { url: `/api/v1/bulk-deliveries/${res.json.id}/recipients?limit=1` });
   assert.deepEqual(recipients.json.items.map((r: Json) => [r.row, r.address, r.status]), [[2, 'yamada@example.com', 'queued']]);
+  // not sent yet: no bytes, and the 404 says so (not "Delivery not found")
+  const notYet = await api(s.h, { url: `/api/v1/deliveries/${recipients.json.items[0].deliveryId}/raw`, lang: 'en' });
+  assert.equal(notYet.status, 404);
+  assert.match(notYet.json.error.message, /has not been sent yet/);
   const next = await api(s.h, { url: `/api/v1/bulk-deliveries/${res.json.id}/recipients?limit=1&cursor=${recipients.json.nextCursor}` });
   assert.deepEqual(next.json.items.map((r: Json) => [r.row, r.address]), [[6, 'suzuki@example.com']]);
   assert.equal(next.json.nextCursor, null);

@@ -186,13 +186,15 @@ test('mail accounts: add/change with leave-on-server, connection test, receive n
     await page.getByTestId('accounts').waitFor();
   });
 
-  await t.test('delete: いいえ keeps the account, はい deletes it', async () => {
+  await t.test('delete: いいえ keeps the account, はい deletes it after saying what goes with it', async () => {
     const row = () => page.getByTestId('accounts').locator('tbody tr').filter({ hasText: 'sales@example.com' });
     await row().getByRole('link', { name: '削除する' }).click();
     await page.getByRole('button', { name: 'いいえ' }).click();
     await page.getByTestId('accounts').waitFor();
     assert.equal((await accounts.list()).length, 3);
     await row().getByRole('link', { name: '削除する' }).click();
+    // the confirmation says what goes with the account
+    await page.getByTestId('delete-consequences').getByText('このメールアカウントで受信したメール（0通）と、送信したメール・一斉配信の記録もすべて削除されます').waitFor();
     await page.getByRole('button', { name: 'はい' }).click();
     await page.getByTestId('accounts').waitFor();
     assert.deepEqual((await accounts.list()).map((a) => a.address).sort(), ['info@example.com', 'support@example.com']);

@@ -162,6 +162,7 @@ export const en: Record<keyof typeof ja, string> = {
   'accountForm.minutes': 'minutes',
 
   'accountDelete.title': 'Delete a mail account',
+  'accountDelete.consequences': 'The mail received through this account ({count} mails) and the records of its sent mail and bulk deliveries are deleted with it. This cannot be undone.',
   'accountDelete.confirm': 'Delete the mail account “{name}”?',
 
   'account.title': 'Mail account details',

@@ -162,6 +162,7 @@ export const ja = {
   'accountForm.minutes': '分',
 
   'accountDelete.title': 'メールアカウントの削除',
+  'accountDelete.consequences': 'このメールアカウントで受信したメール（{count}通）と、送信したメール・一斉配信の記録もすべて削除されます。元に戻せません。',
   'accountDelete.confirm': 'メールアカウント「{name}」を削除しますか？',
 
   'account.title': 'メールアカウントの詳細',

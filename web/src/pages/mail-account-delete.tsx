@@ -2,7 +2,7 @@
 import { useState } from 'react';
 import { useNavigate, useParams } from 'react-router';
 import { api, ApiError } from '../api/client.ts';
-import type { MailAccount } from '../api/types.ts';
+import type { MailAccount, ReceiveStatus } from '../api/types.ts';
 import { ErrorBanner } from '../components/form.tsx';
 import { ACCOUNTS, Page, useSettingsCrumbs } from '../components/layout.tsx';
 import { useLoad } from '../components/use-load.ts';
@@ -14,6 +14,8 @@ export function MailAccountDeletePage() {
   const crumbs = useSettingsCrumbs();
   const navigate = useNavigate();
   const { data: account, error: loadError } = useLoad(() => api<MailAccount>('GET', `/api/v1/mail-accounts/${encodeURIComponent(id)}`), [id]);
+  // what goes with it: the received mail in the shared store is deleted too
+  const { data: status } = useLoad(() => api<ReceiveStatus>('GET', `/api/v1/mail-accounts/${encodeURIComponent(id)}/status`), [id]);
   const [error, setError] = useState<ApiError | undefined>();
   const [busy, setBusy] = useState(false);
 
@@ -34,6 +36,11 @@ export function MailAccountDeletePage() {
       {account ? (
         <div className="confirm">
           <p className="confirm-question">{t('accountDelete.confirm', { name: `${account.displayName} <${account.address}>` })}</p>
+          {status ? (
+            <p className="status-note error-text" data-testid="delete-consequences">
+              {t('accountDelete.consequences', { count: status.messagesStored.toLocaleString() })}
+            </p>
+          ) : null}
           <div className="buttons">
             <button type="button" className="danger" onClick={yes} disabled={busy}>
               {t('common.yes')}

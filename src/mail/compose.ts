@@ -63,6 +63,28 @@ export interface ComposedMail {
   charsetFallback?: { requested: 'iso-2022-jp'; characters: string[] } | undefined;
 }
 
+/** Bodies longer than this get their transfer encoding chosen here (bodyTextEncoding). */
+export const LARGE_BODY_CHARS = 256 * 1024;
+
+/**
+ * nodemailer's own rule for a text body's transfer encoding (quoted-printable when it has
+ * more Latin letters than 8-bit and control characters, else base64), counted in a loop:
+ * nodemailer counts with String.match(/…/g), an array of one string per character, which
+ * spent seconds in GC on a body of megabytes while the server could answer nothing else.
+ */
+export function bodyTextEncoding(parts: string[]): 'quoted-printable' | 'base64' {
+  let latin = 0;
+  let other = 0;
+  for (const text of parts) {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if ((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) latin++;
+      else if (c <= 0x08 || c === 0x0b || c === 0x0c || (c >= 0x0e && c <= 0x1f) || c >= 0x80) other++;
+    }
+  }
+  return other < latin ? 'quoted-printable' : 'base64';
+}
+
 export async function composeMail(input: ComposeInput): Promise<ComposedMail> {
   const to = normalizeList(input.to);
   const cc = normalizeList(input.cc);
@@ -117,6 +139,8 @@ export async function composeMail(input: ComposeInput): Promise<ComposedMail> {
       text: input.text ?? (input.html == null ? '' : undefined),
       html: input.html ?? undefined,
     } satisfies Mail.Options);
+    const big = (input.text?.length ?? 0) + (input.html?.length ?? 0) > LARGE_BODY_CHARS;
+    if (big) options.textEncoding = bodyTextEncoding([input.text ?? '', input.html ?? '']);
     const node = new MailComposer(options).compile();
     messageId = node.messageId();
     raw = await node.build();

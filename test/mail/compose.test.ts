@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
 import type { AddressObject, ParsedMail } from 'mailparser';
-import { composeMail } from '../../src/mail/compose.ts';
+import { composeMail, LARGE_BODY_CHARS } from '../../src/mail/compose.ts';
 import type { ComposeInput } from '../../src/mail/compose.ts';
 import { encodeIso2022Jp, encodeIso2022JpWords, unrepresentableIso2022Jp } from '../../src/mail/compose-iso2022jp.ts';
 
@@ -256,5 +256,19 @@ test('encodeIso2022JpWords: each word at most 75 characters and self-contained',
     const bytes = Buffer.from(/^=\?ISO-2022-JP\?B\?(.*)\?=$/.exec(w)?.[1] ?? '', 'base64');
     // ends in ASCII: either the last bytes are ESC ( B or the word never left ASCII
     assert.ok(bytes.subarray(-3).equals(Buffer.from('\x1b(B', 'latin1')) || !bytes.includes(0x1b), w);
+  }
+});
+
+test('a body of megabytes gets the transfer encoding nodemailer would choose (counted without its per-character arrays), and reads back intact', async () => {
+  const from = { name: 'A', address: 'a@example.com' };
+  const cte = (raw: Buffer): string | undefined => /Content-Transfer-Encoding: ([\w-]+)/i.exec(raw.toString('latin1'))?.[1];
+  for (const pattern of ['Grüße aus München, liebe Grüße. ', 'お世話になっております。abc ', 'ça va? 😀 ok\n']) {
+    const small = await composeMail({ from, to: ['b@example.com'], subject: 's', text: pattern.repeat(50) });
+    const text = pattern.repeat(Math.ceil(LARGE_BODY_CHARS / pattern.length) + 10);
+    const big = await composeMail({ from, to: ['b@example.com'], subject: 's', text });
+    assert.equal(cte(big.raw), cte(small.raw), pattern);
+    // mailparser adds a line break to a text that does not end in one
+    const back = (await simpleParser(big.raw)).text;
+    assert.ok(back === text || back === `${text}\n`, 'the body reads back intact');
   }
 });

@@ -58,7 +58,7 @@ export function reportError(err: unknown): number {
   return EXIT_FAILURE;
 }
 
-/** Read all of stdin (for --password-stdin and --input -). */
+/** Read all of stdin as text (for --password-stdin; files and --input - go through file-input.ts). */
 export function readStdin(): string {
   try {
     return readFileSync(0, 'utf8');
@@ -81,12 +81,4 @@ export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? '')].length)));
   return rows.map((r) => r.map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - [...c].length))).join('  ').trimEnd()).join('\n');
-}
-
-export function parseJsonInput(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new AppError('MALFORMED_JSON', 'validation.json');
-  }
 }

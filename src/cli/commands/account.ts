@@ -1,11 +1,11 @@
 // yubin account list|show|add|change|delete — the same service as the API.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { MailAccount } from '../../domain/mail-account.ts';
 import { langFromEnv } from '../../i18n/index.ts';
 import { runConnectionTest } from '../../receive/receive-service.ts';
 import { MailAccountService } from '../../services/mail-accounts.ts';
-import { cliActor, intOrString, output, parseJsonInput, readStdin, table, withContext } from '../context.ts';
+import { cliActor, intOrString, output, readStdin, table, withContext } from '../context.ts';
+import { readJsonOption, refuseSharedStdin } from '../file-input.ts';
 import { resolveServer } from './server.ts';
 
 interface AccountFlags {
@@ -42,12 +42,17 @@ function addAccountFlags(cmd: Command): Command {
     .option('--json', 'print JSON');
 }
 
-async function accountBody(f: AccountFlags, resolve: (ref: string) => Promise<string>): Promise<Record<string, unknown>> {
-  const stdinNeeded = f.input === '-' ? false : f.passwordStdin || f.smtpPasswordStdin;
-  const lines = stdinNeeded ? readStdin().split(/\r?\n/) : [];
-  const body: Record<string, unknown> = f.input ? (parseJsonInput(f.input === '-' ? readStdin() : readFileSync(f.input, 'utf8')) as Record<string, unknown>) : {};
+/** Flags → a MailAccountInput / patch body (only what was given); --server is resolved later, in the database. */
+function accountBody(f: AccountFlags): Record<string, unknown> {
+  const passwordStdin = f.passwordStdin || f.smtpPasswordStdin;
+  // the two passwords share stdin on purpose (a line each); --input - would leave them nothing
+  refuseSharedStdin([
+    ['--input -', f.input === '-'],
+    [f.passwordStdin ? '--password-stdin' : '--smtp-password-stdin', passwordStdin],
+  ]);
+  const body = f.input ? readJsonOption('--input', f.input) : {};
+  const lines = passwordStdin ? readStdin().split(/\r?\n/) : [];
   if (f.displayName !== undefined) body.displayName = f.displayName;
-  if (f.server !== undefined) body.serverId = await resolve(f.server);
   if (f.address !== undefined) body.address = f.address;
   if (f.fromName !== undefined) body.fromName = f.fromName;
   if (f.username !== undefined) body.username = f.username;
@@ -102,18 +107,20 @@ export function registerAccountCommands(program: Command): Command {
     });
 
   addAccountFlags(account.command('add')).action(async (f: AccountFlags) => {
+    const body = accountBody(f);
     await withContext(async (ctx) => {
-      const body = await accountBody(f, async (ref) => (await resolveServer(ctx, ref)).id);
+      if (f.server !== undefined) body.serverId = (await resolveServer(ctx, f.server)).id;
       const a = await new MailAccountService(ctx).add(cliActor(), body);
       output(f.json, a, () => describeAccount(a));
     });
   });
 
   addAccountFlags(account.command('change <account>').description('by id or address')).action(async (ref: string, f: AccountFlags) => {
+    const body = accountBody(f);
     await withContext(async (ctx) => {
       const service = new MailAccountService(ctx);
       const current = await service.find(ref);
-      const body = await accountBody(f, async (r) => (await resolveServer(ctx, r)).id);
+      if (f.server !== undefined) body.serverId = (await resolveServer(ctx, f.server)).id;
       const a = await service.change(cliActor(), current.id, body);
       output(f.json, a, () => describeAccount(a));
     });

@@ -5,6 +5,7 @@ import { AuthService } from '../../services/auth.ts';
 import { openDatabase } from '../../store/database.ts';
 import { migrateToLatest } from '../../store/migrate.ts';
 import { cliActor, output, readStdin, table, withContext } from '../context.ts';
+import { integerOption } from '../options.ts';
 
 export function registerAdminCommands(program: Command): void {
   program
@@ -71,11 +72,11 @@ export function registerAdminCommands(program: Command): void {
   program
     .command('audit')
     .description('the audit log, newest first')
-    .option('--limit <n>', 'how many entries', '50')
+    .addOption(integerOption('--limit <n>', 'how many entries (1–1000)', { min: 1, max: 1000 }).default(50))
     .option('--json', 'print JSON')
-    .action(async (f: { limit: string; json?: boolean }) => {
+    .action(async (f: { limit: number; json?: boolean }) => {
       await withContext(async (ctx) => {
-        const page = await ctx.repos.audit.list({ limit: Math.max(1, Math.min(1000, Number(f.limit) || 50)) });
+        const page = await ctx.repos.audit.list({ limit: f.limit });
         output(f.json, page, () =>
           table([['AT', 'ACTOR', 'ACTION', 'TARGET', 'FIELDS'], ...page.items.map((e) => [e.at, e.actor, e.action, e.targetName ?? e.targetId ?? '-', e.fields.join(',')])]),
         );

@@ -1,21 +1,27 @@
 // yubin bulk create|status|recipients|pause|resume|cancel, and the suppression list
 // (suppress, unsuppress, suppressions) — the same services as /api/v1/bulk-deliveries.
 // `status` draws a progress bar; `--watch` (and `create --wait`) redraw it until the end.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { langFromEnv } from '../../i18n/index.ts';
 import { BulkDeliveryService } from '../../send/bulk-service.ts';
-import type { BulkDelivery, SkippedRow } from '../../send/schemas.ts';
+import { RecipientStatus, type BulkDelivery, type SkippedRow } from '../../send/schemas.ts';
 import { startSendWorker } from '../../send/send-worker.ts';
 import { SuppressionService } from '../../send/suppression-service.ts';
 import type { AppContext } from '../../services/context.ts';
-import { cliActor, intOrString, output, table, withContext } from '../context.ts';
-import { readText } from './send.ts';
+import { cliActor, output, table, withContext } from '../context.ts';
+import { readFileOption, readTextOption, refuseSharedStdin } from '../file-input.ts';
+import { choiceOption, integerOption } from '../options.ts';
 
 /** How often --watch reads the progress. */
 export const WATCH_INTERVAL_MS = 500;
 const BAR_WIDTH = 30;
+/** A page of recipients or suppressions, as the API allows. */
+const PAGE_LIMIT = { min: 1, max: 1000 };
+/** --cursor of recipients is a CSV row number (the service takes up to 9 digits). */
+const ROW_CURSOR = { min: 0, max: 999_999_999 };
+const RECIPIENT_STATUSES = RecipientStatus.anyOf.map((s) => s.const);
+type RecipientStatusName = (typeof RECIPIENT_STATUSES)[number];
 
 interface CreateFlags {
   account: string;
@@ -84,24 +90,31 @@ export function registerBulkCommands(program: Command): Command {
     .requiredOption('--csv <file>', 'recipients CSV with a header row (UTF-8, UTF-8 with BOM, Shift_JIS)')
     .requiredOption('--subject <template>', '件名 (template)')
     .option('--text <template>', '本文 (template)')
-    .option('--text-file <file>', '本文 template from a UTF-8 file (- for stdin)')
-    .option('--html-file <file>', 'HTML本文 template from a UTF-8 file')
+    .option('--text-file <file>', '本文 template from a UTF-8 or Shift_JIS file (- for stdin)')
+    .option('--html-file <file>', 'HTML本文 template from a UTF-8 or Shift_JIS file (- for stdin)')
     .option('--charset <charset>', 'utf-8 (default) or iso-2022-jp')
     .option('--address-column <name>', 'the CSV column with the address (default: email / メールアドレス …)')
     .option('--wait', 'send from this process too, and show progress until done')
     .option('--json', 'print JSON')
     .action(async (f: CreateFlags) => {
+      // every file is read before the database is opened: a bad one stops here
+      refuseSharedStdin([
+        ['--csv -', f.csv === '-'],
+        ['--text-file -', f.textFile === '-'],
+        ['--html-file -', f.htmlFile === '-'],
+      ]);
+      const body: Record<string, unknown> = {
+        accountId: f.account,
+        subject: f.subject,
+        // the bytes, from a file or stdin alike: the service tells UTF-8 from Shift_JIS
+        recipientsCsvBase64: readFileOption('--csv', f.csv).toString('base64'),
+      };
+      if (f.text !== undefined) body.text = f.text;
+      if (f.textFile !== undefined) body.text = readTextOption('--text-file', f.textFile);
+      if (f.htmlFile !== undefined) body.html = readTextOption('--html-file', f.htmlFile);
+      if (f.charset !== undefined) body.charset = f.charset;
+      if (f.addressColumn !== undefined) body.addressColumn = f.addressColumn;
       await withContext(async (ctx) => {
-        const body: Record<string, unknown> = {
-          accountId: f.account,
-          subject: f.subject,
-          recipientsCsvBase64: (f.csv === '-' ? Buffer.from(readText('-'), 'utf8') : readFileSync(f.csv)).toString('base64'),
-        };
-        if (f.text !== undefined) body.text = f.text;
-        if (f.textFile !== undefined) body.text = readText(f.textFile);
-        if (f.htmlFile !== undefined) body.html = readText(f.htmlFile);
-        if (f.charset !== undefined) body.charset = f.charset;
-        if (f.addressColumn !== undefined) body.addressColumn = f.addressColumn;
         const created = await new BulkDeliveryService(ctx).create(cliActor(), body, langFromEnv());
         if (!f.wait) {
           output(f.json, created, () =>
@@ -136,13 +149,13 @@ export function registerBulkCommands(program: Command): Command {
   bulk
     .command('recipients <id>')
     .description('per-recipient status in CSV order')
-    .option('--status <status>', 'only queued | sending | sent | deferred | failed | cancelled')
-    .option('--limit <n>', 'at most this many (default 100)')
-    .option('--cursor <row>', 'after this CSV row')
+    .addOption(choiceOption('--status <status>', `only ${RECIPIENT_STATUSES.join(' | ')}`, RECIPIENT_STATUSES))
+    .addOption(integerOption('--limit <n>', 'at most this many (default 100)', PAGE_LIMIT))
+    .addOption(integerOption('--cursor <row>', 'after this CSV row', ROW_CURSOR))
     .option('--json', 'print JSON')
-    .action(async (id: string, f: { status?: string; limit?: string; cursor?: string; json?: boolean }) => {
+    .action(async (id: string, f: { status?: RecipientStatusName; limit?: number; cursor?: number; json?: boolean }) => {
       await withContext(async (ctx) => {
-        const query = { status: f.status, limit: f.limit === undefined ? undefined : intOrString(f.limit), cursor: f.cursor } as Parameters<BulkDeliveryService['recipients']>[1];
+        const query = { status: f.status, limit: f.limit, cursor: f.cursor === undefined ? undefined : String(f.cursor) };
         const page = await new BulkDeliveryService(ctx).recipients(id, query);
         output(f.json, page, () =>
           table([
@@ -191,13 +204,12 @@ export function registerBulkCommands(program: Command): Command {
   bulk
     .command('suppressions')
     .description('list the suppression list')
-    .option('--limit <n>', 'at most this many (default 100)')
+    .addOption(integerOption('--limit <n>', 'at most this many (default 100)', PAGE_LIMIT))
     .option('--cursor <address>', 'after this address')
     .option('--json', 'print JSON')
-    .action(async (f: { limit?: string; cursor?: string; json?: boolean }) => {
+    .action(async (f: { limit?: number; cursor?: string; json?: boolean }) => {
       await withContext(async (ctx) => {
-        const limit = f.limit === undefined ? undefined : Number(intOrString(f.limit)) || undefined;
-        const page = await new SuppressionService(ctx).list({ limit, cursor: f.cursor });
+        const page = await new SuppressionService(ctx).list({ limit: f.limit, cursor: f.cursor });
         output(f.json, page, () => table([['ADDRESS', 'REASON', 'BY', 'AT'], ...page.items.map((s) => [s.address, s.reason ?? '', s.createdBy, s.createdAt])]));
       });
     });

@@ -7,7 +7,8 @@ import { localizeReceiveErrors } from '../../receive/error-text.ts';
 import { receiveNow } from '../../receive/receive-service.ts';
 import type { ReceiveSummary } from '../../receive/receive-run.ts';
 import { MailAccountService } from '../../services/mail-accounts.ts';
-import { intOrString, output, withContext } from '../context.ts';
+import { output, withContext } from '../context.ts';
+import { integerOption } from '../options.ts';
 
 export function registerReceiveCommand(program: Command): void {
   program
@@ -15,9 +16,9 @@ export function registerReceiveCommand(program: Command): void {
     .description('receive an account now (repeats capped runs until nothing new is left)')
     .requiredOption('--account <address>', 'mail account (address or id)')
     .option('--once', 'a single capped run')
-    .option('--max-messages <n>', 'cap per run')
+    .addOption(integerOption('--max-messages <n>', 'cap per run (default YUBIN_RECEIVE_MAX_MESSAGES or 2000)', { min: 1 }))
     .option('--json', 'print JSON')
-    .action(async (f: { account: string; once?: boolean; maxMessages?: string; json?: boolean }) => {
+    .action(async (f: { account: string; once?: boolean; maxMessages?: number; json?: boolean }) => {
       await withContext(async (ctx) => {
         const account = await new MailAccountService(ctx).find(f.account);
         const bar = process.stderr.isTTY && !f.json ? new cliProgress.SingleBar({ format: '{phase} [{bar}] {value}/{total} mails  {mb} MB', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
@@ -26,9 +27,8 @@ export function registerReceiveCommand(program: Command): void {
         try {
           for (;;) {
             runs++;
-            const maxMessages = f.maxMessages === undefined ? undefined : Number(intOrString(f.maxMessages)) || undefined;
             const s = await receiveNow(ctx, account.id, {
-              ...(maxMessages ? { maxMessages } : {}),
+              ...(f.maxMessages !== undefined ? { maxMessages: f.maxMessages } : {}),
               onProgress: (p) => {
                 if (!bar) return;
                 if (p.phase === 'receiving' && p.done === 0) bar.start(p.total, 0, { phase: 'receiving', mb: '0.0' });

@@ -1,13 +1,13 @@
 // yubin send: one mail now, through the same service as POST /api/v1/deliveries, sent from
 // this process at once (or by whichever worker claims it first), never held back by the
 // per-minute limit. Exit code 1 when a recipient failed.
-import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
 import { DeliveryService } from '../../send/delivery-service.ts';
 import type { Delivery } from '../../send/schemas.ts';
 import { sendDeliveryNow } from '../../send/send-worker.ts';
-import { cliActor, output, parseJsonInput, readStdin, withContext } from '../context.ts';
+import { cliActor, output, withContext } from '../context.ts';
+import { readFileOption, readJsonOption, readTextOption, refuseSharedStdin } from '../file-input.ts';
 
 interface SendFlags {
   account?: string;
@@ -41,11 +41,6 @@ const CONTENT_TYPES: Record<string, string> = {
 
 const collect = (value: string, list: string[]): string[] => [...list, value];
 
-/** A file's text; "-" is stdin. */
-export function readText(file: string): string {
-  return file === '-' ? readStdin() : readFileSync(file, 'utf8');
-}
-
 export function describeDelivery(d: Delivery): string {
   const lines = [`delivery ${d.id}: ${d.status}  ${d.subject ?? ''}`];
   for (const r of d.recipients) {
@@ -66,33 +61,40 @@ export function registerSendCommand(program: Command): void {
     .option('--bcc <address>', 'Bcc (repeatable)', collect, [])
     .option('--subject <subject>', '件名')
     .option('--text <text>', '本文')
-    .option('--text-file <file>', '本文 from a UTF-8 file (- for stdin)')
-    .option('--html-file <file>', 'HTML本文 from a UTF-8 file')
+    .option('--text-file <file>', '本文 from a UTF-8 or Shift_JIS file (- for stdin)')
+    .option('--html-file <file>', 'HTML本文 from a UTF-8 or Shift_JIS file (- for stdin)')
     .option('--attach <file>', 'attachment (repeatable)', collect, [])
     .option('--charset <charset>', 'utf-8 (default) or iso-2022-jp')
     .option('--input <file>', 'JSON DeliveryInput (- for stdin); flags override it')
     .option('--no-wait', 'queue only: a running `yubin serve` or `yubin worker` sends it')
     .option('--json', 'print JSON')
     .action(async (f: SendFlags) => {
+      // every file is read before the database is opened: a bad one stops here
+      refuseSharedStdin([
+        ['--input -', f.input === '-'],
+        ['--text-file -', f.textFile === '-'],
+        ['--html-file -', f.htmlFile === '-'],
+      ]);
+      const body = f.input ? readJsonOption('--input', f.input) : {};
+      if (f.account !== undefined) body.accountId = f.account;
+      if (f.to.length) body.to = f.to;
+      if (f.cc.length) body.cc = f.cc;
+      if (f.bcc.length) body.bcc = f.bcc;
+      body.to ??= [];
+      if (f.subject !== undefined) body.subject = f.subject;
+      if (f.text !== undefined) body.text = f.text;
+      if (f.textFile !== undefined) body.text = readTextOption('--text-file', f.textFile);
+      if (f.htmlFile !== undefined) body.html = readTextOption('--html-file', f.htmlFile);
+      if (f.charset !== undefined) body.charset = f.charset;
+      if (f.attach.length) {
+        body.attachments = f.attach.map((file) => ({
+          filename: basename(file),
+          contentType: CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
+          // "-" is a file of that name here: an attachment needs a name, stdin has none
+          contentBase64: readFileOption('--attach', file, { stdin: false }).toString('base64'),
+        }));
+      }
       await withContext(async (ctx) => {
-        const body: Record<string, unknown> = f.input ? (parseJsonInput(readText(f.input)) as Record<string, unknown>) : {};
-        if (f.account !== undefined) body.accountId = f.account;
-        if (f.to.length) body.to = f.to;
-        if (f.cc.length) body.cc = f.cc;
-        if (f.bcc.length) body.bcc = f.bcc;
-        body.to ??= [];
-        if (f.subject !== undefined) body.subject = f.subject;
-        if (f.text !== undefined) body.text = f.text;
-        if (f.textFile !== undefined) body.text = readText(f.textFile);
-        if (f.htmlFile !== undefined) body.html = readText(f.htmlFile);
-        if (f.charset !== undefined) body.charset = f.charset;
-        if (f.attach.length) {
-          body.attachments = f.attach.map((file) => ({
-            filename: basename(file),
-            contentType: CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
-            contentBase64: readFileSync(file).toString('base64'),
-          }));
-        }
         const service = new DeliveryService(ctx);
         let d = await service.create(cliActor(), body);
         if (f.wait) {

@@ -1,11 +1,11 @@
 // yubin server list|show|add|change|reorder|delete — the same service as the API.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { notFound } from '../../domain/errors.ts';
+import { notFound, ValidationError } from '../../domain/errors.ts';
 import { nameKey, type MailServer } from '../../domain/mail-server.ts';
 import type { AppContext } from '../../services/context.ts';
 import { MailServerService } from '../../services/mail-servers.ts';
-import { cliActor, intOrString, limit, output, parseJsonInput, readStdin, table, withContext } from '../context.ts';
+import { cliActor, intOrString, limit, output, table, withContext } from '../context.ts';
+import { isObject, readJsonOption } from '../file-input.ts';
 
 interface ServerFlags {
   json?: boolean;
@@ -54,12 +54,22 @@ function addServerFlags(cmd: Command): Command {
     .option('--json', 'print JSON');
 }
 
+/**
+ * A part of --input that flags are merged into. Spreading a string there would turn it into
+ * "0 is not a known field", so anything but an object is refused as the API would.
+ */
+function section(value: unknown, path: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (!isObject(value)) throw new ValidationError([{ path, key: 'validation.type.object' }]);
+  return { ...value };
+}
+
 /** Flags → a MailServerInput / patch body (only what was given). */
 export function serverBodyFromFlags(f: ServerFlags): Record<string, unknown> {
-  const base = f.input ? (parseJsonInput(f.input === '-' ? readStdin() : readFileSync(f.input, 'utf8')) as Record<string, unknown>) : {};
+  const base = f.input ? readJsonOption('--input', f.input) : {};
   const body: Record<string, unknown> = { ...base };
-  const incoming: Record<string, unknown> = { ...((base.incoming as object) ?? {}) };
-  const outgoing: Record<string, unknown> = { ...((base.outgoing as object) ?? {}) };
+  const incoming = section(base.incoming, 'incoming');
+  const outgoing = section(base.outgoing, 'outgoing');
   if (f.name !== undefined) body.name = f.name;
   if (f.protocol !== undefined) incoming.protocol = f.protocol;
   if (f.host !== undefined) incoming.host = f.host;
@@ -72,7 +82,7 @@ export function serverBodyFromFlags(f: ServerFlags): Record<string, unknown> {
   if (f.smtpPort !== undefined) outgoing.port = intOrString(f.smtpPort);
   if (f.smtpEncryption !== undefined) outgoing.encryption = f.smtpEncryption;
   if (f.smtpAuth !== undefined || f.smtpUseAccountCredentials !== undefined) {
-    const auth: Record<string, unknown> = { ...((outgoing.auth as object) ?? {}) };
+    const auth = section(outgoing.auth, 'outgoing.auth');
     if (f.smtpAuth !== undefined) auth.mechanism = f.smtpAuth.toLowerCase() === 'none' ? null : f.smtpAuth.toUpperCase();
     if (f.smtpUseAccountCredentials !== undefined) auth.useAccountCredentials = f.smtpUseAccountCredentials;
     outgoing.auth = auth;
@@ -133,16 +143,18 @@ export function registerServerCommands(program: Command): void {
     });
 
   addServerFlags(server.command('add').description('追加する')).action(async (f: ServerFlags) => {
+    const body = serverBodyFromFlags(f);
     await withContext(async (ctx) => {
-      const s = await new MailServerService(ctx).add(cliActor(), serverBodyFromFlags(f));
+      const s = await new MailServerService(ctx).add(cliActor(), body);
       output(f.json, s, () => describeServer(s));
     });
   });
 
   addServerFlags(server.command('change <server>').description('変更する (by id or name)')).action(async (ref: string, f: ServerFlags) => {
+    const body = serverBodyFromFlags(f);
     await withContext(async (ctx) => {
       const current = await resolveServer(ctx, ref);
-      const s = await new MailServerService(ctx).change(cliActor(), current.id, serverBodyFromFlags(f));
+      const s = await new MailServerService(ctx).change(cliActor(), current.id, body);
       output(f.json, s, () => describeServer(s));
     });
   });

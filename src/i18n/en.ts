@@ -118,6 +118,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'bulk.csv.duplicateHeader': 'The recipients CSV header has the column “{column}” more than once.',
     'bulk.csv.unsafeText': 'The recipients CSV has a NUL character (or broken UTF-16) on line {line}: save it again as text (CSV UTF-8 or Shift_JIS).',
     'bulk.csv.moreErrors': 'The recipients CSV has {count} more errors.',
+    'bulk.csv.noSuchColumn': 'The recipients CSV has no column “{column}”. Columns: {columns}',
     'bulk.csv.noAddressColumn': 'The recipients CSV has no address column. Name it email (or メールアドレス), or say which column holds the address. Columns: {columns}',
     'bulk.csv.tooManyRows': 'A bulk delivery can have at most {max} recipients ({count} given).',
     'bulk.missingField': '{field} uses merge fields that are not columns of the recipients CSV: {fields}',

@@ -118,6 +118,7 @@ export const ja = {
     'bulk.csv.duplicateHeader': '宛先CSVの見出しに「{column}」が2回以上あります。',
     'bulk.csv.unsafeText': '宛先CSVの{line}行目にNUL文字（または壊れたUTF-16）があります。テキスト（CSV UTF-8 または Shift_JIS）として保存し直してください。',
     'bulk.csv.moreErrors': '宛先CSVにはほかに{count}件の誤りがあります。',
+    'bulk.csv.noSuchColumn': '宛先CSVに列「{column}」がありません。列: {columns}',
     'bulk.csv.noAddressColumn': '宛先CSVにメールアドレスの列がありません。見出しを email か メールアドレス にするか、列を指定してください。見出し: {columns}',
     'bulk.csv.tooManyRows': '宛先は{max}件までです（{count}件あります）。',
     'bulk.missingField': '{field}の差し込み項目 {fields} が宛先CSVの列にありません。',

@@ -99,7 +99,9 @@ export class BulkDeliveryService {
     if (input.addressColumn !== undefined) addressIndex = table.header.indexOf(input.addressColumn.trim());
     else addressIndex = table.header.findIndex((h) => ADDRESS_COLUMNS.includes(h.toLowerCase()));
     if (addressIndex < 0) {
-      issues.push({ path: input.addressColumn !== undefined ? 'addressColumn' : 'recipientsCsv', key: 'bulk.csv.noAddressColumn', params: { columns: columns.join(', ') } });
+      // a column named that is not there is its own mistake: not "say which column", which was done
+      if (input.addressColumn !== undefined) issues.push({ path: 'addressColumn', key: 'bulk.csv.noSuchColumn', params: { column: input.addressColumn.trim(), columns: columns.join(', ') } });
+      else issues.push({ path: 'recipientsCsv', key: 'bulk.csv.noAddressColumn', params: { columns: columns.join(', ') } });
     }
     if (table.rows.length > MAX_BULK_RECIPIENTS) issues.push({ path: 'recipientsCsv', key: 'bulk.csv.tooManyRows', params: { max: MAX_BULK_RECIPIENTS, count: table.rows.length } });
 

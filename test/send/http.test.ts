@@ -192,6 +192,8 @@ test('bulk CSV problems are listed before anything is queued: broken rows with t
   assert.deepEqual(missing.json.error.fields.map((f: Json) => [f.path, f.message]), [['text', '本文の差し込み項目 {{会社}} が宛先CSVの列にありません。']]);
   const noColumn = await post({ recipientsCsv: 'name,phone\nA,1\n' });
   assert.match(noColumn.json.error.fields[0].message, /メールアドレスの列がありません.*name, phone/);
+  const wrongColumn = await post({ addressColumn: 'nope', recipientsCsv: 'to,name\na@example.com,A\n' });
+  assert.deepEqual(wrongColumn.json.error.fields.map((f: Json) => [f.path, f.message]), [['addressColumn', '宛先CSVに列「nope」がありません。列: to, name']]);
   const column = await post({ addressColumn: 'to', recipientsCsv: 'to,name\na@example.com,A\n' });
   assert.equal(column.status, 201, column.raw);
   const allSkipped = await post({ recipientsCsv: 'email\nnope\n' });

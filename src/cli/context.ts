@@ -6,7 +6,7 @@ import { userInfo } from 'node:os';
 import { destination, pino } from 'pino';
 import { ConfigError, loadConfig } from '../config/env.ts';
 import { AppError } from '../domain/errors.ts';
-import { langFromEnv } from '../i18n/index.ts';
+import { langFromEnv, t } from '../i18n/index.ts';
 import { MailError } from '../protocols/mail-error.ts';
 import { openContext, type AppContext } from '../services/context.ts';
 
@@ -54,7 +54,17 @@ export function reportError(err: unknown): number {
     process.stderr.write(`yubin: ${err.code}: ${err.message}${err.response ? ` (${err.response})` : ''}\n`);
     return EXIT_FAILURE;
   }
-  process.stderr.write(`yubin: ${(err as Error)?.stack ?? String(err)}\n`);
+  // the system said no (a refused or silent PostgreSQL, a file it cannot write): its message
+  // is the news; the stack only with YUBIN_LOG_LEVEL=debug
+  const e = err as (Error & { code?: unknown; syscall?: unknown }) | undefined;
+  const system = typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code);
+  const database = /timeout exceeded when trying to connect|Connection terminated/.test(e?.message ?? '') || (system && process.env.YUBIN_DATABASE_URL && /pg-pool|[\\/]pg[\\/]/.test(e?.stack ?? ''));
+  if (system || database) {
+    const hint = database ? ` (YUBIN_DATABASE_URL: ${t(lang, 'cli.databaseUnreachable')})` : '';
+    process.stderr.write(`yubin: ${e!.message}${hint}\n${process.env.YUBIN_LOG_LEVEL === 'debug' ? `${e!.stack}\n` : ''}`);
+    return EXIT_FAILURE;
+  }
+  process.stderr.write(`yubin: ${e?.stack ?? String(err)}\n`);
   return EXIT_FAILURE;
 }
 

@@ -43,6 +43,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'validation.passwordLength': '{field} must be 1 to {max} characters.',
     'validation.json': 'The request body is not valid JSON.',
     // the command line (yubin): its own options, the files and stdin they read, commander's usage errors
+    'cli.databaseUnreachable': 'is the PostgreSQL server running and reachable at that address?',
     'cli.stdin': 'stdin',
     'cli.file.notFound': '{option}: no such file: {path}',
     'cli.file.isFolder': '{option}: {path} is a folder, not a file.',

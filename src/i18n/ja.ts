@@ -42,6 +42,7 @@ export const ja = {
     'validation.passwordLength': '{field}は1文字以上{max}文字以内で入力してください。',
     'validation.json': 'リクエストの本文が正しいJSONではありません。',
     // the command line (yubin): its own options, the files and stdin they read, commander's usage errors
+    'cli.databaseUnreachable': 'そのアドレスで PostgreSQL サーバーが動いていて接続できるか確認してください',
     'cli.stdin': '標準入力',
     'cli.file.notFound': '{option} で指定されたファイルがありません: {path}',
     'cli.file.isFolder': '{option} にはファイルを指定してください（フォルダーが指定されました）: {path}',

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
@@ -220,4 +221,15 @@ test('bulk create decodes a Shift_JIS CSV on stdin like the same file, and Shift
   );
   const stored = await ctx.repos.deliveries.getBulk(created.id);
   assert.equal(stored?.text_template, '{{氏名}}様、いつもありがとうございます。\r\n');
+});
+
+test('a PostgreSQL server that refuses the connection: one line saying so and naming YUBIN_DATABASE_URL, no stack trace', async () => {
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as { port: number }).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const r = await runCli(['server', 'list'], { env: { YUBIN_DATABASE_URL: `postgres://u:p@127.0.0.1:${port}/db`, YUBIN_SECRET_KEY: Buffer.alloc(32, 1).toString('base64'), YUBIN_LANG: 'en' } });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^yubin: connect ECONNREFUSED 127\.0\.0\.1:\d+ \(YUBIN_DATABASE_URL: is the PostgreSQL server running/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });

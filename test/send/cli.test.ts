@@ -55,6 +55,8 @@ test('yubin send sends at once; yubin bulk create reads a Shift_JIS CSV, reports
   assert.equal(waited.code, 0, waited.stderr);
   assert.match(waited.stdout, /\[█{30}\] 100%\s+sent 2\s+failed 0\s+pending 0 \/ 2\s+done/);
   assert.match(waited.stdout, /row 3: yamada@example.jp — 2行目と同じメールアドレスです。/);
+  // stderr is not a terminal here: the progress comes as lines, the last one final
+  assert.match(waited.stderr, /sent 2 {2}failed 0 {2}pending 0 \/ 2 {2}done\n$/);
   // the --wait worker sent the first bulk delivery too: each mail once
   const first = await ctx.repos.deliveries.bulkCounts(bulk.id);
   assert.equal(first.sent, 2);

@@ -60,6 +60,8 @@ function describeBulk(b: BulkDelivery): string {
 }
 
 const FINAL = new Set(['done', 'cancelled']);
+/** How often progress is written as a line when stderr is not a terminal. */
+const LINE_INTERVAL_MS = 10_000;
 
 /** Redraw the progress until the bulk delivery is done or cancelled (or paused, with `untilPaused`). */
 async function watch(ctx: AppContext, id: string, untilPaused: boolean): Promise<BulkDelivery> {
@@ -68,9 +70,20 @@ async function watch(ctx: AppContext, id: string, untilPaused: boolean): Promise
   let b = await service.get(id, lang);
   const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: '[{bar}] {percentage}%  sent {sent}  failed {failed}  pending {pending} / {total}  {status}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
   bar?.start(b.total, 0, {});
+  // off a terminal (a log, a pipe): a line when the counts change, at most every LINE_INTERVAL_MS
+  let lastLine = '';
+  let lastLineAt = 0;
   try {
     for (;;) {
       bar?.update(b.sent + b.failed + b.cancelled, { sent: b.sent, failed: b.failed, pending: b.pending, status: b.status });
+      if (!bar) {
+        const line = `sent ${b.sent}  failed ${b.failed}  pending ${b.pending} / ${b.total}  ${b.status}`;
+        const final = FINAL.has(b.status) || (untilPaused && b.status === 'paused');
+        if (line !== lastLine && (final || Date.now() - lastLineAt >= LINE_INTERVAL_MS)) {
+          process.stderr.write(`${line}\n`);
+          [lastLine, lastLineAt] = [line, Date.now()];
+        }
+      }
       if (FINAL.has(b.status) || (untilPaused && b.status === 'paused')) return b;
       await new Promise((r) => setTimeout(r, WATCH_INTERVAL_MS));
       b = await service.get(id, lang);

@@ -73,6 +73,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'error.notFound': '{what} not found.',
     'error.badUrl': 'The URL is not valid (a % that does not start a valid escape such as %20?): {url}',
     'error.clientError': 'The request could not be handled (HTTP {status}): {detail}',
+    'send.failed': 'Sending failed: {reason}',
     'receive.failed': 'Receiving failed: {reason}',
     'error.route': 'No such URL: {method} {url}',
     'error.presetDelete': 'Gmail and Exchange Online cannot be deleted.',

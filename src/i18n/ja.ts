@@ -73,6 +73,7 @@ export const ja = {
     'error.notFound': '{what}が見つかりません。',
     'error.badUrl': 'URLが正しくありません（%の後が %20 のような正しい形になっていない可能性があります）: {url}',
     'error.clientError': 'リクエストを処理できませんでした（HTTP {status}）: {detail}',
+    'send.failed': '送信できませんでした: {reason}',
     'receive.failed': '受信できませんでした: {reason}',
     'error.route': 'このURLはありません: {method} {url}',
     'error.presetDelete': 'GmailとExchange Onlineは削除できません。',

@@ -1,4 +1,4 @@
-// A failed receive run in the reader's language. The run stores what happened in machine
+// A failed receive run (or a recipient's failed send) in the reader's language. The run stores what happened in machine
 // terms (a MailError code, the socket errno or certificate code when there was one, and the
 // error's own English text); the API and the CLI turn that into one sentence here, with the
 // connection test's vocabulary of reasons (connection-test-messages.ts).
@@ -26,6 +26,21 @@ export interface LocalizedReceiveError {
 }
 
 export function receiveErrorText(lang: Lang, e: StoredReceiveError): string {
+  return t(lang, 'receive.failed', { reason: mailFailureReason(lang, e) });
+}
+
+/**
+ * A recipient's send failure in the reader's language ("送信できませんでした: …"); a failure
+ * that is the server's own reply (5xx, 4xx) is left in its words, which the reply field
+ * holds too.
+ */
+export function sendErrorText(lang: Lang, e: StoredReceiveError, reply: string | null): string {
+  if (reply && e.message === reply) return e.message;
+  return t(lang, 'send.failed', { reason: mailFailureReason(lang, e) });
+}
+
+/** Why, in a few words: the errno or certificate code's, else the code's followed by the error's own text. */
+export function mailFailureReason(lang: Lang, e: StoredReceiveError): string {
   // an errno or certificate code says it all (its text is OpenSSL's or libuv's); a MailError
   // code is followed by the error's text, which holds the server's reply
   const byReason = e.reason ? reasonKey(e.reason) : undefined;
@@ -35,7 +50,7 @@ export function receiveErrorText(lang: Lang, e: StoredReceiveError): string {
   if (byReason) reason = ctMessage(lang, byReason);
   else if (byCode) reason = detail ? `${ctMessage(lang, byCode)}${lang === 'ja' ? `（${detail}）` : ` (${detail})`}` : ctMessage(lang, byCode);
   else reason = detail || e.code;
-  return t(lang, 'receive.failed', { reason });
+  return reason;
 }
 
 export function localizeReceiveErrors(lang: Lang, errors: readonly StoredReceiveError[]): LocalizedReceiveError[] {

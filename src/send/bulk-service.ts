@@ -12,6 +12,7 @@ import { AppError, MessageRef, ValidationError, type FieldIssue } from '../domai
 import { UNSAFE_TEXT, validateSchema } from '../domain/validation.ts';
 import type { Lang, MessageKey } from '../i18n/index.ts';
 import { t } from '../i18n/index.ts';
+import { recipientError } from './views.ts';
 import { compileTemplate, templateFields } from '../mail/template.ts';
 import type { AppContext } from '../services/context.ts';
 import type { NewDelivery, RecipientStatus } from '../store/deliveries.ts';
@@ -240,7 +241,7 @@ export class BulkDeliveryService {
     };
   }
 
-  async recipients(id: string, query: BulkRecipientsQuery): Promise<{ items: BulkRecipient[]; nextCursor: string | null }> {
+  async recipients(id: string, query: BulkRecipientsQuery, lang: Lang = 'ja'): Promise<{ items: BulkRecipient[]; nextCursor: string | null }> {
     const repo = this.ctx.repos.deliveries;
     if (!(await repo.getBulk(id))) throw bulkNotFound();
     const limit = query.limit ?? 100;
@@ -256,7 +257,7 @@ export class BulkDeliveryService {
       nextAttemptAt: r.status === 'deferred' ? r.next_attempt_at : null,
       code: r.code === null ? null : Number(r.code),
       reply: r.reply,
-      error: r.error_code ? { code: r.error_code, message: r.error_message ?? '' } : null,
+      error: recipientError(lang, r),
       sentAt: r.sent_at,
     }));
     const last = items[items.length - 1];

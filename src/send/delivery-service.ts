@@ -16,6 +16,7 @@ import { normalizeRecipient, recipientKey } from './address.ts';
 import { composeSingleMail } from './compose-delivery.ts';
 import { DeliveryInput, MAX_RECIPIENTS_PER_MAIL, type Delivery } from './schemas.ts';
 import { deliveryView } from './views.ts';
+import type { Lang } from '../i18n/index.ts';
 import { wakeSendWorkers } from './wake.ts';
 
 const KIND_LABEL: Record<RecipientKind, string> = { to: 'To', cc: 'Cc', bcc: 'Bcc' };
@@ -149,11 +150,11 @@ export class DeliveryService {
     return created;
   }
 
-  async get(id: string): Promise<Delivery> {
+  async get(id: string, lang: Lang = 'ja'): Promise<Delivery> {
     const repo = this.ctx.repos.deliveries;
     const d = await repo.getDelivery(id);
     if (!d) throw deliveryNotFound();
-    return deliveryView(d, await repo.recipients(id));
+    return deliveryView(d, await repo.recipients(id), lang);
   }
 
   /** The mail's exact bytes (a bulk mail's once it was sent). */

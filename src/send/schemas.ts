@@ -63,7 +63,7 @@ export const DeliveryRecipient = Type.Object({
   nextAttemptAt: Nullable(Type.String({ description: 'deferred: when the next attempt is due' })),
   code: Nullable(Type.Integer({ description: 'the SMTP reply code of the last attempt' })),
   reply: Nullable(Type.String({ description: "the server's reply text of the last attempt" })),
-  error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
+  error: Nullable(Type.Object({ code: Type.String(), message: Type.String({ description: 'in the request’s language' }), detail: Type.String({ description: 'the error’s own text' }) })),
   sentAt: Nullable(Type.String()),
 });
 export type DeliveryRecipient = Static<typeof DeliveryRecipient>;
@@ -150,7 +150,7 @@ export const BulkRecipient = Type.Object({
   nextAttemptAt: Nullable(Type.String()),
   code: Nullable(Type.Integer()),
   reply: Nullable(Type.String()),
-  error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
+  error: Nullable(Type.Object({ code: Type.String(), message: Type.String({ description: 'in the request’s language' }), detail: Type.String({ description: 'the error’s own text' }) })),
   sentAt: Nullable(Type.String()),
 });
 export type BulkRecipient = Static<typeof BulkRecipient>;

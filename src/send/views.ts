@@ -1,5 +1,7 @@
 // Database rows of sending → the API's shapes (schemas.ts).
 import type { DeliveryRecipientTable, DeliveryTable } from '../store/schema.ts';
+import type { Lang } from '../i18n/index.ts';
+import { sendErrorText } from '../receive/error-text.ts';
 import type { Delivery, DeliveryRecipient } from './schemas.ts';
 
 type Status = Delivery['status'];
@@ -16,7 +18,7 @@ export function aggregateStatus(statuses: string[]): Status {
   return 'cancelled';
 }
 
-export function recipientView(r: DeliveryRecipientTable): DeliveryRecipient {
+export function recipientView(r: DeliveryRecipientTable, lang: Lang = 'ja'): DeliveryRecipient {
   return {
     address: r.address,
     kind: r.kind as DeliveryRecipient['kind'],
@@ -25,12 +27,19 @@ export function recipientView(r: DeliveryRecipientTable): DeliveryRecipient {
     nextAttemptAt: r.status === 'deferred' ? r.next_attempt_at : null,
     code: r.code === null ? null : Number(r.code),
     reply: r.reply,
-    error: r.error_code ? { code: r.error_code, message: r.error_message ?? '' } : null,
+    error: recipientError(lang, r),
     sentAt: r.sent_at,
   };
 }
 
-export function deliveryView(d: DeliveryTable, recipients: DeliveryRecipientTable[]): Delivery {
+/** A recipient's error: its code, a sentence in `lang`, and the error's own text as `detail`. */
+export function recipientError(lang: Lang, r: Pick<DeliveryRecipientTable, 'error_code' | 'error_message' | 'reply'>): DeliveryRecipient['error'] {
+  if (!r.error_code) return null;
+  const detail = r.error_message ?? '';
+  return { code: r.error_code, message: sendErrorText(lang, { code: r.error_code, message: detail }, r.reply), detail };
+}
+
+export function deliveryView(d: DeliveryTable, recipients: DeliveryRecipientTable[], lang: Lang = 'ja'): Delivery {
   return {
     id: d.id,
     accountId: d.account_id,
@@ -42,6 +51,6 @@ export function deliveryView(d: DeliveryTable, recipients: DeliveryRecipientTabl
     charset: d.charset as Delivery['charset'],
     charsetFallback: d.charset_fallback ? (JSON.parse(d.charset_fallback) as string[]) : null,
     createdAt: d.created_at,
-    recipients: recipients.map(recipientView),
+    recipients: recipients.map((r) => recipientView(r, lang)),
   };
 }

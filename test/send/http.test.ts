@@ -1,9 +1,12 @@
 // The sending API (INTERFACE.md "Deliveries"): shapes, field-named errors in Japanese and
 // English, the size limit at POST time, CSV problems with row numbers, pause / resume /
-// cancel, the suppression list. No worker runs here: what the API stores is checked.
+// cancel, the suppression list. What the API stores is checked; one test sends (to a closed
+// port) to see a failure worded in the reader's language.
+import net from 'node:net';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import iconv from 'iconv-lite';
+import { sendDeliveryNow } from '../../src/send/send-worker.ts';
 import { api, harness, type Harness, type Json } from '../http/helpers.ts';
 import { addSendingAccount } from './send-fixture.ts';
 
@@ -232,4 +235,28 @@ test('the suppression list: add, list, remove; the OpenAPI document lists the se
   assert.ok(JSON.stringify(doc.paths['/api/v1/bulk-deliveries'].post.requestBody).includes('recipientsCsv'));
   // without a token nothing answers
   assert.equal((await s.h.app.inject({ method: 'POST', url: '/api/v1/deliveries', payload: {} })).statusCode, 401);
+});
+
+test('a recipient’s failure is worded in the request’s language, its own text kept as detail; a server reply stays in the server’s words', async (t) => {
+  const h = await harness(t);
+  if (!h) return;
+  const closed = net.createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const f = await addSendingAccount(h.ctx, { port });
+  const created = await api(h, { method: 'POST', url: '/api/v1/deliveries', body: { accountId: f.accountId, to: ['a@example.com'], subject: 's', text: 't' } });
+  assert.equal(created.status, 201, created.raw);
+  await sendDeliveryNow(h.ctx, created.json.id, { timeoutMs: 20_000 });
+  for (const [lang, words] of [
+    ['ja', /^送信できませんでした: 接続できません（connect ECONNREFUSED 127\.0\.0\.1:\d+）$/],
+    ['en', /^Sending failed: cannot connect \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)$/],
+  ] as const) {
+    const d = await api(h, { url: `/api/v1/deliveries/${created.json.id}`, lang });
+    const [r] = d.json.recipients;
+    assert.equal(r.status, 'deferred');
+    assert.equal(r.error.code, 'CONNECT_FAILED');
+    assert.match(r.error.message, words);
+    assert.match(r.error.detail, /^connect ECONNREFUSED/);
+  }
 });

@@ -169,7 +169,7 @@ export function registerBulkCommands(program: Command): Command {
     .action(async (id: string, f: { status?: RecipientStatusName; limit?: number; cursor?: number; json?: boolean }) => {
       await withContext(async (ctx) => {
         const query = { status: f.status, limit: f.limit, cursor: f.cursor === undefined ? undefined : String(f.cursor) };
-        const page = await new BulkDeliveryService(ctx).recipients(id, query);
+        const page = await new BulkDeliveryService(ctx).recipients(id, query, langFromEnv());
         output(f.json, page, () =>
           table([
             ['ROW', 'ADDRESS', 'STATUS', 'ATTEMPTS', 'CODE', 'REPLY'],

@@ -3,6 +3,7 @@
 // per-minute limit. Exit code 1 when a recipient failed.
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
+import { langFromEnv } from '../../i18n/index.ts';
 import { DeliveryService } from '../../send/delivery-service.ts';
 import type { Delivery } from '../../send/schemas.ts';
 import { sendDeliveryNow } from '../../send/send-worker.ts';
@@ -99,7 +100,7 @@ export function registerSendCommand(program: Command): void {
         let d = await service.create(cliActor(), body);
         if (f.wait) {
           await sendDeliveryNow(ctx, d.id);
-          d = await service.get(d.id);
+          d = await service.get(d.id, langFromEnv());
         }
         output(f.json, d, () => describeDelivery(d) + (d.status === 'deferred' ? '\n(retried by a running `yubin serve` or `yubin worker`)' : ''));
         if (d.status === 'failed') process.exitCode = 1;

@@ -52,7 +52,7 @@ export function bulkDeliveryRoutes(ctx: AppContext): FastifyPluginAsync {
           response: { 200: Type.Object({ items: Type.Array(BulkRecipient), nextCursor: NextCursor }), ...errorResponses },
         },
       },
-      async (req) => service.recipients(req.params.id, req.query),
+      async (req) => service.recipients(req.params.id, req.query, requestLang(req)),
     );
     for (const action of ['pause', 'resume', 'cancel'] as const) {
       app.post(`/bulk-deliveries/:id/${action}`, { schema: { tags, summary: `${action[0]!.toUpperCase()}${action.slice(1)}`, params: IdParams, response: { 200: BulkDelivery, ...errorResponses } } }, async (req) =>

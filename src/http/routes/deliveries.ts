@@ -6,6 +6,7 @@ import type { AppContext } from '../../services/context.ts';
 import { DeliveryService } from '../../send/delivery-service.ts';
 import { Delivery, DeliveryInput } from '../../send/schemas.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
+import { requestLang } from '../lang.ts';
 
 /** A mail with attachments, base64 in JSON: larger than the API's usual body limit. */
 export const DELIVERY_BODY_LIMIT = 64 * 1024 * 1024;
@@ -34,7 +35,7 @@ export function deliveryRoutes(ctx: AppContext): FastifyPluginAsync {
       },
     );
     app.get('/deliveries/:id', { schema: { tags, summary: 'Status of each recipient, with the server’s code and reply', params: IdParams, response: { 200: Delivery, ...errorResponses } } }, async (req) =>
-      service.get(req.params.id),
+      service.get(req.params.id, requestLang(req)),
     );
     app.get('/deliveries/:id/raw', { schema: { tags, summary: 'The mail’s exact bytes (message/rfc822)', params: IdParams } }, async (req, reply) => {
       const raw = await service.raw(req.params.id);

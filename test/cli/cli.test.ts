@@ -1,15 +1,14 @@
 // The CLI end to end: a real child process on a temporary SQLite data folder.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { pino } from 'pino';
 import { openContext } from '../../src/services/context.ts';
-import { ENTRY, ROOT, runCli, type CliResult } from '../support/cli.ts';
+import { runCli, type CliResult } from '../support/cli.ts';
 import { addSendingAccount } from '../send/send-fixture.ts';
 
 test('server and account commands go through the same validation and store', async (t) => {
@@ -185,19 +184,6 @@ test('bad files, stdin twice, bad numbers and commander usage errors: exit 2 nam
   assert.deepEqual(JSON.parse(servers.stdout).items.map((s: { name: string }) => s.name), ['Gmail', 'Exchange Online']);
 });
 
-/** runCli with stdin from a file, byte for byte (runCli writes its input as UTF-8 text). */
-function runCliWithStdin(args: string[], stdinFile: string, env: Record<string, string | undefined>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', ENTRY, ...args], { cwd: ROOT, env: { ...process.env, YUBIN_LOG_LEVEL: 'silent', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    createReadStream(stdinFile).pipe(child.stdin);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
 
 test('bulk create decodes a Shift_JIS CSV on stdin like the same file, and Shift_JIS body templates', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'yubin-cli-'));
@@ -211,7 +197,7 @@ test('bulk create decodes a Shift_JIS CSV on stdin like the same file, and Shift
   const body = join(dir, 'body.txt');
   writeFileSync(body, iconv.encode('{{氏名}}様、いつもありがとうございます。\r\n', 'cp932'));
 
-  const r = await runCliWithStdin(['bulk', 'create', '--json', '--account', 'info@example.jp', '--csv', '-', '--subject', '{{氏名}}様へ', '--text-file', body], csv, { YUBIN_DATA_DIR: dir, YUBIN_LANG: 'en' });
+  const r = await runCli(['bulk', 'create', '--json', '--account', 'info@example.jp', '--csv', '-', '--subject', '{{氏名}}様へ', '--text-file', body], { input: readFileSync(csv), env: { YUBIN_DATA_DIR: dir, YUBIN_LANG: 'en' } });
   assert.equal(r.code, 0, r.stderr);
   const created = JSON.parse(r.stdout);
   assert.equal(created.total, 1);

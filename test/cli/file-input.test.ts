@@ -7,17 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { readFileOption, readJsonOption, readTextOption, refuseSharedStdin } from '../../src/cli/file-input.ts';
-import { AppError } from '../../src/domain/errors.ts';
+import { refusal } from '../support/refusal.ts';
 
-function refusal(fn: () => unknown): { code: string; ja: string; en: string } {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof AppError, String(err));
-    return { code: err.code, ja: err.localized('ja').message, en: err.localized('en').message };
-  }
-  assert.fail('not refused');
-}
 
 function folder(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'yubin-file-input-'));

@@ -6,16 +6,8 @@ import { Command, CommanderError } from 'commander';
 import { integerOption, parseChoice, parseInteger } from '../../src/cli/options.ts';
 import { usageMessage } from '../../src/cli/usage-error.ts';
 import { AppError } from '../../src/domain/errors.ts';
+import { refusal } from '../support/refusal.ts';
 
-function refusal(fn: () => unknown): { code: string; ja: string; en: string } {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof AppError, String(err));
-    return { code: err.code, ja: err.localized('ja').message, en: err.localized('en').message };
-  }
-  assert.fail('not refused');
-}
 
 test('an integer option takes a plain integer in its range, and names itself otherwise', () => {
   const page = { min: 1, max: 1000 };

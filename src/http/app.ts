@@ -12,7 +12,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import { createHmac } from 'node:crypto';
 import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
-import { AppError, ValidationError } from '../domain/errors.ts';
+import { AppError, ValidationError, type FieldIssue } from '../domain/errors.ts';
 import { schemaIssues, unsafeTextIssues } from '../domain/validation.ts';
 import { AuthService } from '../services/auth.ts';
 import type { AppContext } from '../services/context.ts';
@@ -63,10 +63,12 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   // with localized, field-named messages (see domain/validation.ts).
   app.setValidatorCompiler(({ schema, httpPart }) => {
     return (value: unknown) => {
+      // a copy of what came: Value.Convert may convert in place
+      const raw = httpPart !== 'body' && value && typeof value === 'object' ? { ...(value as object) } : value;
       const input = httpPart === 'body' ? value : Value.Convert(schema as TSchema, value);
       // NUL and lone surrogates: PostgreSQL refuses the first, SQLite and PostgreSQL
       // mangle the second differently — no user-typed text may carry either.
-      const issues = [...unsafeTextIssues(input), ...schemaIssues(schema as TSchema, input)];
+      const issues = [...unsafeTextIssues(input), ...(httpPart === 'body' ? [] : looseNumbers(raw, input)), ...schemaIssues(schema as TSchema, input)];
       return issues.length ? { error: new ValidationError(issues) } : { value: input };
     };
   });
@@ -164,4 +166,18 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   web.ui = await registerWebUi(app);
 
   return app;
+}
+
+/**
+ * Query and path numbers written as plain decimal integers only: Value.Convert read
+ * `limit=1.5` as 1 and took `0x10`, `+5` and ` 5`; each is refused naming its parameter.
+ */
+function looseNumbers(raw: unknown, converted: unknown): FieldIssue[] {
+  if (!raw || typeof raw !== 'object' || !converted || typeof converted !== 'object') return [];
+  const issues: FieldIssue[] = [];
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    const n = (converted as Record<string, unknown>)[key];
+    if (typeof value === 'string' && typeof n === 'number' && value !== String(n)) issues.push({ path: key, key: 'validation.type.integer' });
+  }
+  return issues;
 }

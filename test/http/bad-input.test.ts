@@ -244,6 +244,7 @@ describe('bad input', { concurrency: true }, () => {
         { what: 'JSON in Shift_JIS, not said', request: { method: 'PATCH', url: `${SERVERS}/${state.isp.id}`, raw: sjis }, status: 400, code: 'MALFORMED_JSON', words: { ja: 'UTF-8', en: 'UTF-8' } },
         { what: 'a text/plain body', request: { method: 'POST', url: SERVERS, raw: 'name=x', headers: { 'content-type': 'text/plain' } }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', words: { ja: 'application/json', en: 'application/json' } },
         { what: 'no addresses to suppress', request: { method: 'POST', url: '/api/v1/suppressions', body: { addresses: [] } }, status: 400, code: 'VALIDATION', path: 'addresses', words: { ja: '1件以上', en: 'at least one' } },
+        ...['1.5', '0x10', '+5', '%205'].map((limit) => ({ what: `limit=${limit}`, request: { url: `/api/v1/audit-log?limit=${limit}` }, status: 400, code: 'VALIDATION', path: 'limit', words: { ja: '件数（limit）は整数', en: 'number of items (limit) must be an integer' } })),
         { what: 'a cursor this server did not give out', request: { url: '/api/v1/audit-log?cursor=garbage' }, status: 400, code: 'VALIDATION', path: 'cursor', words: { ja: 'ページ位置', en: 'page position' } },
         { what: 'the second To address is a number', request: { method: 'POST', url: '/api/v1/deliveries', body: { accountId: state.account.id, to: ['a@example.com', 5], subject: 's', text: 't' } }, status: 400, code: 'VALIDATION', path: 'to.1', words: { ja: '宛先（To）の2件目', en: 'to (entry 2)' } },
       ];

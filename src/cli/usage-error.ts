@@ -14,6 +14,7 @@ const USAGE: Record<string, [pattern: RegExp, key: MessageKey, params: (m: RegEx
   'commander.missingArgument': [/missing required argument '(.+)'/, 'cli.usage.missingArgument', (m) => ({ argument: m[1] })],
   'commander.unknownOption': [/unknown option '(.+?)'/, 'cli.usage.unknownOption', (m) => ({ option: m[1] })],
   'commander.unknownCommand': [/unknown command '(.+?)'/, 'cli.usage.unknownCommand', (m) => ({ command: m[1] })],
+  'commander.conflictingOption': [/option '(.+?)' cannot be used with option '(.+?)'/, 'cli.usage.conflictingOptions', (m) => ({ first: m[1], second: m[2] })],
   'commander.excessArguments': [/Expected (\d+) arguments? but got (\d+)/, 'cli.usage.excessArguments', (m) => ({ expected: m[1], actual: m[2] })],
 };
 

@@ -63,6 +63,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'cli.usage.missingArgument': 'The argument {argument} is required.',
     'cli.usage.unknownOption': 'Unknown option: {option}',
     'cli.usage.unknownCommand': 'Unknown command: {command}',
+    'cli.usage.conflictingOptions': '{first} and {second} cannot be given together.',
     'cli.usage.excessArguments': 'Too many arguments: expected at most {expected}, got {actual}.',
     'cli.usage.didYouMean': ' (Did you mean {suggestion}?)',
     'cli.usage.help': 'Usage: {command} --help',

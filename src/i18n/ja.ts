@@ -62,6 +62,7 @@ export const ja = {
     'cli.usage.missingArgument': '引数 {argument} を指定してください。',
     'cli.usage.unknownOption': '{option} というオプションはありません。',
     'cli.usage.unknownCommand': '{command} というコマンドはありません。',
+    'cli.usage.conflictingOptions': '{first} と {second} は同時に指定できません。',
     'cli.usage.excessArguments': '引数が多すぎます（{expected}個まで指定できますが、{actual}個あります）。',
     'cli.usage.didYouMean': '（もしかして: {suggestion}）',
     'cli.usage.help': '使い方: {command} --help',

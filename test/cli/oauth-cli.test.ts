@@ -31,6 +31,11 @@ test('oauth set saves the client with the secret from stdin; bad input exits 2 n
   const bad = await runCli(['oauth', 'set', 'exchange_online', '--client-id', 'app-1', '--tenant', 'not a tenant'], { env });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /テナント（Microsoft Entra）/);
+  // a secret and its removal at once: refused before anything is read or stored
+  const both = await runCli(['oauth', 'set', 'exchange_online', '--client-id', 'app-2', '--client-secret-stdin', '--remove-client-secret'], { env, input: 'other-secret\n' });
+  assert.equal(both.code, 2, both.stderr);
+  assert.match(both.stderr, /^yubin: --remove-client-secret と --client-secret-stdin は同時に指定できません。/);
   const show = await runCli(['oauth', 'show', 'exchange_online', '--json'], { env });
-  assert.equal(JSON.parse(show.stdout).tenant, 'contoso.onmicrosoft.com', 'nothing stored by the bad one');
+  assert.equal(JSON.parse(show.stdout).tenant, 'contoso.onmicrosoft.com', 'nothing stored by the bad ones');
+  assert.equal(JSON.parse(show.stdout).clientId, 'app-1');
 });

@@ -55,6 +55,7 @@ test("commander's usage errors in Japanese and English", () => {
   assert.equal(usageMessage('ja', e('commander.optionMissingArgument', "error: option '--limit <n>' argument missing")), 'オプション --limit <n> の値を指定してください。');
   assert.equal(usageMessage('en', e('commander.missingArgument', "error: missing required argument 'server'")), 'The argument server is required.');
   assert.equal(usageMessage('en', e('commander.excessArguments', "error: too many arguments for 'list'. Expected 0 arguments but got 1.")), 'Too many arguments: expected at most 0, got 1.');
+  assert.equal(usageMessage('ja', e('commander.conflictingOption', "error: option '--a' cannot be used with option '--b'")), '--a と --b は同時に指定できません。');
   // one this catalogue does not know is shown as commander said it
-  assert.equal(usageMessage('ja', e('commander.conflictingOption', "error: option '--a' cannot be used with option '--b'")), "option '--a' cannot be used with option '--b'");
+  assert.equal(usageMessage('ja', e('commander.invalidArgument', "error: option '--x' argument 'y' is invalid.")), "option '--x' argument 'y' is invalid.");
 });

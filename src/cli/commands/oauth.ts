@@ -1,7 +1,7 @@
 // yubin oauth list|show|set — the OAuth 2.0 clients of Gmail and Exchange Online, through
 // the same service as the API (the secret is read from stdin, never from a flag, so it
 // stays out of the shell history and the process list).
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { OAuthProviderService } from '../../services/oauth-providers.ts';
 import { cliActor, output, readStdin, table, withContext } from '../context.ts';
 
@@ -47,7 +47,8 @@ export function registerOAuthCommands(program: Command): void {
     .description('save the client: echo SECRET | yubin oauth set gmail --client-id ID --client-secret-stdin')
     .requiredOption('--client-id <id>', 'クライアントID')
     .option('--client-secret-stdin', 'クライアントシークレットを標準入力から読む')
-    .option('--remove-client-secret', 'クライアントシークレットを削除する')
+    // both at once stored the secret read and ignored the removal
+    .addOption(new Option('--remove-client-secret', 'クライアントシークレットを削除する').conflicts('clientSecretStdin'))
     .option('--tenant <tenant>', 'Exchange Online: テナント (ID, domain, organizations)')
     .option('--authorization-endpoint <url>', '認可エンドポイント (default: the provider’s)')
     .option('--token-endpoint <url>', 'トークンエンドポイント (default: the provider’s)')

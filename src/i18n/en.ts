@@ -206,6 +206,8 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     serverId: 'Mail server',
     address: 'Mail address',
     fromName: 'Sender name',
+    language: 'Language',
+    token: 'Setup token',
     tokenName: 'Token name',
     username: 'User name',
     password: 'Password',

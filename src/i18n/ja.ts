@@ -206,6 +206,8 @@ export const ja = {
     serverId: 'メールサーバー',
     address: 'メールアドレス',
     fromName: '差出人名',
+    language: '言語',
+    token: 'セットアップトークン',
     tokenName: 'トークン名',
     username: 'ユーザー名',
     password: 'パスワード',

@@ -323,3 +323,12 @@ test('administrator and token refusals name the right rule: password length 8–
   assert.match(await message(() => auth.createToken('a\nb'), 'en'), /Token name must be 1 to 100 characters on one line/);
   assert.match(await message(() => auth.createToken('t'.repeat(101)), 'ja'), /トークン名は制御文字を含まない1行/);
 });
+
+test('the language and setup-token fields are named in both languages', async (t) => {
+  const h = await harness(t);
+  if (!h) return;
+  const lang = await api(h, { method: 'PUT', url: '/api/auth/language', body: { language: 'fr' }, lang: 'ja' });
+  assert.match(assertError(lang, 400, 'VALIDATION').fields[0].message, /^言語/);
+  const setup = await call(h.app, { method: 'POST', url: '/api/auth/setup', body: { token: 5, username: 'root', password: 'long enough password' }, lang: 'en' });
+  assert.match(assertError(setup, 400, 'VALIDATION').fields[0].message, /^Setup token/);
+});

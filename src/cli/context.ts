@@ -47,7 +47,7 @@ export function reportError(err: unknown): number {
     return err.code === 'VALIDATION' || err.code === 'MALFORMED_JSON' ? EXIT_BAD_INPUT : EXIT_FAILURE;
   }
   if (err instanceof ConfigError) {
-    process.stderr.write(`yubin: ${err.message}\n`);
+    process.stderr.write(`yubin: ${err.localized(lang)}\n`);
     return EXIT_BAD_INPUT;
   }
   if (err instanceof MailError) {

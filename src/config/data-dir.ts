@@ -2,6 +2,7 @@
 // ConfigError naming the variable, never a bare ENOTDIR or EACCES with a stack trace.
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { MessageRef } from '../domain/errors.ts';
 import { ConfigError } from './env.ts';
 
 /** Make `dir` (and missing parents) or check the existing one is a writable folder. */
@@ -13,7 +14,7 @@ export function ensureDataDir(dir: string): void {
   for (;;) {
     const kind = statKind(at);
     if (kind === 'folder') break;
-    if (kind === 'other') throw new ConfigError('YUBIN_DATA_DIR', at === dir ? `${dir} is a file, not a folder` : `${at} (a part of ${dir}) is a file, not a folder`);
+    if (kind === 'other') throw (at === dir ? new ConfigError('YUBIN_DATA_DIR', 'config.dataDirIsFile', { dir }) : new ConfigError('YUBIN_DATA_DIR', 'config.dataDirPartIsFile', { part: at, dir }));
     missing.unshift(at);
     const parent = dirname(at);
     if (parent === at) break;
@@ -25,13 +26,13 @@ export function ensureDataDir(dir: string): void {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && statKind(d) === 'folder') continue; // another process made it meanwhile
-      throw new ConfigError('YUBIN_DATA_DIR', `cannot create the folder ${d} (${reason(code)})`);
+      throw new ConfigError('YUBIN_DATA_DIR', 'config.dataDirCreate', { dir: d, reason: reason(code) });
     }
   }
   try {
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch (err) {
-    throw new ConfigError('YUBIN_DATA_DIR', `cannot write in ${dir} (${reason((err as NodeJS.ErrnoException).code)})`);
+    throw new ConfigError('YUBIN_DATA_DIR', 'config.dataDirWrite', { dir, reason: reason((err as NodeJS.ErrnoException).code) });
   }
 }
 
@@ -42,21 +43,21 @@ function statKind(path: string): 'folder' | 'other' | 'missing' {
     const code = (err as NodeJS.ErrnoException).code;
     // ENOTDIR: a part above it is a file, found as the walk goes up
     if (code === 'ENOENT' || code === 'ENOTDIR') return 'missing';
-    throw new ConfigError('YUBIN_DATA_DIR', `cannot read ${path} (${reason(code)})`);
+    throw new ConfigError('YUBIN_DATA_DIR', 'config.dataDirRead', { dir: path, reason: reason(code) });
   }
 }
 
-function reason(code: string | undefined): string {
+function reason(code: string | undefined): MessageRef | string {
   switch (code) {
     case 'EACCES':
     case 'EPERM':
-      return 'permission denied';
+      return new MessageRef('config.reason.denied');
     case 'EROFS':
-      return 'read-only file system';
+      return new MessageRef('config.reason.readOnly');
     case 'ENOSPC':
-      return 'no space left on the device';
+      return new MessageRef('config.reason.noSpace');
     case 'ENOENT':
-      return 'this place does not take new folders';
+      return new MessageRef('config.reason.noNewFolders');
     default:
       return code ?? 'unknown error';
   }

@@ -2,6 +2,8 @@
 // known before the database is open. Everything else lives in the database.
 // A bad value stops the process at start with a message naming the variable.
 import { resolve } from 'node:path';
+import { localizeParams } from '../domain/errors.ts';
+import { t, type Lang, type MessageKey } from '../i18n/index.ts';
 
 export interface AppConfig {
   dataDir: string;
@@ -37,13 +39,19 @@ export interface WorkerConfig {
   rateWindowMs?: number | undefined;
 }
 
+/** A bad environment variable (or data folder): names the variable; `message` in English, `localized()` for the CLI. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   constructor(
     readonly variable: string,
-    message: string,
+    readonly key: MessageKey,
+    readonly params: Record<string, unknown> = {},
   ) {
-    super(`${variable}: ${message}`);
+    super(`${variable}: ${t('en', key, params)}`);
+  }
+
+  localized(lang: Lang): string {
+    return `${this.variable}: ${t(lang, this.key, localizeParams(lang, this.params))}`;
   }
 }
 
@@ -52,7 +60,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const dataDir = resolve(nonEmpty(env, 'YUBIN_DATA_DIR') ?? './data');
   const logLevel = nonEmpty(env, 'YUBIN_LOG_LEVEL');
-  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) throw new ConfigError('YUBIN_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) throw new ConfigError('YUBIN_LOG_LEVEL', 'config.logLevel', { levels: LOG_LEVELS.join(', '), value: logLevel });
 
   const databaseUrl = nonEmpty(env, 'YUBIN_DATABASE_URL');
   if (databaseUrl !== undefined) {
@@ -60,10 +68,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     try {
       url = new URL(databaseUrl);
     } catch {
-      throw new ConfigError('YUBIN_DATABASE_URL', 'is not a URL (expected postgres://user:password@host:5432/database)');
+      throw new ConfigError('YUBIN_DATABASE_URL', 'config.databaseUrl');
     }
     if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-      throw new ConfigError('YUBIN_DATABASE_URL', `must start with postgres:// (got ${url.protocol}//); leave it unset for SQLite`);
+      throw new ConfigError('YUBIN_DATABASE_URL', 'config.databaseScheme', { scheme: `${url.protocol}//` });
     }
   }
 
@@ -72,17 +80,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (rawKey !== undefined) {
     secretKey = Buffer.from(rawKey, 'base64');
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(rawKey) || secretKey.length !== 32) {
-      throw new ConfigError('YUBIN_SECRET_KEY', 'must be 32 bytes in base64 (for example: openssl rand -base64 32)');
+      throw new ConfigError('YUBIN_SECRET_KEY', 'config.secretKey');
     }
   }
 
   const host = nonEmpty(env, 'HOST') ?? '127.0.0.1';
-  if (/\s/.test(host)) throw new ConfigError('HOST', 'must be a host name or IP address without spaces');
+  if (/\s/.test(host)) throw new ConfigError('HOST', 'config.host');
 
   const rawPort = nonEmpty(env, 'PORT') ?? '8080';
   const port = Number(rawPort);
   if (!/^\d+$/.test(rawPort) || port < 1 || port > 65535) {
-    throw new ConfigError('PORT', `must be an integer from 1 to 65535 (got "${rawPort}")`);
+    throw new ConfigError('PORT', 'config.port', { value: rawPort });
   }
 
   const receiveMaxMessages = positiveInt(env, 'YUBIN_RECEIVE_MAX_MESSAGES');
@@ -100,7 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       u = undefined;
     }
     if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash) {
-      throw new ConfigError('YUBIN_PUBLIC_URL', `must be an http(s) URL such as https://yubin.example.com (got "${rawPublic}")`);
+      throw new ConfigError('YUBIN_PUBLIC_URL', 'config.publicUrl', { value: rawPublic });
     }
     publicUrl = u.href.replace(/\/+$/, '');
   }
@@ -108,7 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const stallCheckSeconds = positiveInt(env, 'YUBIN_STALL_CHECK_SECONDS');
   const metricsToken = nonEmpty(env, 'YUBIN_METRICS_TOKEN');
   if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken))) {
-    throw new ConfigError('YUBIN_METRICS_TOKEN', 'must be at least 16 characters without spaces (for example: openssl rand -hex 24)');
+    throw new ConfigError('YUBIN_METRICS_TOKEN', 'config.metricsToken');
   }
 
   const worker: WorkerConfig = {
@@ -140,7 +148,7 @@ function seconds(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = nonEmpty(env, name);
   if (raw === undefined) return undefined;
   const ms = Math.round(Number(raw) * 1000);
-  if (!/^\d+(\.\d+)?$/.test(raw) || ms < 1 || !Number.isSafeInteger(ms)) throw new ConfigError(name, `must be a positive number of seconds (got "${raw}")`);
+  if (!/^\d+(\.\d+)?$/.test(raw) || ms < 1 || !Number.isSafeInteger(ms)) throw new ConfigError(name, 'config.seconds', { value: raw });
   return ms;
 }
 
@@ -148,7 +156,7 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = nonEmpty(env, name);
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < 1 || !Number.isSafeInteger(n)) throw new ConfigError(name, `must be a positive integer (got "${raw}")`);
+  if (!/^\d+$/.test(raw) || n < 1 || !Number.isSafeInteger(n)) throw new ConfigError(name, 'config.positiveInt', { value: raw });
   return n;
 }
 

@@ -30,7 +30,7 @@ export function loadSecretKey(config: Pick<AppConfig, 'dataDir' | 'secretKey'>):
   }
   const key = Buffer.from(text, 'base64');
   if (key.length !== 32) {
-    throw new ConfigError('YUBIN_DATA_DIR', `${file} does not hold a 32-byte base64 key`);
+    throw new ConfigError('YUBIN_DATA_DIR', 'config.keyFile', { file });
   }
   if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
   return key;

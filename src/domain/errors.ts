@@ -115,7 +115,7 @@ export class MessageRef {
   }
 }
 
-function localizeParams(lang: Lang, params: Record<string, unknown>): Record<string, unknown> {
+export function localizeParams(lang: Lang, params: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(params)) out[k] = v instanceof MessageRef ? t(lang, v.key) : v;
   return out;

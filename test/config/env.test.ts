@@ -182,6 +182,14 @@ describe('loadSecretKey', () => {
     assert.ok(existsSync(join(dir, 'x', 'y', 'data', KEY_FILE_NAME)));
   });
 
+  it('each refusal reads in Japanese too, naming the variable', (t) => {
+    assert.equal(configError(() => loadConfig({ PORT: 'abc' })).localized('ja'), 'PORT: 1から65535までの整数にしてください（指定された値: "abc"）');
+    const file = join(tempDir(t), 'a-file');
+    writeFileSync(file, 'x');
+    assert.equal(configError(() => loadSecretKey({ dataDir: file, secretKey: undefined })).localized('ja'), `YUBIN_DATA_DIR: ${file} はファイルです。フォルダーを指定してください`);
+    assert.match(configError(() => loadSecretKey({ dataDir: '/proc/yubin-test/data', secretKey: undefined })).localized('ja'), /^YUBIN_DATA_DIR: フォルダー \/proc\/yubin-test を作成できません（ここにはフォルダーを作成できません）$/);
+  });
+
   it('YUBIN_LOG_LEVEL must be a pino level', () => {
     assert.equal(configError(() => loadConfig({ YUBIN_LOG_LEVEL: 'bogus' })).variable, 'YUBIN_LOG_LEVEL');
     loadConfig({ YUBIN_LOG_LEVEL: 'debug' });

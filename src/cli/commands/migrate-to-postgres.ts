@@ -19,7 +19,7 @@ export function registerMigrateToPostgresCommand(program: Command): void {
       try {
         loadConfig({ YUBIN_DATABASE_URL: url });
       } catch (err) {
-        if (err instanceof ConfigError) throw new ConfigError('URL', err.message.replace(/^YUBIN_DATABASE_URL: /, ''));
+        if (err instanceof ConfigError) throw new ConfigError('URL', err.key, err.params);
         throw err;
       }
       const bar = process.stderr.isTTY && !f.json ? new cliProgress.SingleBar({ format: '{phase} {table} [{bar}] {value}/{total} rows', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;

@@ -14,12 +14,34 @@ export const EXIT_FAILURE = 1;
 export const EXIT_BAD_INPUT = 2;
 
 export async function withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T> {
-  const ctx = await openContext(loadConfig(), { log: pino({ level: process.env.YUBIN_LOG_LEVEL ?? 'warn' }, destination(2)) });
+  const level = process.env.YUBIN_LOG_LEVEL ?? 'warn';
+  // a command's warnings are read by a person: one line each, not pino's JSON (kept at debug
+  // and trace, for diagnosis, and for serve and worker, whose logs go to a collector)
+  const log = pino({ level }, level === 'debug' || level === 'trace' ? destination(2) : { write: (line: string) => void process.stderr.write(humanLogLine(line)) });
+  const ctx = await openContext(loadConfig(), { log });
   try {
     return await fn(ctx);
   } finally {
     await ctx.close();
   }
+}
+
+/** Fields every line has, or that only tell which process said it. */
+const LOG_NOISE = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'component', 'holder', 'reqId']);
+const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warning', 50: 'error', 60: 'fatal' };
+
+/** A pino JSON line as "yubin: warning: SMTP connection failed (host=127.0.0.1 port=1 …)". */
+export function humanLogLine(line: string): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const fields = Object.entries(o)
+    .filter(([k, v]) => !LOG_NOISE.has(k) && v !== null && v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? ((v as { message?: unknown }).message ?? JSON.stringify(v)) : String(v)}`);
+  return `yubin: ${LEVEL_NAMES[Number(o.level)] ?? 'log'}: ${String(o.msg ?? '')}${fields.length ? ` (${fields.join(' ')})` : ''}\n`;
 }
 
 /** The actor recorded in the audit log for CLI changes. */

@@ -219,3 +219,21 @@ test('a PostgreSQL server that refuses the connection: one line saying so and na
   assert.match(r.stderr, /^yubin: connect ECONNREFUSED 127\.0\.0\.1:\d+ \(YUBIN_DATABASE_URL: is the PostgreSQL server running/);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
+
+test('a command’s warnings are one readable line each, not pino’s JSON (JSON stays at YUBIN_LOG_LEVEL=debug)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'yubin-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as { port: number }).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const env = { YUBIN_DATA_DIR: dir, YUBIN_LANG: 'en' };
+  await runCli(['server', 'add', '--name', 'isp', '--protocol', 'pop3', '--host', '127.0.0.1', '--smtp-host', '127.0.0.1', '--smtp-port', String(port), '--smtp-encryption', 'none', '--smtp-auth', 'none'], { env });
+  await runCli(['account', 'add', '--display-name', 'x', '--server', 'isp', '--address', 'x@example.com', '--username', 'x', '--password-stdin'], { env, input: 'pw\n' });
+  const send = ['send', '--account', 'x@example.com', '--to', 'a@example.org', '--subject', 's', '--text', 't'];
+  const warn = await runCli(send, { env: { ...env, YUBIN_LOG_LEVEL: 'warn' } });
+  assert.match(warn.stderr, new RegExp(`^yubin: warning: SMTP connection failed \\(.*host=127\\.0\\.0\\.1 port=${port} code=CONNECT_FAILED`, 'm'));
+  assert.doesNotMatch(warn.stderr, /\{"level"/);
+  const debug = await runCli(send, { env: { ...env, YUBIN_LOG_LEVEL: 'debug' } });
+  assert.match(debug.stderr, /\{"level":40,.*"msg":"SMTP connection failed"\}/);
+});

@@ -16,6 +16,9 @@ function collect(path: string, out: string[]): void {
   }
 }
 
+/** No test file may run longer than this (ms). */
+const FILE_TIMEOUT_MS = 10 * 60 * 1000;
+
 const args = process.argv.slice(2);
 const files: string[] = [];
 for (const a of args.length ? args : ['test']) collect(a, files);
@@ -30,7 +33,16 @@ try {
   code = await new Promise<number>((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', `--test-concurrency=${process.env.YUBIN_TEST_CONCURRENCY ?? '2'}`, ...files.map((f) => relative(process.cwd(), f))],
+      [
+        '--import',
+        'tsx',
+        '--test',
+        `--test-concurrency=${process.env.YUBIN_TEST_CONCURRENCY ?? '2'}`,
+        // a test file that hangs fails after this, with its output, instead of holding CI for
+        // its 90 minutes (the longest file takes ~2 min on CI's 2 cores)
+        `--test-timeout=${FILE_TIMEOUT_MS}`,
+        ...files.map((f) => relative(process.cwd(), f)),
+      ],
       { stdio: 'inherit', env: { ...process.env, ...servers.env } },
     );
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));

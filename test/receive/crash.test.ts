@@ -370,6 +370,44 @@ for (const [i, protocol] of (['pop3', 'imap4'] as const).entries()) {
   });
 }
 
+// A cut while a commit is slow: the pipelined replies go on arriving meanwhile, so the reply
+// the cut lands in has its body stream opened — and failed — before the run asks for it. That
+// stream must still fail the run (it once hung it for good: its 'error' was over before anyone
+// listened). Mails ~1.5 KB; the cut is some 15 mails past the first commit batch.
+test('(b) pop3: a cut while a commit is slow fails the run, and the next run gets the rest', { timeout: 60_000 }, async (t) => {
+  const ctx = await sqliteContext(t);
+  if (!ctx) return;
+  const f = await receiveFixture(t, ctx, { protocol: 'pop3' });
+  if (!f) return;
+  const proxy = await startFaultProxy({ host: '127.0.0.1', port: f.bed.ports.pop3 });
+  t.after(() => proxy.close());
+  const n = CUT_MAILS;
+  await f.bed.fill(f.user, n, CUT_MAIL_BYTES);
+  const mails = await maildirMails(f.bed, f.user);
+  const expected = new Set(mails.map(sha256));
+  // the replies to the listing (UIDL and LIST: < 60 bytes a mail), then 215 RETR replies (a
+  // status line of ~20 bytes and the body, a few lines dot-stuffed)
+  const cutAt = 1_000 + n * 60 + mails.slice(0, 215).reduce((sum, m) => sum + m.length + 30, 0);
+  // a FIN, not a RST: a RST makes the kernel drop what we have not read yet, and the cut would
+  // land wherever the reading had got to
+  proxy.setPlan((connection) => (connection === 0 ? { cutAfterServerBytes: cutAt, cutMode: 'close' } : {}));
+  const messages = ctx.repos.messages;
+  const slowCommits = Object.create(messages) as typeof messages;
+  slowCommits.storeBatch = async (...args) => {
+    await new Promise((r) => setTimeout(r, 300));
+    return messages.storeBatch(...args);
+  };
+  const opts: ReceiveOptions = { openMailbox: (incoming, creds, o) => defaultOpener({ ...incoming, host: proxy.host, port: proxy.port }, creds, o) };
+  await assert.rejects(receiveAccount(ctx, slowCommits, f.accountId, opts), (err) => isMailError(err) && err.code === 'CONNECTION_CLOSED');
+  assert.equal(proxy.stats.cuts, 1);
+  const storedAfterCut = await messages.count(f.accountId);
+  assert.ok(storedAfterCut >= 200 && storedAfterCut < 260, `stored after the cut: ${storedAfterCut}`);
+  const s = await receiveAccount(ctx, messages, f.accountId, opts);
+  assert.deepEqual(s.errors, []);
+  assert.equal(s.received, n - storedAfterCut);
+  await assertReceiveInvariants({ ctx, accountId: f.accountId, bed: f.bed, user: f.user, expected, policy: 'delete' });
+});
+
 /** A mail of `size` bytes (CRLF lines of varied 8-bit bytes, some starting with a dot). */
 function bigMail(i: number, size: number): Buffer {
   const head = Buffer.from(`From: big${i}@example.org\r\nTo: b@example.com\r\nSubject: big ${i}\r\nMessage-ID: <big${i}.${randomBytes(4).toString('hex')}@example.org>\r\n\r\n`);

@@ -2,6 +2,7 @@
 // never decoded), and the pipelined batch form used by the receive run.
 
 import type { Readable } from 'node:stream';
+import { MailError } from '../../mail-error.ts';
 import type { Pop3StreamReply } from '../connection.ts';
 import { buildCommand } from '../protocol/request.ts';
 import { expectOk, windowed, type Pop3Session } from './session.ts';
@@ -64,6 +65,16 @@ export async function retrMany(session: Pop3Session, seqs: readonly number[], on
         }
         if (stream) stream.resume();
         await done?.catch(() => {});
+        return;
+      }
+      // A reply is read on while the caller is busy with the ones before it, so its body may
+      // have failed already (the connection cut): its 'error' is over, and a caller that
+      // listens only now would wait for ever. The failure is the batch's.
+      if (stream.destroyed) {
+        failure = await done.then(
+          () => new MailError('CONNECTION_CLOSED', 'POP3 message body closed before it was read', { kind: 'transient', command: `RETR ${seq}` }),
+          (err: unknown) => err,
+        );
         return;
       }
       try {

@@ -531,7 +531,8 @@ class Worker implements SendWorker {
         await this.#sessionFailed(err, units.slice(i), actx, pool);
         return;
       }
-      if (!(await this.#takeSlot(unit.serverId, unit.perMinuteLimit))) {
+      const slot = await this.#takeSlot(unit.serverId, unit.perMinuteLimit);
+      if (slot === null) {
         // the window is full for a while: hand back this server's bulk mail, go on with the rest
         const rest = units.slice(i);
         const held = rest.filter((u) => u.bulkId && u.serverId === unit.serverId && u.perMinuteLimit !== null);
@@ -539,7 +540,11 @@ class Worker implements SendWorker {
         units = [...units.slice(0, i + 1), ...rest.filter((u) => !held.includes(u))];
         continue;
       }
-      if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf }) }, i + 1))) return;
+      const result = session.send(mail.envelope, mail.message, { crlf: mail.crlf });
+      const startedAt = Date.now(); // MAIL FROM is on its way
+      const settled = await settle({ unit, mail, result }, i + 1);
+      await this.#slotStarted(slot, startedAt);
+      if (!settled) return;
     }
     await drain(units.length);
   }
@@ -681,20 +686,30 @@ class Worker implements SendWorker {
 
   // ---- the per-minute limit -------------------------------------------------------
 
-  async #takeSlot(serverId: string, limit: number): Promise<boolean> {
+  /** A slot of the server's per-minute limit for one mail (its id), or null when none is free soon. */
+  async #takeSlot(serverId: string, limit: number): Promise<string | null> {
     for (;;) {
-      if (this.#stopping) return false;
+      if (this.#stopping) return null;
       const until = this.#throttledUntil.get(serverId);
-      if (until !== undefined && until > Date.now()) return false;
+      if (until !== undefined && until > Date.now()) return null;
       const d = await this.#ctx.repos.deliveries.acquireSlot(serverId, limit, this.#spanMs, this.holder);
-      if (d.ok) return true;
+      if (d.ok) return d.id;
       const wait = d.retryAt - Date.now();
       if (wait > MAX_SLOT_WAIT_MS) {
         this.#throttledUntil.set(serverId, d.retryAt);
         this.#log.debug({ event: 'send.throttled', serverId, until: new Date(d.retryAt).toISOString() }, 'per-minute limit reached');
-        return false;
+        return null;
       }
       await this.#sleep(Math.max(1, wait), false);
+    }
+  }
+
+  /** The slot counts from its mail's MAIL FROM (deliveries.slotStarted); if that cannot be written, from when it was taken. */
+  async #slotStarted(slot: string, at: number): Promise<void> {
+    try {
+      await this.#ctx.repos.deliveries.slotStarted(slot, at);
+    } catch (err) {
+      this.#log.warn({ event: 'send.slot.stamp_failed', err }, 'could not record when a rate-limited mail started');
     }
   }
 

@@ -153,7 +153,7 @@ export function encodeSentMail(mail: SentMail, withBase: boolean): SentMail {
   };
 }
 
-export type SlotDecision = { ok: true; at: number } | { ok: false; retryAt: number };
+export type SlotDecision = { ok: true; at: number; id: string } | { ok: false; retryAt: number };
 
 export interface BulkCounts {
   queued: number;
@@ -737,10 +737,22 @@ export class DeliveryRepository {
         return { ok: false, retryAt: Date.parse(oldest.started_at) + spanMs + 1 };
       }
       const at = Math.max(nowMs, row.latest ? Date.parse(String(row.latest)) : 0);
-      await trx.insertInto('send_slots').values({ id: randomUUID(), server_id: serverId, started_at: iso(at), holder }).execute();
+      const id = randomUUID();
+      await trx.insertInto('send_slots').values({ id, server_id: serverId, started_at: iso(at), holder }).execute();
       await trx.deleteFrom('send_slots').where('server_id', '=', serverId).where('started_at', '<', iso(nowMs - Math.max(2 * spanMs, SLOT_RETENTION_MS))).execute();
-      return { ok: true, at };
+      return { ok: true, at, id };
     });
+  }
+
+  /**
+   * The mail of a slot started (its MAIL FROM went out) at `atMs`: the slot counts from then.
+   * A slot is taken before its mail is sent; stamped again when it was, a stall between the two
+   * (a slow commit, a busy process) cannot put more than the limit into a window that the SMTP
+   * server sees. Only ever later.
+   */
+  async slotStarted(id: string, atMs: number): Promise<void> {
+    const at = iso(atMs);
+    await this.write((trx) => trx.updateTable('send_slots').set({ started_at: at }).where('id', '=', id).where('started_at', '<', at).execute());
   }
 
   /** The slots of a server since `since`, oldest first (tests and diagnostics). */

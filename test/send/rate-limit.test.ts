@@ -94,3 +94,40 @@ it('a single send is not held back while a bulk delivery of the same server wait
   assert.equal((await ctx.repos.deliveries.slotTimes(f.serverId)).length, progress.sent);
   await waitFor('the bulk delivery', async () => ((await bulk.get(id)).status === 'done' ? true : undefined), 30_000);
 });
+
+it('a stall between taking a slot and sending its mail does not put more than the limit into a window the server sees', async (t) => {
+  const push = cleanups(t);
+  const pair = await twoContexts(t, 'sqlite');
+  if (!pair) return;
+  const [ctx] = pair;
+  const { smtp, starts } = await timedServer(push);
+  const f = await addSendingAccount(ctx, { port: smtp.port, perMinuteLimit: LIMIT });
+  const n = LIMIT + 2;
+  const csv = ['email', ...Array.from({ length: n }, (_, i) => `s${i}@example.net`)].join('\n');
+  const { id } = await new BulkDeliveryService(ctx).create('test', { accountId: f.accountId, subject: 's', text: 'x', recipientsCsv: csv });
+  // the first slot's mail goes out STALL ms after the slot was taken (a slow commit, a busy
+  // process: longer than the margin, shorter than the window); the next three right away. Counted
+  // from when it was taken, the fifth slot would be free while the first mail's MAIL FROM is
+  // still inside the server's window with the other four.
+  const STALL = 600;
+  const deliveries = ctx.repos.deliveries;
+  const acquire = deliveries.acquireSlot.bind(deliveries);
+  let stalled = false;
+  deliveries.acquireSlot = async (...args) => {
+    const d = await acquire(...args);
+    if (d.ok && !stalled) {
+      stalled = true;
+      await new Promise((r) => setTimeout(r, STALL));
+    }
+    return d;
+  };
+  const w = startSendWorker(ctx, { pollIntervalMs: 50, sessions: 1, rateWindowMs: WINDOW_MS, rateMarginMs: MARGIN_MS });
+  push(() => w.stop());
+  await waitFor('the bulk delivery', async () => ((await new BulkDeliveryService(ctx).get(id)).status === 'done' ? true : undefined), 30_000);
+  assert.equal(starts.length, n);
+  assert.ok(busiestWindow(starts, WINDOW_MS) <= LIMIT, `more than ${LIMIT} MAIL FROMs in a ${WINDOW_MS} ms window: ${starts.map((s) => s - starts[0]!).join(', ')}`);
+  // the slots say when each mail started
+  const slots = (await deliveries.slotTimes(f.serverId)).map((s) => Date.parse(s.startedAt));
+  assert.equal(slots.length, n);
+  assert.ok(busiestWindow(slots, WINDOW_MS + MARGIN_MS) <= LIMIT);
+});

@@ -21,6 +21,9 @@ export const SCHEDULER_CONCURRENCY = 4;
 /** Longest receive run of one account before it is stopped. */
 export const RECEIVE_RUN_TIMEOUT = 10 * 60_000;
 
+/** A run that failed before it could record its end is due again after this (ms). */
+export const UNRECORDED_RUN_RETRY = 30_000;
+
 export interface SchedulerOptions {
   holder?: string;
   pollIntervalMs?: number | undefined;
@@ -76,7 +79,11 @@ export function startReceiveScheduler(ctx: AppContext, opts: SchedulerOptions = 
       ctx.log.error({ err, accountId: account.id }, 'receive.scheduler.run_failed');
     }
     const row = await ctx.repos.accounts.getRow(account.id);
-    await setNextRun(ctx.db, account.id, new Date(startedAt + nextRunDelay(account.receiveIntervalMinutes, Number(row?.consecutive_failures ?? 0))));
+    const delay = nextRunDelay(account.receiveIntervalMinutes, Number(row?.consecutive_failures ?? 0));
+    // a run that could not even record how it ended (our database went away under it, not the
+    // mail server) is due again soon, as a dead worker's account is, not a whole interval later
+    const recorded = row?.last_run_at != null && Date.parse(row.last_run_at) >= startedAt;
+    await setNextRun(ctx.db, account.id, new Date(startedAt + (recorded ? delay : Math.min(delay, UNRECORDED_RUN_RETRY))));
   };
 
   const claimAndStart = async () => {

@@ -203,3 +203,41 @@ test('the scheduler receives due accounts once, never two runs of one account at
   const s = await receiveNow(ctx, f.accountId);
   assert.equal(s.received, 1);
 });
+
+test('a scheduled run that fails before it can record its end (our database went away) is due again in 30 s, not a whole interval later', async (t) => {
+  const ctx = await contextFor(t, 'sqlite');
+  if (!ctx) return;
+  const f = await receiveFixture(t, ctx, { protocol: 'pop3' });
+  if (!f) return;
+  await f.bed.deliver(f.user, makeMail(1));
+  // the run's first write (its lease) fails as a database connection that went away would
+  const leases = ctx.repos.leases;
+  const acquire = leases.acquire.bind(leases);
+  let failed = false;
+  leases.acquire = async (...args) => {
+    if (!failed) {
+      failed = true;
+      throw new Error('Connection terminated unexpectedly');
+    }
+    return acquire(...args);
+  };
+  const s = startReceiveScheduler(ctx, { holder: 'A', pollIntervalMs: 3_600_000 });
+  const before = Date.now();
+  await s.tick();
+  await s.idle();
+  await s.stop();
+  assert.ok(failed);
+  assert.equal(await ctx.repos.messages.count(f.accountId), 0);
+  const row = await ctx.repos.accounts.getRow(f.accountId);
+  const next = Date.parse(row!.next_run_at!);
+  assert.ok(next >= before + 25_000 && next <= Date.now() + 30_000, `next run at +${next - before} ms`);
+  // a run that ends and records it (here: a success) keeps the account's interval
+  await ctx.db.kysely.updateTable('mail_accounts').set({ next_run_at: null }).where('id', '=', f.accountId).execute();
+  const s2 = startReceiveScheduler(ctx, { holder: 'B', pollIntervalMs: 3_600_000 });
+  await s2.tick();
+  await s2.idle();
+  await s2.stop();
+  assert.equal(await ctx.repos.messages.count(f.accountId), 1);
+  const after = await ctx.repos.accounts.getRow(f.accountId);
+  assert.ok(Date.parse(after!.next_run_at!) > Date.now() + 4 * 60_000, 'next run one interval later');
+});

@@ -6,7 +6,7 @@ import { userInfo } from 'node:os';
 import { destination, pino } from 'pino';
 import { ConfigError, loadConfig } from '../config/env.ts';
 import { AppError } from '../domain/errors.ts';
-import { langFromEnv, t } from '../i18n/index.ts';
+import { langFromEnv, t, type Lang, type MessageKey } from '../i18n/index.ts';
 import { MailError } from '../protocols/mail-error.ts';
 import { openContext, type AppContext } from '../services/context.ts';
 
@@ -109,8 +109,61 @@ export function limit(value: string): number | string | null {
   return value.trim().toLowerCase() === 'none' ? null : intOrString(value);
 }
 
+/** A human line in the user's language (YUBIN_LANG, else LANG/LC_ALL; Japanese by default). */
+export function say(key: MessageKey, params: Record<string, unknown> = {}, lang: Lang = langFromEnv()): string {
+  return t(lang, key, params);
+}
+
+/**
+ * A code the web UI shows as a word (a status, a reason): "送信済み (sent)" in Japanese, so the
+ * code a script may grep stays visible; the bare code where the word is the code (English) or
+ * the catalogue has no word for it.
+ */
+export function codeWord(prefix: string, code: string, lang: Lang = langFromEnv()): string {
+  const key = `${prefix}.${code}`;
+  const word = t(lang, key);
+  return word === key || word === code ? code : `${word} (${code})`;
+}
+
+/** How many terminal columns a text takes: CJK and fullwidth characters take two, combining marks none. */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    if (/\p{Mn}|\p{Me}|\p{Cf}/u.test(ch)) continue;
+    width += isWide(cp) ? 2 : 1;
+  }
+  return width;
+}
+
+/** East Asian Wide and Fullwidth (the ranges a Japanese terminal draws double). */
+function isWide(cp: number): boolean {
+  return (
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0x303e) ||
+    (cp >= 0x3041 && cp <= 0x33ff) ||
+    (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0xa000 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f300 && cp <= 0x1f64f) ||
+    (cp >= 0x1f900 && cp <= 0x1f9ff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  );
+}
+
+/** `text` padded with spaces to `width` terminal columns. */
+export function padDisplay(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - displayWidth(text)));
+}
+
+/** Columns two spaces apart, aligned by terminal width (a Japanese header or name takes two columns a character). */
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? '')].length)));
-  return rows.map((r) => r.map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - [...c].length))).join('  ').trimEnd()).join('\n');
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => displayWidth(r[i] ?? ''))));
+  return rows.map((r) => r.map((c, i) => padDisplay(c, widths[i]!)).join('  ').trimEnd()).join('\n');
 }

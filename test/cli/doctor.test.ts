@@ -22,6 +22,11 @@ test('doctor reports pending migrations, then a failing account, with exit code 
   const clean = await runCli(['doctor'], { env });
   assert.equal(clean.code, 0, clean.stdout + clean.stderr);
   assert.match(clean.stdout, /ok {3}migrations: current/);
+  // without YUBIN_LANG the lines a person reads are Japanese (the UI's OK/NG); --json stays English for scripts
+  const ja = { YUBIN_DATA_DIR: dir, LANG: 'ja_JP.UTF-8', LC_ALL: undefined, YUBIN_LANG: undefined };
+  const cleanJa = await runCli(['doctor'], { env: ja });
+  assert.equal(cleanJa.code, 0, cleanJa.stderr);
+  assert.match(cleanJa.stdout, /^OK 設定: SQLite（データフォルダー: .+）\nOK データベース: 接続できます \(sqlite\)\nOK マイグレーション: 最新です\nOK 秘密鍵: データフォルダーの secret\.key を使用\n$/);
 
   // an account whose server refuses connections: the receive run fails, doctor says so
   await runCli(['server', 'add', '--name', 'dead', '--protocol', 'pop3', '--host', '127.0.0.1', '--port', '1', '--smtp-host', '127.0.0.1'], { env });
@@ -33,6 +38,11 @@ test('doctor reports pending migrations, then a failing account, with exit code 
   const acc = JSON.parse(sick.stdout).checks.find((c: { check: string }) => c.check === 'account x@example.com');
   assert.equal(acc.ok, false);
   assert.match(acc.detail, /CONNECT_FAILED/);
+  const sickJa = await runCli(['doctor'], { env: ja });
+  assert.equal(sickJa.code, 1);
+  assert.match(sickJa.stdout, /^OK マイグレーション: 最新です$/m);
+  assert.match(sickJa.stdout, /^NG メールアカウント x@example\.com: 前回の受信に失敗しました: CONNECT_FAILED 受信できませんでした: /m);
+  assert.equal((await runCli(['doctor', '--json'], { env: ja })).stdout, sick.stdout, '--json does not depend on the language');
 
   // once the stall monitor has marked it stalled, doctor says that too
   const db = new SQLite(join(dir, 'yubin.sqlite'));
@@ -40,6 +50,8 @@ test('doctor reports pending migrations, then a failing account, with exit code 
   db.close();
   const stalled = JSON.parse((await runCli(['doctor', '--json'], { env })).stdout).checks.find((c: { check: string }) => c.check === 'account x@example.com');
   assert.match(stalled.detail, /stalled since 2026-12-01T00:00:00.000Z \(five receive runs in a row failed\)/);
+  const stalledJa = await runCli(['doctor'], { env: ja });
+  assert.match(stalledJa.stdout, /^NG メールアカウント x@example\.com: 2026-12-01T00:00:00\.000Z から受信が止まっています（5回続けて受信に失敗しました）; 前回の受信に失敗しました: /m);
 });
 
 test('doctor fails the secret key when it does not open the stored passwords (another valid key), and a data folder it cannot open is a FAIL line, not a crash', async (t) => {

@@ -34,6 +34,15 @@ test('yubin receive repeats capped runs until nothing is left; yubin account tes
   assert.equal(out.hasMore, false);
   assert.equal(await bed.count(user), 0);
 
+  // without --json and YUBIN_LANG: the summary in Japanese, in the words of the UI's 今すぐ受信
+  const ja = { YUBIN_DATA_DIR: dir, LANG: 'ja_JP.UTF-8', LC_ALL: undefined, YUBIN_LANG: undefined };
+  for (let i = 7; i < 9; i++) await bed.deliver(user, makeMail(i));
+  const human = await runCli(['receive', '--account', `${user}@example.com`], { env: ja });
+  assert.equal(human.code, 0, human.stderr);
+  assert.equal(human.stdout, '2通受信しました（サーバーから削除: 2通、サーバーに残っているメール: 0通）。\n');
+  const humanEn = await runCli(['receive', '--account', `${user}@example.com`], { env });
+  assert.equal(humanEn.stdout, 'received 0, deleted from server 0, left on server 0\n');
+
   const tst = await runCli(['account', 'test', `${user}@example.com`, '--json'], { env });
   const result = JSON.parse(tst.stdout);
   assert.deepEqual(
@@ -41,6 +50,11 @@ test('yubin receive repeats capped runs until nothing is left; yubin account tes
     [['dns', true], ['tcp', true], ['tls', true], ['greeting', true], ['capabilities', true], ['auth', true], ['mailbox', true]],
   );
   assert.ok(!tst.stdout.includes('cli-password'));
+  const tstJa = await runCli(['account', 'test', `${user}@example.com`], { env: ja });
+  assert.equal(tstJa.code, 0, tstJa.stderr);
+  assert.match(tstJa.stdout, /^受信メールサーバー:\n {2}✓ 名前解決 \(DNS\) \S/);
+  assert.match(tstJa.stdout, /\n {2}✓ メールボックス \S/);
+  assert.match(tstJa.stdout, /\n送信メールサーバー:\n/);
 });
 
 test('POST /api/v1/mail-accounts/:id/test answers in the request language without secrets', async (t) => {

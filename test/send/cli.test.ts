@@ -53,10 +53,11 @@ test('yubin send sends at once; yubin bulk create reads a Shift_JIS CSV, reports
 
   const waited = await runCli(['bulk', 'create', '--wait', '--account', 'info@example.jp', '--csv', csvFile, '--subject', '{{氏名}}様', '--text', 'x'], { env });
   assert.equal(waited.code, 0, waited.stderr);
-  assert.match(waited.stdout, /\[█{30}\] 100%\s+sent 2\s+failed 0\s+pending 0 \/ 2\s+done/);
-  assert.match(waited.stdout, /row 3: yamada@example.jp — 2行目と同じメールアドレスです。/);
+  // in Japanese (YUBIN_LANG=ja), the web UI's words with the status code kept
+  assert.match(waited.stdout, /\[█{30}\] 100%\s+送信済み 2\s+失敗 0\s+未送信 0 \/ 2\s+完了 \(done\)/);
+  assert.match(waited.stdout, /3行目: yamada@example.jp — 2行目と同じメールアドレスです。/);
   // stderr is not a terminal here: the progress comes as lines, the last one final
-  assert.match(waited.stderr, /sent 2 {2}failed 0 {2}pending 0 \/ 2 {2}done\n$/);
+  assert.match(waited.stderr, /送信済み 2 {2}失敗 0 {2}未送信 0 \/ 2 {2}完了 \(done\)\n$/);
   // the --wait worker sent the first bulk delivery too: each mail once
   const first = await ctx.repos.deliveries.bulkCounts(bulk.id);
   assert.equal(first.sent, 2);

@@ -1,10 +1,10 @@
 // yubin account list|show|add|change|delete — the same service as the API.
 import type { Command } from 'commander';
 import type { MailAccount } from '../../domain/mail-account.ts';
-import { langFromEnv } from '../../i18n/index.ts';
+import { langFromEnv, type MessageKey } from '../../i18n/index.ts';
 import { runConnectionTest } from '../../receive/receive-service.ts';
 import { MailAccountService } from '../../services/mail-accounts.ts';
-import { cliActor, intOrString, output, readStdin, table, withContext } from '../context.ts';
+import { cliActor, displayWidth, intOrString, output, padDisplay, readStdin, say, table, withContext } from '../context.ts';
 import { readJsonOption, refuseSharedStdin } from '../file-input.ts';
 import { resolveServer } from './server.ts';
 
@@ -69,14 +69,16 @@ function accountBody(f: AccountFlags): Record<string, unknown> {
 }
 
 function leaveText(a: MailAccount): string {
-  return a.leaveOnServer.mode === 'days' ? `days:${a.leaveOnServer.days}` : a.leaveOnServer.mode;
+  return a.leaveOnServer.mode === 'days' ? say('cli.leave.days', { days: a.leaveOnServer.days }) : say(`cli.leave.${a.leaveOnServer.mode}` as MessageKey);
 }
+
+const setOrNone = (b: boolean) => say(b ? 'cli.set' : 'cli.none');
 
 export function describeAccount(a: MailAccount): string {
   return [
     `${a.address} (${a.displayName})  id=${a.id}`,
-    `  server=${a.serverId} username=${a.username} password=${a.hasPassword ? 'set' : 'none'} smtpUsername=${a.smtpUsername ?? '-'} smtpPassword=${a.hasSmtpPassword ? 'set' : 'none'}`,
-    `  fromName=${a.fromName || '-'} leaveOnServer=${leaveText(a)} interval=${a.receiveIntervalMinutes}min enabled=${a.enabled}`,
+    say('cli.account.credentials', { server: a.serverId, username: a.username, password: setOrNone(a.hasPassword), smtpUsername: a.smtpUsername ?? '-', smtpPassword: setOrNone(a.hasSmtpPassword) }),
+    say('cli.account.settings', { fromName: a.fromName || '-', leave: leaveText(a), interval: say('cli.account.intervalLong', { minutes: a.receiveIntervalMinutes }), enabled: say(a.enabled ? 'cli.true' : 'cli.false') }),
   ].join('\n');
 }
 
@@ -90,7 +92,10 @@ export function registerAccountCommands(program: Command): Command {
       await withContext(async (ctx) => {
         const items = await new MailAccountService(ctx).list();
         output(f.json, { items }, () =>
-          table([['ADDRESS', 'NAME', 'LEAVE', 'INTERVAL', 'ENABLED', 'ID'], ...items.map((a) => [a.address, a.displayName, leaveText(a), `${a.receiveIntervalMinutes}m`, String(a.enabled), a.id])]),
+          table([
+            [say('cli.col.address'), say('cli.account.col.name'), say('cli.account.col.leave'), say('cli.account.col.interval'), say('cli.account.col.enabled'), 'ID'],
+            ...items.map((a) => [a.address, a.displayName, leaveText(a), say('cli.account.interval', { minutes: a.receiveIntervalMinutes }), say(a.enabled ? 'cli.true' : 'cli.false'), a.id]),
+          ]),
         );
       });
     });
@@ -135,7 +140,7 @@ export function registerAccountCommands(program: Command): Command {
         const service = new MailAccountService(ctx);
         const a = await service.find(ref);
         await service.delete(cliActor(), a.id);
-        output(f.json, { deleted: a.id }, () => `deleted ${a.address}`);
+        output(f.json, { deleted: a.id }, () => say('cli.account.deleted', { address: a.address }));
       });
     });
   account
@@ -146,13 +151,16 @@ export function registerAccountCommands(program: Command): Command {
       await withContext(async (ctx) => {
         const a = await new MailAccountService(ctx).find(ref);
         const result = await runConnectionTest(ctx, a.id, langFromEnv());
-        output(f.json, result, () =>
-          (['incoming', 'outgoing'] as const)
+        output(f.json, result, () => {
+          const stages = [...result.incoming, ...result.outgoing].map((s) => say(`cli.stage.${s.stage}` as MessageKey));
+          // at least as wide as before (12), wider for a Japanese stage name: the messages line up
+          const width = Math.max(12, ...stages.map(displayWidth));
+          return (['incoming', 'outgoing'] as const)
             .map((side) =>
-              [`${side === 'incoming' ? '受信 incoming' : '送信 outgoing'}:`, ...result[side].map((s) => `  ${s.ok ? (s.warning ? '⚠' : '✓') : '✗'} ${s.stage.padEnd(12)} ${s.message}`)].join('\n'),
+              [say(`cli.account.test.${side}`), ...result[side].map((s) => `  ${s.ok ? (s.warning ? '⚠' : '✓') : '✗'} ${padDisplay(say(`cli.stage.${s.stage}` as MessageKey), width)} ${s.message}`)].join('\n'),
             )
-            .join('\n'),
-        );
+            .join('\n');
+        });
         if (!result.ok) process.exitCode = 1;
       });
     });

@@ -4,7 +4,7 @@ import { loadConfig } from '../../config/env.ts';
 import { AuthService } from '../../services/auth.ts';
 import { openDatabase } from '../../store/database.ts';
 import { migrateToLatest } from '../../store/migrate.ts';
-import { cliActor, output, readStdin, table, withContext } from '../context.ts';
+import { cliActor, codeWord, output, readStdin, say, table, withContext } from '../context.ts';
 import { integerOption } from '../options.ts';
 
 export function registerAdminCommands(program: Command): void {
@@ -16,7 +16,7 @@ export function registerAdminCommands(program: Command): void {
       const db = openDatabase(loadConfig());
       try {
         const applied = await migrateToLatest(db);
-        output(f.json, { applied }, () => (applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date'));
+        output(f.json, { applied }, () => (applied.length ? say('cli.migrate.applied', { names: applied.join(', ') }) : say('cli.migrate.upToDate')));
       } finally {
         await db.close();
       }
@@ -32,7 +32,7 @@ export function registerAdminCommands(program: Command): void {
       const password = readStdin().replace(/\r?\n$/, '');
       await withContext(async (ctx) => {
         const id = await new AuthService(ctx).createAdmin(f.username, password, cliActor());
-        output(f.json, { id, username: f.username.trim() }, () => `created administrator ${f.username.trim()}`);
+        output(f.json, { id, username: f.username.trim() }, () => say('cli.admin.created', { username: f.username.trim() }));
       });
     });
 
@@ -54,7 +54,7 @@ export function registerAdminCommands(program: Command): void {
       await withContext(async (ctx) => {
         const items = await ctx.repos.tokens.list();
         output(f.json, { items }, () =>
-          table([['NAME', 'CREATED', 'LAST USED', 'REVOKED'], ...items.map((t) => [t.name, t.createdAt, t.lastUsedAt ?? '-', t.revokedAt ?? '-'])]),
+          table([[say('cli.token.col.name'), say('cli.token.col.created'), say('cli.token.col.lastUsed'), say('cli.token.col.revoked')], ...items.map((t) => [t.name, t.createdAt, t.lastUsedAt ?? '-', t.revokedAt ?? '-'])]),
         );
       });
     });
@@ -65,7 +65,7 @@ export function registerAdminCommands(program: Command): void {
     .action(async (f: { name: string; json?: boolean }) => {
       await withContext(async (ctx) => {
         await new AuthService(ctx).revokeToken(f.name);
-        output(f.json, { revoked: f.name.trim() }, () => `revoked ${f.name.trim()}`);
+        output(f.json, { revoked: f.name.trim() }, () => say('cli.token.revoked', { name: f.name.trim() }));
       });
     });
 
@@ -78,7 +78,10 @@ export function registerAdminCommands(program: Command): void {
       await withContext(async (ctx) => {
         const page = await ctx.repos.audit.list({ limit: f.limit });
         output(f.json, page, () =>
-          table([['AT', 'ACTOR', 'ACTION', 'TARGET', 'FIELDS'], ...page.items.map((e) => [e.at, e.actor, e.action, e.targetName ?? e.targetId ?? '-', e.fields.join(',')])]),
+          table([
+            [say('cli.col.at'), say('cli.col.actor'), say('cli.audit.col.action'), say('cli.audit.col.target'), say('cli.audit.col.fields')],
+            ...page.items.map((e) => [e.at, e.actor, codeWord('cli.audit.action', e.action), e.targetName ?? e.targetId ?? '-', e.fields.join(',')]),
+          ]),
         );
       });
     });

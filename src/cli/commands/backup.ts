@@ -1,13 +1,9 @@
 // yubin backup FILE / yubin restore FILE (SQLite; see src/ops/backup.ts). The backup does
-// NOT contain the secret key: both commands say so every time.
+// NOT contain the secret key: both commands say so every time (on stderr, in the user's language).
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/env.ts';
 import { backupDatabase, restoreDatabase } from '../../ops/backup.ts';
-import { output } from '../context.ts';
-
-const KEY_WARNING =
-  'NOTE: the secret key is NOT in the backup. Keep secret.key (or YUBIN_SECRET_KEY) safe on its own: without it the mail account passwords in the backup cannot be decrypted.\n' +
-  '注意: 秘密鍵はバックアップに含まれません。secret.key（または YUBIN_SECRET_KEY）を別に保管してください。秘密鍵がないとバックアップ内のメールアカウントのパスワードは復号できません。\n';
+import { output, say } from '../context.ts';
 
 export function registerBackupCommands(program: Command): void {
   program
@@ -17,8 +13,8 @@ export function registerBackupCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (file: string, f: { json?: boolean }) => {
       const r = await backupDatabase(loadConfig(), file);
-      process.stderr.write(KEY_WARNING);
-      output(f.json, { ...r, secretKeyIncluded: false }, () => `backup written: ${r.file} (${r.bytes} bytes)${r.keyFile ? `\nsecret key (not in the backup): ${r.keyFile}` : ''}`);
+      process.stderr.write(`${say('cli.backup.keyWarning')}\n`);
+      output(f.json, { ...r, secretKeyIncluded: false }, () => say('cli.backup.written', { file: r.file, bytes: r.bytes }) + (r.keyFile ? `\n${say('cli.backup.keyFile', { file: r.keyFile })}` : ''));
     });
 
   program
@@ -29,7 +25,7 @@ export function registerBackupCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (file: string, f: { force?: boolean; json?: boolean }) => {
       const r = restoreDatabase(loadConfig(), file, { force: f.force });
-      process.stderr.write(KEY_WARNING);
-      output(f.json, r, () => `restored ${file} into ${r.file}${r.previous ? `\nthe replaced database is kept as ${r.previous}` : ''}`);
+      process.stderr.write(`${say('cli.backup.keyWarning')}\n`);
+      output(f.json, r, () => say('cli.restore.done', { file, target: r.file }) + (r.previous ? `\n${say('cli.restore.previous', { file: r.previous })}` : ''));
     });
 }

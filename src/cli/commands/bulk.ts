@@ -3,13 +3,13 @@
 // `status` draws a progress bar; `--watch` (and `create --wait`) redraw it until the end.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { langFromEnv } from '../../i18n/index.ts';
+import { langFromEnv, type Lang } from '../../i18n/index.ts';
 import { BulkDeliveryService } from '../../send/bulk-service.ts';
 import { RecipientStatus, type BulkDelivery, type SkippedRow } from '../../send/schemas.ts';
 import { startSendWorker } from '../../send/send-worker.ts';
 import { SuppressionService } from '../../send/suppression-service.ts';
 import type { AppContext } from '../../services/context.ts';
-import { cliActor, output, table, withContext } from '../context.ts';
+import { cliActor, codeWord, output, say, table, withContext } from '../context.ts';
 import { readFileOption, readTextOption, refuseSharedStdin } from '../file-input.ts';
 import { choiceOption, integerOption } from '../options.ts';
 
@@ -36,26 +36,36 @@ interface CreateFlags {
   json?: boolean;
 }
 
-/** "[██████░░░░]  60%  sent 6  failed 0  pending 4 / 10  running" */
-export function progressLine(b: BulkDelivery): string {
+/** "sent 6  failed 0  pending 4 / 10  running" (送信済み 6  失敗 0  未送信 4 / 10  配信中 (running)) */
+function countsLine(b: BulkDelivery, lang: Lang): string {
+  return say('cli.bulk.progress', { sent: b.sent, failed: b.failed, pending: b.pending, total: b.total, status: codeWord('cli.bulkStatus', b.status, lang) }, lang);
+}
+
+/** "[██████░░░░]  60%  sent 6  failed 0  pending 4 / 10  running"; in Japanese with `lang` 'ja' (the CLI passes the user's). */
+export function progressLine(b: BulkDelivery, lang: Lang = 'en'): string {
   const done = b.sent + b.failed + b.cancelled;
   const ratio = b.total > 0 ? done / b.total : 1;
   const filled = Math.round(ratio * BAR_WIDTH);
   const bar = '█'.repeat(filled) + '░'.repeat(BAR_WIDTH - filled);
-  const extra = [b.cancelled ? `cancelled ${b.cancelled}` : '', b.pauseReason ? `(${b.pauseReason})` : ''].filter(Boolean).join('  ');
-  return `[${bar}] ${String(Math.floor(ratio * 100)).padStart(3)}%  sent ${b.sent}  failed ${b.failed}  pending ${b.pending} / ${b.total}  ${b.status}${extra ? '  ' + extra : ''}`;
+  const extra = [
+    b.cancelled ? say('cli.bulk.cancelledCount', { count: b.cancelled }, lang) : '',
+    b.pauseReason ? say('cli.bulk.pauseReason', { reason: codeWord('cli.pauseReason', b.pauseReason, lang) }, lang) : '',
+  ]
+    .filter(Boolean)
+    .join('  ');
+  return `[${bar}] ${String(Math.floor(ratio * 100)).padStart(3)}%  ${countsLine(b, lang)}${extra ? '  ' + extra : ''}`;
 }
 
 function skippedText(skipped: SkippedRow[]): string[] {
-  return skipped.map((s) => `  row ${s.row}: ${s.address || '(empty)'} — ${s.message}`);
+  return skipped.map((s) => say('cli.bulk.skippedRow', { row: s.row, address: s.address || say('cli.bulk.emptyAddress'), message: s.message }));
 }
 
 function describeBulk(b: BulkDelivery): string {
   return [
-    `bulk delivery ${b.id}  ${b.subject}`,
-    progressLine(b),
-    ...(b.accountError ? [`account error: ${b.accountError.code} ${b.accountError.message} (${b.accountError.at})`] : []),
-    ...(b.skipped.length ? [`skipped ${b.skipped.length}:`, ...skippedText(b.skipped)] : []),
+    say('cli.bulk.title', { id: b.id, subject: b.subject }),
+    progressLine(b, langFromEnv()),
+    ...(b.accountError ? [say('cli.bulk.accountError', { code: b.accountError.code, message: b.accountError.message, at: b.accountError.at })] : []),
+    ...(b.skipped.length ? [say('cli.bulk.skipped', { count: b.skipped.length }), ...skippedText(b.skipped)] : []),
   ].join('\n');
 }
 
@@ -68,16 +78,17 @@ async function watch(ctx: AppContext, id: string, untilPaused: boolean): Promise
   const service = new BulkDeliveryService(ctx);
   const lang = langFromEnv();
   let b = await service.get(id, lang);
-  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: '[{bar}] {percentage}%  sent {sent}  failed {failed}  pending {pending} / {total}  {status}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  // the catalogue's line without values keeps its {sent} … {status}: cli-progress fills them
+  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: `[{bar}] {percentage}%  ${say('cli.bulk.progress', {}, lang)}`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
   bar?.start(b.total, 0, {});
   // off a terminal (a log, a pipe): a line when the counts change, at most every LINE_INTERVAL_MS
   let lastLine = '';
   let lastLineAt = 0;
   try {
     for (;;) {
-      bar?.update(b.sent + b.failed + b.cancelled, { sent: b.sent, failed: b.failed, pending: b.pending, status: b.status });
+      bar?.update(b.sent + b.failed + b.cancelled, { sent: b.sent, failed: b.failed, pending: b.pending, status: codeWord('cli.bulkStatus', b.status, lang) });
       if (!bar) {
-        const line = `sent ${b.sent}  failed ${b.failed}  pending ${b.pending} / ${b.total}  ${b.status}`;
+        const line = countsLine(b, lang);
         const final = FINAL.has(b.status) || (untilPaused && b.status === 'paused');
         if (line !== lastLine && (final || Date.now() - lastLineAt >= LINE_INTERVAL_MS)) {
           process.stderr.write(`${line}\n`);
@@ -131,7 +142,7 @@ export function registerBulkCommands(program: Command): Command {
         const created = await new BulkDeliveryService(ctx).create(cliActor(), body, langFromEnv());
         if (!f.wait) {
           output(f.json, created, () =>
-            [`bulk delivery ${created.id}: ${created.total} recipients queued`, ...(created.skipped.length ? [`skipped ${created.skipped.length}:`, ...skippedText(created.skipped)] : [])].join('\n'),
+            [say('cli.bulk.created', { id: created.id, total: created.total }), ...(created.skipped.length ? [say('cli.bulk.skipped', { count: created.skipped.length }), ...skippedText(created.skipped)] : [])].join('\n'),
           );
           return;
         }
@@ -172,9 +183,9 @@ export function registerBulkCommands(program: Command): Command {
         const page = await new BulkDeliveryService(ctx).recipients(id, query, langFromEnv());
         output(f.json, page, () =>
           table([
-            ['ROW', 'ADDRESS', 'STATUS', 'ATTEMPTS', 'CODE', 'REPLY'],
-            ...page.items.map((r) => [String(r.row), r.address, r.status, String(r.attempts), r.code === null ? '' : String(r.code), (r.reply ?? r.error?.message ?? '').replace(/\s+/g, ' ')]),
-          ]) + (page.nextCursor ? `\n(more: --cursor ${page.nextCursor})` : ''),
+            [say('cli.bulk.col.row'), say('cli.col.address'), say('cli.col.status'), say('cli.bulk.col.attempts'), say('cli.bulk.col.code'), say('cli.bulk.col.reply')],
+            ...page.items.map((r) => [String(r.row), r.address, codeWord('cli.status', r.status), String(r.attempts), r.code === null ? '' : String(r.code), (r.reply ?? r.error?.message ?? '').replace(/\s+/g, ' ')]),
+          ]) + (page.nextCursor ? `\n${say('cli.more', { cursor: page.nextCursor })}` : ''),
         );
       });
     });
@@ -199,7 +210,7 @@ export function registerBulkCommands(program: Command): Command {
     .action(async (addresses: string[], f: { reason?: string; json?: boolean }) => {
       await withContext(async (ctx) => {
         const r = await new SuppressionService(ctx).add(cliActor(), { addresses, reason: f.reason ?? null });
-        output(f.json, r, () => `added ${r.added}`);
+        output(f.json, r, () => say('cli.bulk.suppressed', { count: r.added }));
       });
     });
 
@@ -210,7 +221,7 @@ export function registerBulkCommands(program: Command): Command {
     .action(async (addresses: string[], f: { json?: boolean }) => {
       await withContext(async (ctx) => {
         const r = await new SuppressionService(ctx).remove(cliActor(), addresses);
-        output(f.json, r, () => `removed ${r.removed}`);
+        output(f.json, r, () => say('cli.bulk.unsuppressed', { count: r.removed }));
       });
     });
 
@@ -223,7 +234,7 @@ export function registerBulkCommands(program: Command): Command {
     .action(async (f: { limit?: number; cursor?: string; json?: boolean }) => {
       await withContext(async (ctx) => {
         const page = await new SuppressionService(ctx).list({ limit: f.limit, cursor: f.cursor });
-        output(f.json, page, () => table([['ADDRESS', 'REASON', 'BY', 'AT'], ...page.items.map((s) => [s.address, s.reason ?? '', s.createdBy, s.createdAt])]));
+        output(f.json, page, () => table([[say('cli.col.address'), say('cli.col.reason'), say('cli.bulk.col.by'), say('cli.col.at')], ...page.items.map((s) => [s.address, s.reason ?? '', s.createdBy, s.createdAt])]));
       });
     });
   return bulk;

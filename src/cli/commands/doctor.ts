@@ -8,8 +8,8 @@ import { receiveStatus } from '../../receive/receive-service.ts';
 import { openContext } from '../../services/context.ts';
 import { openDatabase } from '../../store/database.ts';
 import { pendingMigrations } from '../../store/migrate.ts';
-import { t } from '../../i18n/index.ts';
-import { output } from '../context.ts';
+import { langFromEnv, t, type Lang, type MessageKey } from '../../i18n/index.ts';
+import { displayWidth, output, padDisplay, say } from '../context.ts';
 import { pino } from 'pino';
 
 interface Check {
@@ -18,31 +18,47 @@ interface Check {
   detail: string;
 }
 
+type Text = [key: MessageKey, params?: Record<string, unknown>];
+
+/**
+ * A check as words in any language: --json keeps its English check names and details (scripts
+ * read them), the lines a person reads are in the user's language. A detail is a message
+ * (or several, "; "-joined), or the text of an error as it came.
+ */
+interface Finding {
+  check: Text;
+  ok: boolean;
+  detail: (lang: Lang) => string;
+}
+
+const text = ([key, params]: Text, lang: Lang) => t(lang, key, params);
+
 export function registerDoctorCommand(program: Command): void {
   program
     .command('doctor')
     .description('check configuration, database, migrations and every account’s last receive')
     .option('--json', 'print JSON')
     .action(async (f: { json?: boolean }) => {
-      const checks: Check[] = [];
+      const checks: Finding[] = [];
+      const found = (check: Text, ok: boolean, detail: Text | ((lang: Lang) => string)) => checks.push({ check, ok, detail: typeof detail === 'function' ? detail : (lang) => text(detail, lang) });
       const config = loadConfig(); // a bad variable stops here with its name, like every command
-      checks.push({ check: 'config', ok: true, detail: config.databaseUrl ? 'PostgreSQL (YUBIN_DATABASE_URL)' : `SQLite in ${config.dataDir}` });
+      found(['cli.doctor.config'], true, config.databaseUrl ? ['cli.doctor.postgres'] : ['cli.doctor.sqlite', { dir: config.dataDir }]);
       let db: ReturnType<typeof openDatabase> | undefined;
       try {
         // opening can fail too (a data folder that is a file, or not writable): a FAIL line, not a crash
         db = openDatabase(config);
         const pending = await pendingMigrations(db);
-        checks.push({ check: 'database', ok: true, detail: `reachable (${db.dialect})` });
-        checks.push({ check: 'migrations', ok: pending.length === 0, detail: pending.length ? `pending: ${pending.join(', ')} — run yubin migrate` : 'current' });
+        found(['cli.doctor.database'], true, ['cli.doctor.reachable', { dialect: db.dialect }]);
+        found(['cli.doctor.migrations'], pending.length === 0, pending.length ? ['cli.doctor.pending', { names: pending.join(', ') }] : ['cli.doctor.current']);
       } catch (err) {
-        checks.push({ check: 'database', ok: false, detail: (err as Error).message });
+        found(['cli.doctor.database'], false, () => (err as Error).message);
       } finally {
         await db?.close();
       }
       if (checks.every((c) => c.ok)) {
         const ctx = await openContext(config, { log: pino({ level: 'silent' }), migrate: false });
         try {
-          const source = config.secretKey ? 'YUBIN_SECRET_KEY' : 'secret.key in the data folder';
+          const source: Text = config.secretKey ? ['cli.doctor.keyEnv'] : ['cli.doctor.keyFile'];
           // the key must open what was sealed with it: another valid key would fail every login
           const sealed = await ctx.db.kysely
             .selectFrom('mail_accounts')
@@ -60,31 +76,47 @@ export function registerDoctorCommand(program: Command): void {
               opens = false;
             }
           }
-          checks.push({
-            check: 'secret key',
-            ok: opens,
-            detail: opens ? `from ${source}${one ? ', opens the stored passwords' : ''}` : `from ${source}: ${t('en', 'error.secretKeyMismatch')}`,
-          });
+          found(['cli.doctor.secretKey'], opens, (lang) =>
+            t(lang, opens ? (one ? 'cli.doctor.keyOpens' : 'cli.doctor.keyFrom') : 'cli.doctor.keyMismatch', { source: text(source, lang), message: t(lang, 'error.secretKeyMismatch') }),
+          );
+          const humanLang = langFromEnv();
           for (const a of await ctx.repos.accounts.list()) {
-            const s = await receiveStatus(ctx, a.id, new Date(), 'en');
-            const problems = [
-              ...(a.oauth.status === 'reauthorize' ? [`OAuth 2.0 grant refused (${a.oauth.errorCode}): re-authorize the account on its page`] : []),
-              ...(s.stalled ? [`stalled since ${s.stalled.since} (${t('en', `stall.reason.${s.stalled.reason}`)})`] : []),
-              ...(s.lastError ? [`last run failed: ${s.lastError.code} ${s.lastError.message}`] : []),
-              ...(s.notices.length ? [`${s.notices.length} mail(s) over the size limit left on the server`] : []),
-              ...(s.warnings.map((w) => `${w.count} received mails left on the server`)),
-            ];
-            checks.push({
-              check: `account ${a.address}`,
-              ok: problems.length === 0,
-              detail: !a.enabled ? 'disabled' : problems.length ? problems.join('; ') : s.lastSuccessAt ? `last received ${s.lastSuccessAt}` : 'not received yet',
-            });
+            const now = new Date();
+            // the status in English for --json, and in the user's language for the line
+            const status = { en: await receiveStatus(ctx, a.id, now, 'en'), ja: humanLang === 'ja' ? await receiveStatus(ctx, a.id, now, 'ja') : undefined };
+            const problems = (lang: Lang): string[] => {
+              const s = (lang === 'ja' ? status.ja : undefined) ?? status.en;
+              return [
+                ...(a.oauth.status === 'reauthorize' ? [t(lang, 'cli.doctor.reauthorize', { code: a.oauth.errorCode })] : []),
+                ...(s.stalled ? [t(lang, 'cli.doctor.stalled', { since: s.stalled.since, reason: t(lang, `stall.reason.${s.stalled.reason}`) })] : []),
+                ...(s.lastError ? [t(lang, 'cli.doctor.lastFailed', { code: s.lastError.code, message: s.lastError.message })] : []),
+                ...(s.notices.length ? [t(lang, 'cli.doctor.oversize', { count: s.notices.length })] : []),
+                ...s.warnings.map((w) => t(lang, 'cli.doctor.backlog', { count: w.count })),
+              ];
+            };
+            const ok = problems('en').length === 0;
+            found(['cli.doctor.account', { address: a.address }], ok, (lang) =>
+              !a.enabled
+                ? t(lang, 'cli.doctor.disabled')
+                : !ok
+                  ? problems(lang).join('; ')
+                  : status.en.lastSuccessAt
+                    ? t(lang, 'cli.doctor.lastReceived', { at: status.en.lastSuccessAt })
+                    : t(lang, 'cli.doctor.notReceived'),
+            );
           }
         } finally {
           await ctx.close();
         }
       }
-      output(f.json, { ok: checks.every((c) => c.ok), checks }, () => checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}`).join('\n'));
+      const json: Check[] = checks.map((c) => ({ check: text(c.check, 'en'), ok: c.ok, detail: c.detail('en') }));
+      output(f.json, { ok: checks.every((c) => c.ok), checks: json }, () => {
+        const lang = langFromEnv();
+        // "ok  " / "FAIL" in English, "OK" / "NG" (the UI's words for a test stage) in Japanese
+        const marks = [say('cli.doctor.ok', {}, lang), say('cli.doctor.fail', {}, lang)];
+        const width = Math.max(...marks.map(displayWidth));
+        return checks.map((c) => `${padDisplay(c.ok ? marks[0]! : marks[1]!, width)} ${text(c.check, lang)}: ${c.detail(lang)}`).join('\n');
+      });
       if (!checks.every((c) => c.ok)) process.exitCode = 1;
     });
 }

@@ -5,7 +5,8 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../../config/env.ts';
 import { migrateToPostgres } from '../../ops/migrate-to-postgres.ts';
-import { output, table } from '../context.ts';
+import type { MessageKey } from '../../i18n/index.ts';
+import { output, say, table } from '../context.ts';
 
 export function registerMigrateToPostgresCommand(program: Command): void {
   program
@@ -22,27 +23,27 @@ export function registerMigrateToPostgresCommand(program: Command): void {
         if (err instanceof ConfigError) throw new ConfigError('URL', err.key, err.params);
         throw err;
       }
-      const bar = process.stderr.isTTY && !f.json ? new cliProgress.SingleBar({ format: '{phase} {table} [{bar}] {value}/{total} rows', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+      const bar = process.stderr.isTTY && !f.json ? new cliProgress.SingleBar({ format: say('cli.mtp.bar'), hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
       let started = '';
       const checks = await migrateToPostgres(config, url, (p) => {
         if (!bar) return;
         if (started !== p.phase) {
           if (started) bar.stop();
-          bar.start(p.total, p.done, { phase: p.phase, table: p.table });
+          bar.start(p.total, p.done, { phase: say(`cli.mtp.phase.${p.phase}` as MessageKey), table: p.table });
           started = p.phase;
         }
-        bar.update(p.done, { phase: p.phase, table: p.table });
+        bar.update(p.done, { phase: say(`cli.mtp.phase.${p.phase}` as MessageKey), table: p.table });
       }).finally(() => bar?.stop());
       const ok = checks.every((c) => c.ok);
       output(f.json, { ok, tables: checks }, () =>
         [
           table([
-            ['table', 'rows (SQLite)', 'rows (PostgreSQL)', 'sha256 (SQLite)', 'sha256 (PostgreSQL)', ''],
-            ...checks.map((c) => [c.table, String(c.sourceRows), String(c.targetRows), c.sourceHash.slice(0, 16), c.targetHash.slice(0, 16), c.ok ? 'ok' : 'DIFFERENT']),
+            [say('cli.mtp.col.table'), say('cli.mtp.col.sourceRows'), say('cli.mtp.col.targetRows'), 'sha256 (SQLite)', 'sha256 (PostgreSQL)', ''],
+            ...checks.map((c) => [c.table, String(c.sourceRows), String(c.targetRows), c.sourceHash.slice(0, 16), c.targetHash.slice(0, 16), c.ok ? say('cli.mtp.ok') : say('cli.mtp.different')]),
           ]),
           ok
-            ? `\nEvery table matches. Start Yubin with YUBIN_DATABASE_URL=<url> and the SAME secret key (${config.secretKey ? 'YUBIN_SECRET_KEY' : 'copy secret.key from the data folder, or set YUBIN_SECRET_KEY to its contents'}).`
-            : '\nSome tables differ: do not switch to PostgreSQL; report this.',
+            ? `\n${say('cli.mtp.matches', { key: config.secretKey ? 'YUBIN_SECRET_KEY' : say('cli.mtp.keyFile') })}`
+            : `\n${say('cli.mtp.differ')}`,
         ].join('\n'),
       );
       if (!ok) process.exitCode = 1;

@@ -3,7 +3,7 @@
 // stays out of the shell history and the process list).
 import { Option, type Command } from 'commander';
 import { OAuthProviderService } from '../../services/oauth-providers.ts';
-import { cliActor, output, readStdin, table, withContext } from '../context.ts';
+import { cliActor, output, readStdin, say, table, withContext } from '../context.ts';
 
 interface SetFlags {
   clientId: string;
@@ -26,7 +26,10 @@ export function registerOAuthCommands(program: Command): void {
       await withContext(async (ctx) => {
         const items = await new OAuthProviderService(ctx).list();
         output(f.json, { items }, () =>
-          table([['PRESET', 'CONFIGURED', 'CLIENT ID', 'SECRET', 'TENANT'], ...items.map((p) => [p.preset, p.configured ? 'yes' : 'no', p.clientId, p.hasClientSecret ? 'stored' : '-', p.tenant ?? '-'])]),
+          table([
+            [say('cli.oauth.col.preset'), say('cli.oauth.col.configured'), say('cli.oauth.col.clientId'), say('cli.oauth.col.secret'), say('cli.oauth.col.tenant')],
+            ...items.map((p) => [p.preset, say(p.configured ? 'cli.oauth.configured' : 'cli.oauth.notConfiguredWord'), p.clientId, p.hasClientSecret ? say('cli.oauth.stored') : '-', p.tenant ?? '-']),
+          ]),
         );
       });
     });
@@ -38,7 +41,7 @@ export function registerOAuthCommands(program: Command): void {
     .action(async (preset: string, f: { json?: boolean }) => {
       await withContext(async (ctx) => {
         const p = await new OAuthProviderService(ctx).get(preset);
-        output(f.json, p, () => table(Object.entries({ ...p.endpoints, clientId: p.clientId, secret: p.hasClientSecret ? 'stored' : '-', tenant: p.tenant ?? '-', scopes: p.scopes.join(' ') }).map(([k, v]) => [k, String(v ?? '-')])));
+        output(f.json, p, () => table(Object.entries({ ...p.endpoints, clientId: p.clientId, secret: p.hasClientSecret ? say('cli.oauth.stored') : '-', tenant: p.tenant ?? '-', scopes: p.scopes.join(' ') }).map(([k, v]) => [k, String(v ?? '-')])));
       });
     });
 
@@ -63,7 +66,7 @@ export function registerOAuthCommands(program: Command): void {
         const endpoints = { authorization: f.authorizationEndpoint, token: f.tokenEndpoint, issuer: f.issuer };
         if (Object.values(endpoints).some((v) => v !== undefined)) body.endpoints = endpoints;
         const p = await new OAuthProviderService(ctx).save(cliActor(), preset, body);
-        output(f.json, p, () => `${p.name}: ${p.configured ? 'saved' : 'not configured'}`);
+        output(f.json, p, () => say(p.configured ? 'cli.oauth.saved' : 'cli.oauth.notConfigured', { name: p.name }));
       });
     });
 }

@@ -2,12 +2,12 @@
 // until nothing new is left (each run is capped), with a progress bar on a terminal.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { langFromEnv } from '../../i18n/index.ts';
+import { langFromEnv, type MessageKey } from '../../i18n/index.ts';
 import { localizeReceiveErrors } from '../../receive/error-text.ts';
 import { receiveNow } from '../../receive/receive-service.ts';
 import type { ReceiveSummary } from '../../receive/receive-run.ts';
 import { MailAccountService } from '../../services/mail-accounts.ts';
-import { output, withContext } from '../context.ts';
+import { output, say, withContext } from '../context.ts';
 import { integerOption } from '../options.ts';
 
 export function registerReceiveCommand(program: Command): void {
@@ -21,7 +21,7 @@ export function registerReceiveCommand(program: Command): void {
     .action(async (f: { account: string; once?: boolean; maxMessages?: number; json?: boolean }) => {
       await withContext(async (ctx) => {
         const account = await new MailAccountService(ctx).find(f.account);
-        const bar = process.stderr.isTTY && !f.json ? new cliProgress.SingleBar({ format: '{phase} [{bar}] {value}/{total} mails  {mb} MB', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+        const bar = process.stderr.isTTY && !f.json ? new cliProgress.SingleBar({ format: say('cli.receive.bar'), hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
         const total: ReceiveSummary = { received: 0, skippedOversize: 0, deletedFromServer: 0, remainingOnServer: 0, duplicates: 0, hasMore: false, errors: [] };
         let runs = 0;
         try {
@@ -31,8 +31,8 @@ export function registerReceiveCommand(program: Command): void {
               ...(f.maxMessages !== undefined ? { maxMessages: f.maxMessages } : {}),
               onProgress: (p) => {
                 if (!bar) return;
-                if (p.phase === 'receiving' && p.done === 0) bar.start(p.total, 0, { phase: 'receiving', mb: '0.0' });
-                else bar.update(p.done, { phase: p.phase, mb: (p.bytes / 1048576).toFixed(1) });
+                if (p.phase === 'receiving' && p.done === 0) bar.start(p.total, 0, { phase: say('cli.receive.phase.receiving'), mb: '0.0' });
+                else bar.update(p.done, { phase: say(`cli.receive.phase.${p.phase}` as MessageKey), mb: (p.bytes / 1048576).toFixed(1) });
               },
             });
             total.received += s.received;
@@ -49,10 +49,14 @@ export function registerReceiveCommand(program: Command): void {
         }
         output(f.json, { ...total, runs }, () =>
           [
-            `received ${total.received}, deleted from server ${total.deletedFromServer}, left on server ${total.remainingOnServer}` +
-              (total.skippedOversize ? `, too large (kept on server) ${total.skippedOversize}` : '') +
-              (total.hasMore ? ' — more left: run again' : ''),
-            ...localizeReceiveErrors(langFromEnv(), total.errors).map((e) => `error: ${e.code}: ${e.message}`),
+            say('cli.receive.summary', {
+              received: total.received,
+              deleted: total.deletedFromServer,
+              remaining: total.remainingOnServer,
+              oversize: total.skippedOversize ? say('cli.receive.oversize', { count: total.skippedOversize }) : '',
+              more: total.hasMore ? say('cli.receive.more') : '',
+            }),
+            ...localizeReceiveErrors(langFromEnv(), total.errors).map((e) => say('cli.receive.error', { code: e.code, message: e.message })),
           ].join('\n'),
         );
         if (total.errors.length) process.exitCode = 1;

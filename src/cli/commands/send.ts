@@ -7,7 +7,7 @@ import { langFromEnv } from '../../i18n/index.ts';
 import { DeliveryService } from '../../send/delivery-service.ts';
 import type { Delivery } from '../../send/schemas.ts';
 import { sendDeliveryNow } from '../../send/send-worker.ts';
-import { cliActor, output, withContext } from '../context.ts';
+import { cliActor, codeWord, output, say, withContext } from '../context.ts';
 import { readFileOption, readJsonOption, readTextOption, refuseSharedStdin } from '../file-input.ts';
 
 interface SendFlags {
@@ -43,11 +43,11 @@ const CONTENT_TYPES: Record<string, string> = {
 const collect = (value: string, list: string[]): string[] => [...list, value];
 
 export function describeDelivery(d: Delivery): string {
-  const lines = [`delivery ${d.id}: ${d.status}  ${d.subject ?? ''}`];
+  const lines = [say('cli.send.title', { id: d.id, status: codeWord('cli.status', d.status), subject: d.subject ?? '' })];
   for (const r of d.recipients) {
     const detail = [r.code, r.reply ?? r.error?.message].filter((x) => x !== null && x !== undefined).join(' ');
-    const when = r.status === 'deferred' && r.nextAttemptAt ? ` (next attempt ${r.nextAttemptAt})` : '';
-    lines.push(`  ${r.kind.padEnd(3)} ${r.address}  ${r.status}${when}${detail ? `  ${detail}` : ''}`);
+    const when = r.status === 'deferred' && r.nextAttemptAt ? say('cli.send.nextAttempt', { time: r.nextAttemptAt }) : '';
+    lines.push(`  ${r.kind.padEnd(3)} ${r.address}  ${codeWord('cli.status', r.status)}${when}${detail ? `  ${detail}` : ''}`);
   }
   return lines.join('\n');
 }
@@ -102,7 +102,7 @@ export function registerSendCommand(program: Command): void {
           await sendDeliveryNow(ctx, d.id);
           d = await service.get(d.id, langFromEnv());
         }
-        output(f.json, d, () => describeDelivery(d) + (d.status === 'deferred' ? '\n(retried by a running `yubin serve` or `yubin worker`)' : ''));
+        output(f.json, d, () => describeDelivery(d) + (d.status === 'deferred' ? `\n${say('cli.send.retried')}` : ''));
         if (d.status === 'failed') process.exitCode = 1;
       });
     });

@@ -9,6 +9,7 @@ import { startReceiveScheduler } from '../../receive/scheduler.ts';
 import { registerProcess } from '../../ops/process-registry.ts';
 import { startStallMonitor } from '../../ops/stall-monitor.ts';
 import { startSendWorker } from '../../send/send-worker.ts';
+import { say } from '../context.ts';
 
 /** How often expired sessions are deleted. */
 export const SESSION_PURGE_INTERVAL = 60 * 60_000;
@@ -46,12 +47,9 @@ export function registerServeCommand(program: Command): void {
       const auth = new AuthService(ctx);
       if (await auth.needsSetup()) {
         const token = await auth.issueSetupToken();
-        process.stdout.write(
-          `\nNo administrator yet. Open this one-time setup URL to create one:\n  ${base}/setup?token=${token}\n` +
-            `(or: yubin admin create --username NAME --password-stdin)\n\n`,
-        );
+        process.stdout.write(`\n${say('cli.serve.setup', { url: `${base}/setup?token=${token}` })}\n\n`);
       } else {
-        process.stdout.write(`Yubin is running at ${base}\n`);
+        process.stdout.write(`${say('cli.serve.running', { url: base })}\n`);
       }
       const stop = async (signal: string) => {
         ctx.log.info({ signal }, 'serve.stopping');

@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 import { notFound, ValidationError } from '../../domain/errors.ts';
 import { nameKey, type MailServer } from '../../domain/mail-server.ts';
+import type { MessageKey } from '../../i18n/index.ts';
 import type { AppContext } from '../../services/context.ts';
 import { MailServerService } from '../../services/mail-servers.ts';
-import { cliActor, intOrString, limit, output, table, withContext } from '../context.ts';
+import { cliActor, intOrString, limit, output, say, table, withContext } from '../context.ts';
 import { isObject, readJsonOption } from '../file-input.ts';
 
 interface ServerFlags {
@@ -103,13 +104,32 @@ export async function resolveServer(ctx: AppContext, ref: string): Promise<MailS
   return found;
 }
 
-const size = (n: number | null) => (n === null ? '-' : String(n));
+const size = (n: number | null) => (n === null ? say('cli.server.noLimit') : String(n));
+const yesNo = (b: boolean) => say(b ? 'cli.true' : 'cli.false');
+const invalidCertificate = (allow: boolean) => (allow ? say('cli.server.invalidCertificate') : '');
 
 export function describeServer(s: MailServer): string {
   return [
-    `${s.name}${s.preset ? ` (preset: ${s.preset})` : ''}  id=${s.id}  position=${s.position}`,
-    `  受信 incoming: ${s.incoming.protocol} ${s.incoming.host}:${s.incoming.port} encryption=${s.incoming.encryption} apop=${s.incoming.apop} maxMessageBytes=${size(s.incoming.maxMessageBytes)}${s.incoming.allowInvalidCertificate ? ' ALLOW-INVALID-CERTIFICATE' : ''}`,
-    `  送信 outgoing: ${s.outgoing.host}:${s.outgoing.port} encryption=${s.outgoing.encryption} auth=${s.outgoing.auth.mechanism ?? 'none'} useAccountCredentials=${s.outgoing.auth.useAccountCredentials} maxMessageBytes=${size(s.outgoing.maxMessageBytes)} perMinuteLimit=${size(s.outgoing.perMinuteLimit)}${s.outgoing.allowInvalidCertificate ? ' ALLOW-INVALID-CERTIFICATE' : ''}`,
+    say('cli.server.title', { name: s.name, preset: s.preset ? say('cli.server.preset', { preset: s.preset }) : '', id: s.id, position: s.position }),
+    say('cli.server.incoming', {
+      protocol: s.incoming.protocol,
+      host: s.incoming.host,
+      port: s.incoming.port,
+      encryption: say(`cli.encryption.${s.incoming.encryption}` as MessageKey),
+      apop: yesNo(s.incoming.apop),
+      max: size(s.incoming.maxMessageBytes),
+      invalidCertificate: invalidCertificate(s.incoming.allowInvalidCertificate),
+    }),
+    say('cli.server.outgoing', {
+      host: s.outgoing.host,
+      port: s.outgoing.port,
+      encryption: say(`cli.encryption.${s.outgoing.encryption}` as MessageKey),
+      auth: s.outgoing.auth.mechanism ?? say('cli.none'),
+      useAccountCredentials: yesNo(s.outgoing.auth.useAccountCredentials),
+      max: size(s.outgoing.maxMessageBytes),
+      perMinute: size(s.outgoing.perMinuteLimit),
+      invalidCertificate: invalidCertificate(s.outgoing.allowInvalidCertificate),
+    }),
   ].join('\n');
 }
 
@@ -124,7 +144,7 @@ export function registerServerCommands(program: Command): void {
         const items = await new MailServerService(ctx).list();
         output(f.json, { items }, () =>
           table([
-            ['#', 'NAME', 'IN', 'INCOMING', 'OUTGOING', 'ID'],
+            ['#', say('cli.server.col.name'), say('cli.server.col.protocol'), say('cli.server.col.incoming'), say('cli.server.col.outgoing'), 'ID'],
             ...items.map((s) => [String(s.position), s.name, s.incoming.protocol, `${s.incoming.host}:${s.incoming.port}`, `${s.outgoing.host}:${s.outgoing.port}`, s.id]),
           ]),
         );
@@ -181,7 +201,7 @@ export function registerServerCommands(program: Command): void {
       await withContext(async (ctx) => {
         const s = await resolveServer(ctx, ref);
         await new MailServerService(ctx).delete(cliActor(), s.id);
-        output(f.json, { deleted: s.id }, () => `deleted ${s.name}`);
+        output(f.json, { deleted: s.id }, () => say('cli.server.deleted', { name: s.name }));
       });
     });
 }

@@ -25,12 +25,12 @@ export class DiscoveryError extends Error {
 }
 
 /** The endpoints the document names; a DiscoveryError when it cannot be read or used. */
-export async function discoverEndpoints(url: string, now = Date.now()): Promise<Partial<OAuthEndpoints>> {
+export async function discoverEndpoints(url: string, now = Date.now(), timeoutMs = DISCOVERY_TIMEOUT): Promise<Partial<OAuthEndpoints>> {
   const hit = cache.get(url);
   if (hit && now - hit.at < DISCOVERY_CACHE_MS) return hit.endpoints;
   let doc: Record<string, unknown>;
   try {
-    const res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(DISCOVERY_TIMEOUT) });
+    const res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) throw new DiscoveryError(url, 'http', String(res.status));
     const text = await res.text();
     try {
@@ -42,7 +42,7 @@ export async function discoverEndpoints(url: string, now = Date.now()): Promise<
   } catch (err) {
     if (err instanceof DiscoveryError) throw err;
     const e = err as Error & { cause?: Error };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new DiscoveryError(url, 'timeout', `${DISCOVERY_TIMEOUT / 1000} s`);
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new DiscoveryError(url, 'timeout', `${timeoutMs / 1000} s`);
     throw new DiscoveryError(url, 'unreachable', e.cause?.message ?? e.message);
   }
   const str = (k: string) => (typeof doc[k] === 'string' ? (doc[k] as string) : undefined);

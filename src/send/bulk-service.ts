@@ -108,18 +108,24 @@ export class BulkDeliveryService {
 
     // every merge field must be a column: found now, not as blanks in sent mail
     const known = new Set(columns);
+    const used = new Set<string>();
     for (const [path, template] of [
       ['subject', input.subject],
       ['text', input.text],
       ['html', input.html],
     ] as const) {
       if (!template) continue;
-      const missing = templateFields(template).filter((f) => !known.has(f));
+      const names = templateFields(template);
+      for (const name of names) used.add(name);
+      const missing = names.filter((f) => !known.has(f));
       if (missing.length) issues.push({ path, key: 'bulk.missingField', params: { fields: missing.map((f) => `{{${f}}}`).join(' ') } });
     }
     if (issues.length || !account) throw new ValidationError(issues);
 
-    // rows → recipients and skips
+    // rows → recipients and skips. Each keeps the values of the merge fields the templates use,
+    // not the whole row: a wide spreadsheet export is neither stored per recipient nor read
+    // again for every mail sent (column names are unique: parseCsv refuses a repeated one)
+    const usedColumns = [...used].map((name) => [name, table.header.indexOf(name)] as const);
     const skipped: StoredSkip[] = [];
     const firstRowOf = new Map<string, number>();
     const candidates: { row: number; line: number; address: string; key: string; fields: Record<string, string> }[] = [];
@@ -138,9 +144,7 @@ export class BulkDeliveryService {
       }
       firstRowOf.set(key, r.row);
       const fields: Record<string, string> = {};
-      table.header.forEach((h, i) => {
-        if (h !== '') fields[h] = r.values[i] ?? '';
-      });
+      for (const [name, i] of usedColumns) fields[name] = r.values[i] ?? '';
       candidates.push({ row: r.row, line: r.line, address, key, fields });
     }
     const suppressed = await this.ctx.repos.deliveries.suppressedKeys(candidates.map((c) => c.key));

@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import base64 from 'nodemailer/lib/base64/index.js';
 import mimeFuncs from 'nodemailer/lib/mime-funcs/index.js';
 import qp from 'nodemailer/lib/qp/index.js';
-import { composeMail, iso2022JpSubjectHeader, normalizeAddress, type ComposedMail, type MailAddress, type MailCharset } from './compose.ts';
+import { canonicalLines, composeMail, iso2022JpSubjectHeader, normalizeAddress, type ComposedMail, type MailAddress, type MailCharset } from './compose.ts';
 import { encodeIso2022JpBody, unrepresentableIso2022Jp } from './compose-iso2022jp.ts';
 import { compileTemplate, escapeHtml, fillTemplate, type CompiledTemplate } from './template.ts';
 
@@ -181,8 +181,9 @@ export class BulkMailComposer {
     const pieces = this.#pieces(f, subject);
     if (pieces) return new MailFromParts(pieces.parts, f.messageId, { from: this.#envelopeFrom, to: [pieces.to] }, this.#t.charset, subject);
     // the bodies as text only when the segments would not do
-    const text = this.#text && fillTemplate(this.#text, f.fields);
-    const html = this.#html && fillTemplate(this.#html, f.fields, { escapeHtml: true });
+    // CRLF line ends, as composeMail makes them (a field value may hold a bare LF or CR)
+    const text = this.#text && canonicalLines(fillTemplate(this.#text, f.fields));
+    const html = this.#html && canonicalLines(fillTemplate(this.#html, f.fields, { escapeHtml: true }));
     const fast = this.#fast(f, subject, text, html);
     if (fast) return { raw: fast.raw, messageId: f.messageId, envelope: { from: this.#envelopeFrom, to: [fast.to] }, charset: this.#t.charset, subject };
     return composeMail({ from: this.#t.from, to: [f.to], subject, text, html, charset: this.#t.charset, messageId: f.messageId, date: f.date }).then((mail) => ({ ...mail, subject }));

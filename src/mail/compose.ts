@@ -94,12 +94,15 @@ export async function composeMail(input: ComposeInput): Promise<ComposedMail> {
   if (to.length + cc.length + bcc.length === 0) throw new TypeError('composeMail: no recipient in to, cc or bcc');
   // a header cannot hold a line break; the subject is one line
   const subject = input.subject.replace(/\r\n|\r|\n/g, ' ');
+  // text in its canonical form, CRLF line ends (RFC 2045 §6.8, RFC 2046 §4.1.1): base64 (most
+  // Japanese mail) carries the bytes as they are, and a bare LF would reach the reader
+  const body = { text: canonicalLines(input.text), html: canonicalLines(input.html) };
 
   let charset: MailCharset = input.charset ?? 'utf-8';
   let charsetFallback: ComposedMail['charsetFallback'];
   if (charset === 'iso-2022-jp') {
     const names = [from, ...to, ...cc, ...(replyTo ? [replyTo] : [])].map((a) => a.name ?? '');
-    const characters = unrepresentableIso2022Jp([subject, ...names, input.text ?? '', input.html ?? ''].join('\n'));
+    const characters = unrepresentableIso2022Jp([subject, ...names, body.text ?? '', body.html ?? ''].join('\n'));
     if (characters.length > 0) {
       charset = 'utf-8';
       charsetFallback = { requested: 'iso-2022-jp', characters };
@@ -136,16 +139,16 @@ export async function composeMail(input: ComposeInput): Promise<ComposedMail> {
       cc: cc.length ? cc.map(toNodemailer) : undefined,
       replyTo: replyTo ? toNodemailer(replyTo) : undefined,
       subject,
-      text: input.text ?? (input.html == null ? '' : undefined),
-      html: input.html ?? undefined,
+      text: body.text ?? (body.html == null ? '' : undefined),
+      html: body.html ?? undefined,
     } satisfies Mail.Options);
-    const big = (input.text?.length ?? 0) + (input.html?.length ?? 0) > LARGE_BODY_CHARS;
-    if (big) options.textEncoding = bodyTextEncoding([input.text ?? '', input.html ?? '']);
+    const big = (body.text?.length ?? 0) + (body.html?.length ?? 0) > LARGE_BODY_CHARS;
+    if (big) options.textEncoding = bodyTextEncoding([body.text ?? '', body.html ?? '']);
     const node = new MailComposer(options).compile();
     messageId = node.messageId();
     raw = await node.build();
   } else {
-    ({ raw, messageId } = await composeIso2022Jp(options, { from, to, cc, replyTo, subject, text: input.text, html: input.html }));
+    ({ raw, messageId } = await composeIso2022Jp(options, { from, to, cc, replyTo, subject, text: body.text, html: body.html }));
   }
   return { raw, messageId, envelope, charset, ...(charsetFallback ? { charsetFallback } : {}) };
 }
@@ -285,4 +288,9 @@ function dedupe(addresses: string[]): string[] {
     seen.add(key);
     return true;
   });
+}
+
+/** CRLF for every line end (CR, LF or CRLF); null and undefined as they are. */
+export function canonicalLines<T extends string | null | undefined>(text: T): T {
+  return (typeof text === 'string' && /\r(?!\n)|(?<!\r)\n/.test(text) ? text.replace(/\r\n|\r|\n/g, '\r\n') : text) as T;
 }

@@ -272,3 +272,30 @@ test('a body of megabytes gets the transfer encoding nodemailer would choose (co
     assert.ok(back === text || back === `${text}\n`, 'the body reads back intact');
   }
 });
+
+test('text and HTML bodies are in canonical form, CRLF line ends, whatever line ends they came with — also in base64, where the bytes would reach the reader as they are (RFC 2045 §6.8)', async () => {
+  const mixed = '一行目\n二行目\r三行目\r\n四行目\n';
+  const html = '<p>一</p>\n<p>二</p>\r<p>三</p>';
+  // the body bytes of each text part, decoded from its transfer encoding
+  const bodies = (raw: Buffer): Buffer[] => {
+    const text = raw.toString('latin1');
+    const out: Buffer[] = [];
+    for (const m of text.matchAll(/Content-Transfer-Encoding: (base64|7bit|quoted-printable)\r\n(?:[^\r\n]+\r\n)*\r\n([\s\S]*?)(?=\r\n--|$)/g)) {
+      const [, cte, body] = m as unknown as [string, string, string];
+      if (cte === 'base64') out.push(Buffer.from(body, 'base64'));
+      else out.push(Buffer.from(body, 'latin1'));
+    }
+    return out;
+  };
+  for (const charset of ['utf-8', 'iso-2022-jp'] as const) {
+    const mail = await composeMail({ from: { address: 'a@example.com' }, to: ['b@example.com'], subject: 's', text: mixed, html, charset, messageId: '<crlf@example.com>' });
+    const parts = bodies(mail.raw);
+    assert.equal(parts.length, 2, `${charset}: two text parts`);
+    for (const p of parts) {
+      const s = p.toString('latin1');
+      assert.doesNotMatch(s, /\r(?!\n)|(?<!\r)\n/, `${charset}: a bare CR or LF in ${JSON.stringify(s)}`);
+    }
+    const parsed = await simpleParser(mail.raw);
+    assert.equal(parsed.text, '一行目\n二行目\n三行目\n四行目\n', charset);
+  }
+});

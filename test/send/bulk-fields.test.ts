@@ -44,6 +44,6 @@ it('each recipient keeps only the columns the templates use; the mail merges the
       return [m.to[0], { subject: Buffer.from(subject, 'base64').toString('utf8'), body: Buffer.from(body, 'base64').toString('utf8') }];
     }),
   );
-  assert.deepEqual(decoded.get('a@example.net'), { subject: '山田様', body: 'お客様番号 A-1\n' });
-  assert.deepEqual(decoded.get('b@example.net'), { subject: '鈴木様', body: 'お客様番号 B-2\n' });
+  assert.deepEqual(decoded.get('a@example.net'), { subject: '山田様', body: 'お客様番号 A-1\r\n' });
+  assert.deepEqual(decoded.get('b@example.net'), { subject: '鈴木様', body: 'お客様番号 B-2\r\n' });
 });

@@ -238,16 +238,12 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
       const acc = new ChunkAccumulator();
       // 'data' events rather than for-await: one hop less per chunk on the hot path
       await new Promise<void>((resolve, reject) => {
-        // a body that failed before it was handed over has had its 'error' already
-        if (body.destroyed) return reject(body.errored ?? new MailError('CONNECTION_CLOSED', 'the message body closed before it was read', { kind: 'transient' }));
         body.on('data', (chunk: Buffer) => {
           collector.update(chunk);
           acc.push(chunk);
         });
         body.once('end', resolve);
         body.once('error', reject);
-        // closed without an end or an error (destroyed without a reason): never wait for ever
-        body.once('close', () => reject(body.errored ?? new MailError('CONNECTION_CLOSED', 'the message body closed before its end', { kind: 'transient' })));
       });
       const size = acc.size;
       batch.push({ uid: msg.uid, chunks: acc.end(), meta: collector.end() });

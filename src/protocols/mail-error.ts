@@ -12,6 +12,7 @@ export const MAIL_ERROR_CODES = [
   'TLS_FAILED', // handshake or certificate verification failed
   'STARTTLS_UNSUPPORTED', // encryption=starttls but the server does not offer it
   'GREETING_FAILED', // the server greeted with an error
+  'WRONG_PROTOCOL', // another protocol's server answered (a POP3 port in an IMAP setting…)
   'AUTH_FAILED', // credentials refused
   'AUTH_UNSUPPORTED', // no common authentication mechanism
   'APOP_UNSUPPORTED', // APOP asked for, no timestamp in the greeting

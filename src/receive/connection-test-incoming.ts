@@ -8,6 +8,7 @@
 // never sends DELE, IMAP opens INBOX with EXAMINE.
 import { ImapFlow } from 'imapflow';
 import type { MailServer } from '../domain/mail-server.ts';
+import { wrongProtocolError } from '../protocols/greeting.ts';
 import { MailError } from '../protocols/mail-error.ts';
 import { classifyPop3Error, GREETING_VERB } from '../protocols/pop3/classify.ts';
 import { Pop3Client } from '../protocols/pop3/index.ts';
@@ -62,8 +63,8 @@ export async function testPop3(rec: StageRecorder, incoming: Incoming, creds: In
 async function pop3Greeting(rec: StageRecorder, incoming: Incoming, conn: ProbeConnection): Promise<void> {
   const line = await readGreeting(rec, () => conn.readLine('greeting'));
   if (!line.startsWith('+OK')) {
-    const foreign = !/^-ERR\b/i.test(line);
-    rec.failWith('greeting', classifyPop3Error(GREETING_VERB, line, 'greeting'), {}, foreign ? [rec.msg('connectionTest.greeting.portHint')] : []);
+    if (!/^-ERR\b/i.test(line)) rec.failWith('greeting', wrongProtocolError('POP3', line), {}, [rec.msg('connectionTest.greeting.portHint')]);
+    rec.failWith('greeting', classifyPop3Error(GREETING_VERB, line, 'greeting'));
   }
   const text = line.slice(3).trim();
   const timestamp = extractApopTimestamp(text);
@@ -206,9 +207,9 @@ export async function testImap(rec: StageRecorder, incoming: Incoming, creds: In
 async function imapGreeting(rec: StageRecorder, conn: ProbeConnection): Promise<string[]> {
   const line = await readGreeting(rec, () => conn.readLine('greeting'));
   const m = /^\* (OK|PREAUTH|BYE)\b\s*(.*)$/i.exec(line);
-  if (!m || m[1]!.toUpperCase() === 'BYE') {
-    const error = new MailError('GREETING_FAILED', `IMAP greeting: ${line}`, { kind: 'transient', command: 'greeting', response: line });
-    rec.failWith('greeting', error, {}, m ? [] : [rec.msg('connectionTest.greeting.portHint')]);
+  if (!m) rec.failWith('greeting', wrongProtocolError('IMAP4', line), {}, [rec.msg('connectionTest.greeting.portHint')]);
+  if (m[1]!.toUpperCase() === 'BYE') {
+    rec.failWith('greeting', new MailError('GREETING_FAILED', `IMAP greeting: ${line}`, { kind: 'transient', command: 'greeting', response: line }));
   }
   const text = m[2] ?? '';
   const caps = /\[CAPABILITY ([^\]]*)\]/i.exec(text);

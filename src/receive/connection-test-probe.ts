@@ -11,6 +11,7 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import tls from 'node:tls';
+import { wrongProtocolError } from '../protocols/greeting.ts';
 import { fromSocketError, MailError } from '../protocols/mail-error.ts';
 
 /** A reply line longer than this is not a mail server talking. */
@@ -339,6 +340,7 @@ export async function readSmtpReply(conn: ProbeConnection, what: string): Promis
   for (;;) {
     const line = await conn.readLine(what);
     const m = /^(\d{3})([ -]?)(.*)$/.exec(line);
+    if (!m && what === 'greeting' && lines.length === 0) throw wrongProtocolError('SMTP', line);
     if (!m) throw new MailError('PROTOCOL_ERROR', `${what}: not an SMTP reply: ${line.slice(0, 200)}`, { kind: 'transient', command: what, response: line });
     lines.push(m[3] ?? '');
     if (m[2] !== '-') return { code: Number(m[1]), lines, text: lines.length ? `${m[1]} ${lines.join(' / ')}` : m[1]! };

@@ -175,7 +175,7 @@ export async function readGreeting<T>(rec: StageRecorder, read: () => Promise<T>
   } catch (err) {
     if (err instanceof StageStop) throw err;
     const error = toMailError(err);
-    const hint = error.code === 'TIMEOUT' || error.code === 'PROTOCOL_ERROR' ? [rec.msg('connectionTest.greeting.portHint')] : [];
+    const hint = error.code === 'TIMEOUT' || error.code === 'PROTOCOL_ERROR' || error.code === 'WRONG_PROTOCOL' ? [rec.msg('connectionTest.greeting.portHint')] : [];
     return rec.failWith('greeting', error, {}, hint);
   }
 }

@@ -5,6 +5,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { ImapFlow } from 'imapflow';
 import type { MailServer } from '../domain/mail-server.ts';
+import { wrongProtocolError } from '../protocols/greeting.ts';
 import { fromSocketError, MailError } from '../protocols/mail-error.ts';
 import type { MailboxCredentials, MailboxSession, OpenMailboxOptions, RemoteMessage } from './mailbox.ts';
 
@@ -43,7 +44,35 @@ export function classifyImapError(err: unknown, command?: string): MailError {
   return new MailError('COMMAND_FAILED', text, { kind: 'transient', command, response: e?.responseText, cause: err });
 }
 
+/**
+ * A logger for imapflow that looks at the server's first line only. imapflow skips a first
+ * line that is not an IMAP greeting and waits out its greeting timeout (30 s), then suggests
+ * TLS; a POP3 or SMTP server on the port is known from that line at once (greeting.ts). Its
+ * entries carry the server's lines as `{ src: 's', msg }`; once the first has been seen no
+ * level is enabled, so imapflow builds no more entries.
+ */
+export function watchImapGreeting(onForeign: (error: MailError) => void) {
+  let seen = false;
+  const look = (entry: unknown): void => {
+    const e = entry as { src?: unknown; msg?: unknown } | undefined;
+    if (seen || e?.src !== 's' || typeof e.msg !== 'string') return;
+    seen = true;
+    if (!e.msg.startsWith('* ')) onForeign(wrongProtocolError('IMAP4', e.msg));
+  };
+  return {
+    isLevelEnabled: (level: string) => !seen && (level === 'debug' || level === 'error'),
+    debug: look,
+    // an unparsable line (an SMTP or SSH greeting) is logged as an error; fatal is here so
+    // that imapflow does not fall back to the console
+    error: look,
+    fatal: () => undefined,
+    info: () => undefined,
+    warn: () => undefined,
+  };
+}
+
 export async function openImapMailbox(incoming: MailServer['incoming'], creds: MailboxCredentials, opts: OpenMailboxOptions): Promise<MailboxSession> {
+  let foreign: MailError | undefined;
   const client = new ImapFlow({
     host: incoming.host,
     port: incoming.port,
@@ -54,7 +83,10 @@ export async function openImapMailbox(incoming: MailServer['incoming'], creds: M
       rejectUnauthorized: !incoming.allowInvalidCertificate,
       ...(opts.ca ? { ca: opts.ca } : {}),
     },
-    logger: false,
+    logger: watchImapGreeting((error) => {
+      foreign = error;
+      setImmediate(() => client.close());
+    }),
     disableAutoIdle: true,
     disableCompression: true,
     connectionTimeout: IMAP_CONNECTION_TIMEOUT,
@@ -71,7 +103,7 @@ export async function openImapMailbox(incoming: MailServer['incoming'], creds: M
     await client.connect();
   } catch (err) {
     client.close();
-    throw classifyImapError(lastError ?? err, 'LOGIN');
+    throw foreign ?? classifyImapError(lastError ?? err, 'LOGIN');
   }
   let uidValidity: string;
   try {

@@ -12,6 +12,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { Readable } from 'node:stream';
+import { wrongProtocolError } from '../greeting.ts';
 import { fromSocketError, MailError } from '../mail-error.ts';
 import type { Pop3Logger } from './logger.ts';
 import { MultilineDecoder } from './protocol/multiline-decoder.ts';
@@ -375,6 +376,8 @@ export class Pop3Connection {
     const logged = status?.kind === 'continue' ? '+ ****' : line;
     this.opts.logger.debug({ event: 'pop3.reply', command: head.label, reply: logged }, `S: ${logged}`);
     if (!status) {
+      // a first line that is neither +OK nor -ERR: another protocol's port
+      if (head.cmd === undefined) throw wrongProtocolError('POP3', line);
       throw new MailError('PROTOCOL_ERROR', `POP3 server answered ${head.label} with a line that is not +OK/-ERR: ${JSON.stringify(line.slice(0, 200))}`, {
         kind: 'transient',
         command: head.label,

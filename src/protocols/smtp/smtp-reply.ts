@@ -7,6 +7,7 @@
 // `smtpErrorToMailError` turns what nodemailer's SMTPConnection reports (an Error with its
 // own `code` such as EAUTH / EENVELOPE / EMESSAGE, plus `response` and `command`) into the
 // one MailError of this project.
+import { wrongProtocolError } from '../greeting.ts';
 import { fromSocketError, isMailError, MailError } from '../mail-error.ts';
 import type { MailErrorCode, MailErrorKind } from '../mail-error.ts';
 
@@ -150,6 +151,8 @@ export function smtpErrorToMailError(err: unknown, context: SmtpErrorContext = {
     if (command === 'CONN' && context.connecting) command = 'GREETING';
     return smtpReplyError(e.response, command ?? 'SMTP', err);
   }
+  // a first line that is not an SMTP reply (nodemailer: "Invalid greeting"): another protocol's port
+  if (e.code === 'EPROTOCOL' && command === 'CONN' && typeof e.response === 'string') return wrongProtocolError('SMTP', e.response);
   switch (e.code) {
     case 'ETIMEDOUT':
       return new MailError('TIMEOUT', message, { kind: 'transient', command, response: e.response, cause: err });

@@ -50,14 +50,17 @@ parentPort.on('message', (m) => {
 `;
 
 /** Start checkpointing `file` (a SQLite database in WAL mode) from a worker thread. */
-export function startCheckpointer(file: string, opts: { intervalMs?: number; onError?: (message: string) => void } = {}): Checkpointer {
+export function startCheckpointer(
+  file: string,
+  opts: { intervalMs?: number; onError?: (message: string) => void; onCheckpoint?: (r: { log: number; checkpointed: number }) => void } = {},
+): Checkpointer {
   const sqlitePath = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(THREAD, { eval: true, workerData: { file, sqlitePath, intervalMs: opts.intervalMs ?? CHECKPOINT_INTERVAL_MS } });
   // never keeps the process alive: the database's close() stops it
   worker.unref();
   let checkpoints = 0;
   let lastError = '';
-  worker.on('message', (m: { log?: number; error?: string }) => {
+  worker.on('message', (m: { log?: number; checkpointed?: number; error?: string }) => {
     if (m.error) {
       // SQLITE_BUSY and the like: the next tick tries again; say so once per distinct error
       if (m.error !== lastError) opts.onError?.(m.error);
@@ -65,6 +68,8 @@ export function startCheckpointer(file: string, opts: { intervalMs?: number; onE
       return;
     }
     checkpoints++;
+    // the WAL's frames and how many of them are in the database file now
+    opts.onCheckpoint?.({ log: m.log ?? 0, checkpointed: m.checkpointed ?? 0 });
   });
   worker.on('error', (err) => opts.onError?.(String(err)));
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));

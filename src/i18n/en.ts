@@ -91,6 +91,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'cli.bulkStatus.done': 'done',
     'cli.bulkStatus.cancelled': 'cancelled',
     'cli.pauseReason.auth_failed': 'auth_failed',
+    'cli.pauseReason.server_failed': 'server_failed',
     'cli.encryption.none': 'none',
     'cli.encryption.starttls': 'starttls',
     'cli.encryption.tls': 'tls',

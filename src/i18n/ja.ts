@@ -90,6 +90,7 @@ export const ja = {
     'cli.bulkStatus.done': '完了',
     'cli.bulkStatus.cancelled': '中止',
     'cli.pauseReason.auth_failed': '送信メールサーバーでの認証に失敗',
+    'cli.pauseReason.server_failed': '送信メールサーバーの設定の問題',
     'cli.encryption.none': '暗号化しない',
     'cli.encryption.starttls': 'STARTTLS',
     'cli.encryption.tls': 'SSL/TLS',

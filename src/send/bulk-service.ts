@@ -230,6 +230,7 @@ export class BulkDeliveryService {
       // 'done' is written by the worker that sends the last mail; until then it is derived
       status: (b.status === 'running' && pending === 0 ? 'done' : b.status) as BulkDelivery['status'],
       pauseReason: b.pause_reason,
+      pauseError: recipientError(lang, { error_code: b.pause_error_code, error_message: b.pause_error_message, reply: null }),
       subject: b.subject_template,
       charset: b.charset as BulkDelivery['charset'],
       total: Number(b.total),

@@ -123,7 +123,18 @@ export const BulkDelivery = Type.Object(
     id: Type.String(),
     accountId: Type.String(),
     status: BulkStatus,
-    pauseReason: Nullable(Type.String({ description: 'auth_failed when sending stopped because the server refused the login' })),
+    pauseReason: Nullable(
+      Type.String({
+        description:
+          'why it paused itself: auth_failed (the server refused the login), server_failed (the connection failed for a reason of the settings: TLS, another protocol’s port, STARTTLS not offered); null when paused by hand',
+      }),
+    ),
+    pauseError: Nullable(
+      Type.Object(
+        { code: Type.String(), message: Type.String({ description: 'one sentence in the request’s language' }), detail: Type.String({ description: 'the error’s own text' }) },
+        { description: 'the error that paused it, until it resumes' },
+      ),
+    ),
     subject: Type.String({ description: 'the subject template' }),
     charset: Charset,
     total: Type.Integer(),

@@ -647,6 +647,19 @@ class Worker implements SendWorker {
         return;
       }
     }
+    if (isSettingsFailure(error)) {
+      // waiting will not mend it (TLS, another protocol's port, STARTTLS not offered…): the
+      // account's bulk deliveries pause with the error and their mail goes back to the queue
+      // unattempted, for when the settings are fixed and the delivery resumed; a single mail
+      // fails now, its error shown where it was sent from
+      const bulk = units.filter((u) => u.bulkId !== null);
+      if (bulk.length > 0) {
+        await this.#pauseBulks(actx, 'server_failed', error);
+        await this.#release(bulk.flatMap((u) => u.items));
+      }
+      for (const u of units) if (u.bulkId === null) await this.#finish(u, error);
+      return;
+    }
     const decisions = await this.#finish(first, error);
     if (decisions.some((d) => d.authFailure)) {
       await this.#release(rest.flatMap((u) => u.items));
@@ -659,14 +672,17 @@ class Worker implements SendWorker {
   async #onAuthFailure(actx: AccountContext, error: MailError): Promise<void> {
     // the failed mail is on record before anyone can see the bulk delivery paused
     await this.#committer.flush();
-    const now = new Date();
-    const repo = this.#ctx.repos.deliveries;
-    await repo.flagAuthFailure(actx.account.id, error.code, error.response ?? error.message, now);
-    const paused = await repo.pauseBulksOfAccount(actx.account.id, 'auth_failed', now);
+    await this.#ctx.repos.deliveries.flagAuthFailure(actx.account.id, error.code, error.response ?? error.message, new Date());
+    await this.#pauseBulks(actx, 'auth_failed', error);
+  }
+
+  /** Pause the account's running bulk deliveries, keeping the error that paused them. */
+  async #pauseBulks(actx: AccountContext, reason: 'auth_failed' | 'server_failed', error: MailError): Promise<void> {
+    const paused = await this.#ctx.repos.deliveries.pauseBulksOfAccount(actx.account.id, reason, new Date(), { code: error.code, message: error.message });
     this.#bulkStatus.set(paused, 'paused');
     this.#log.warn(
-      { event: 'send.auth.failed', accountId: actx.account.id, code: error.code, response: error.response, pausedBulkDeliveries: paused },
-      'the SMTP server refused the account’s login; its bulk deliveries are paused',
+      { event: reason === 'auth_failed' ? 'send.auth.failed' : 'send.server.failed', accountId: actx.account.id, code: error.code, response: error.response, pausedBulkDeliveries: paused },
+      reason === 'auth_failed' ? 'the SMTP server refused the account’s login; its bulk deliveries are paused' : 'the SMTP server’s settings do not work; the account’s bulk deliveries are paused',
     );
   }
 
@@ -878,6 +894,13 @@ function ignore(): undefined {
 }
 
 const SESSION_COMMANDS = new Set(['CONNECT', 'CONN', 'GREETING', 'STARTTLS', 'EHLO', 'HELO']);
+
+/** A failure of the connection or login that fails a mail at once but is not the credentials: the server's or account's settings (outcome.ts). */
+function isSettingsFailure(error: MailError): boolean {
+  const now = new Date();
+  const d = decideDelivery(error, { attempts: 1, queuedAt: now.toISOString(), now });
+  return d.status === 'failed' && !d.authFailure;
+}
 
 /** A failure of the connection itself (not of one mail): the next mail on it would fail the same way. */
 function isSessionFailure(err: unknown): boolean {

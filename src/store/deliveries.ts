@@ -28,6 +28,11 @@ type Q = Kysely<Database> | Trx;
 export type RecipientStatus = 'queued' | 'sending' | 'sent' | 'deferred' | 'failed' | 'cancelled';
 export type RecipientKind = 'to' | 'cc' | 'bcc';
 export type BulkStatus = 'running' | 'paused' | 'done' | 'cancelled';
+/** The error that made a bulk delivery pause itself: a MailError code and the error's own text. */
+export interface PauseError {
+  code: string;
+  message: string;
+}
 
 /** Statuses that still have work to do. */
 export const PENDING_STATUSES: RecipientStatus[] = ['queued', 'sending', 'deferred'];
@@ -361,6 +366,8 @@ export class DeliveryRepository {
         account_id: b.accountId,
         status: b.total > 0 ? 'running' : 'done',
         pause_reason: null,
+        pause_error_code: null,
+        pause_error_message: null,
         subject_template: b.subjectTemplate,
         text_template: b.textTemplate,
         html_template: b.htmlTemplate,
@@ -764,22 +771,30 @@ export class DeliveryRepository {
   // ---- bulk delivery state --------------------------------------------------------
 
   /** Move a bulk delivery from one of `from` to `to`; false when it was in none of them. */
-  async setBulkStatus(trx: Trx, id: string, from: BulkStatus[], to: BulkStatus, reason: string | null, now: string): Promise<boolean> {
+  /** `error`: what paused it, kept until its status changes again. */
+  async setBulkStatus(trx: Trx, id: string, from: BulkStatus[], to: BulkStatus, reason: string | null, now: string, error?: PauseError): Promise<boolean> {
     const r = await trx
       .updateTable('bulk_deliveries')
-      .set({ status: to, pause_reason: reason, updated_at: now, ...(to === 'done' || to === 'cancelled' ? { finished_at: now } : {}) })
+      .set({
+        status: to,
+        pause_reason: reason,
+        pause_error_code: error?.code ?? null,
+        pause_error_message: error?.message ?? null,
+        updated_at: now,
+        ...(to === 'done' || to === 'cancelled' ? { finished_at: now } : {}),
+      })
       .where('id', '=', id)
       .where('status', 'in', from)
       .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
 
-  /** Pause every running bulk delivery of an account (its login was refused); returns their ids. */
-  async pauseBulksOfAccount(accountId: string, reason: string, now: Date): Promise<string[]> {
+  /** Pause every running bulk delivery of an account (its login was refused, its server's settings fail); returns their ids. */
+  async pauseBulksOfAccount(accountId: string, reason: string, now: Date, error?: PauseError): Promise<string[]> {
     const at = now.toISOString();
     return this.write(async (trx) => {
       const rows = await trx.selectFrom('bulk_deliveries').select('id').where('account_id', '=', accountId).where('status', '=', 'running').execute();
-      for (const r of rows) await this.setBulkStatus(trx, r.id, ['running'], 'paused', reason, at);
+      for (const r of rows) await this.setBulkStatus(trx, r.id, ['running'], 'paused', reason, at, error);
       return rows.map((r) => r.id);
     });
   }

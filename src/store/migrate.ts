@@ -10,6 +10,7 @@ import * as m0006 from './migrations/0006-scale.ts';
 import * as m0007 from './migrations/0007-stored-bulk-mail.ts';
 import * as m0008 from './migrations/0008-claim-by-bulk.ts';
 import * as m0009 from './migrations/0009-stale-by-bulk.ts';
+import * as m0010 from './migrations/0010-pause-error.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-stored-bulk-mail': m0007,
   '0008-claim-by-bulk': m0008,
   '0009-stale-by-bulk': m0009,
+  '0010-pause-error': m0010,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -217,6 +217,9 @@ export interface BulkDeliveryTable {
   /** running | paused | done | cancelled */
   status: string;
   pause_reason: string | null;
+  /** the error that paused it ('server_failed'), until it resumes (migration 0010) */
+  pause_error_code: string | null;
+  pause_error_message: string | null;
   subject_template: string;
   text_template: string | null;
   html_template: string | null;

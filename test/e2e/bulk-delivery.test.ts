@@ -20,6 +20,7 @@ import type { AppContext } from '../../src/services/context.ts';
 import { decodeCsvBytes, normalizeAddress, parseCsvText } from '../../web/src/pages/bulk-csv.ts';
 import { startSmtpServer } from '../protocols/smtp/smtp-test-servers.ts';
 import { addSendingAccount, waitFor } from '../send/send-fixture.ts';
+import { testMailbed } from '../support/mailbed.ts';
 import { signIn, startUi } from './harness.ts';
 
 /** Six rows: row 4 is not an address, row 6 repeats row 2's address in capitals. */
@@ -259,6 +260,27 @@ test('bulk delivery: CSV preview, merge preview, start, live progress, filter, p
       await page.getByTestId('skipped').getByText('The same address as row 2.').waitFor();
       assert.match((await page.getByTestId('skipped').textContent()) ?? '', /The mail address is not valid\..*The same address as row 2\./);
       await page.getByRole('button', { name: '日本語' }).click();
+    });
+
+    await t.test('a mail server whose settings cannot work (the POP3 port of a real Dovecot): the delivery pauses, says why and links to the server', async () => {
+      const bed = await testMailbed();
+      assert.ok(bed, 'the mailbed runs wherever the browser tests run');
+      const wrong = await addSendingAccount(ctx, { port: bed.ports.pop3, name: 'POP3 port by mistake' });
+      const created = await new BulkDeliveryService(ctx).create('admin:admin', {
+        accountId: wrong.accountId,
+        subject: '{{name}}様へ',
+        text: 'お知らせです。',
+        recipientsCsv: ['email,name', 'a@example.org,会員A', 'b@example.org,会員B'].join('\n'),
+      });
+      await page.goto(`${ui.baseUrl}/bulk/${created.id}`);
+      await page.getByRole('heading', { name: '一斉配信の状況' }).waitFor();
+      await page.getByTestId('server-paused').waitFor();
+      await page.locator('[data-testid="bulk-facts"] [data-status="paused"]').waitFor();
+      const notice = page.getByTestId('server-paused').locator('..');
+      await notice.getByText(/このポートでは別のプロトコルのサーバーが応答しました/).waitFor();
+      assert.equal(await notice.getByRole('link', { name: 'メールサーバーの設定を確認する' }).getAttribute('href'), `/settings/general/mail-servers/${wrong.serverId}/edit`);
+      assert.equal(await page.getByTestId('count-failed').getAttribute('data-count'), '0');
+      await ui.shot('bulk-server-paused');
     });
   } finally {
     // here, not in t.after: the harness closes the context the worker writes to first

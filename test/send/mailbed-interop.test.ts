@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { AppContext } from '../../src/services/context.ts';
 import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
 import { DeliveryService } from '../../src/send/delivery-service.ts';
+import { MailServerService } from '../../src/services/mail-servers.ts';
 import { startSendWorker } from '../../src/send/send-worker.ts';
 import { contextFor } from '../support/app-context.ts';
 import { testMailbed, type Mailbed } from '../support/mailbed.ts';
@@ -156,4 +157,49 @@ test('smtp-sink: one mail to three recipients in one pipelined transaction; line
     return undefined;
   });
   assert.ok(dump.includes(expected), 'smtp-sink received other bytes than the stored ones');
+});
+
+test('server settings that cannot work (another protocol’s port, STARTTLS not offered): a bulk delivery pauses with the error and loses nothing; fixed and resumed, every mail goes', async (t) => {
+  const m = await bed(t);
+  const ctx = m && (await contextFor(t, 'sqlite'));
+  if (!m || !ctx) return;
+  const servers = new MailServerService(ctx);
+  const bulk = new BulkDeliveryService(ctx);
+  const w = startSendWorker(ctx, { sessions: 2, pollIntervalMs: 50 });
+  try {
+    for (const [wrong, code, detail] of [
+      [{ port: m.ports.pop3, encryption: 'none' }, 'WRONG_PROTOCOL', /speaks POP3, not SMTP/],
+      [{ port: m.ports.smtpSink, encryption: 'starttls' }, 'STARTTLS_UNSUPPORTED', /STARTTLS/],
+    ] as const) {
+      const f = await addSendingAccount(ctx, { port: wrong.port, encryption: wrong.encryption });
+      const csv = ['email,name', ...Array.from({ length: 30 }, (_, i) => `rcpt${i}@example.net,宛先${i}`)].join('\r\n');
+      const { id } = await bulk.create('test', { accountId: f.accountId, subject: '{{name}}様', text: 'お知らせです。', recipientsCsv: csv });
+      const paused = await waitFor(`${code}: the bulk delivery paused`, async () => {
+        const b = await bulk.get(id, 'ja');
+        return b.status === 'paused' ? b : undefined;
+      });
+      assert.equal(paused.pauseReason, 'server_failed');
+      assert.equal(paused.pauseError?.code, code);
+      assert.match(paused.pauseError!.detail, detail);
+      assert.match(paused.pauseError!.message, /^送信できませんでした: /);
+      assert.deepEqual([paused.sent, paused.failed], [0, 0], 'nothing failed for the settings');
+      // handed back unattempted: the first try after the fix is their first attempt
+      const waiting = await waitFor('every recipient queued again', async () => {
+        const items = (await bulk.recipients(id, { limit: 100 })).items;
+        return items.every((r) => r.status === 'queued') ? items : undefined;
+      });
+      assert.ok(waiting.every((r) => r.attempts === 0), JSON.stringify(waiting[0]));
+
+      await servers.change('test', f.serverId, { outgoing: { port: m.ports.smtpSink, encryption: 'none' } });
+      const resumed = await bulk.resume('test', id);
+      assert.equal(resumed.pauseError, null);
+      const done = await waitFor(`${code}: the bulk delivery done after the fix`, async () => {
+        const b = await bulk.get(id);
+        return b.status === 'done' ? b : undefined;
+      });
+      assert.deepEqual([done.sent, done.failed], [30, 0]);
+    }
+  } finally {
+    await w.stop();
+  }
 });

@@ -65,6 +65,7 @@ function describeBulk(b: BulkDelivery): string {
     say('cli.bulk.title', { id: b.id, subject: b.subject }),
     progressLine(b, langFromEnv()),
     ...(b.accountError ? [say('cli.bulk.accountError', { code: b.accountError.code, message: b.accountError.message, at: b.accountError.at })] : []),
+    ...(b.pauseError && !b.accountError ? [b.pauseError.message] : []),
     ...(b.skipped.length ? [say('cli.bulk.skipped', { count: b.skipped.length }), ...skippedText(b.skipped)] : []),
   ].join('\n');
 }

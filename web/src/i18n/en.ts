@@ -327,6 +327,8 @@ export const en: Record<keyof typeof ja, string> = {
   'bulk.estimateUnlimited': 'No per-minute limit: sending as fast as possible ({pending} left).',
   'bulk.authPaused': 'Paused because the outgoing mail server refused the login. Check the mail account’s password, then resume.',
   'bulk.accountLink': 'Check the mail account',
+  'bulk.serverPaused': 'Paused because the outgoing mail server cannot be reached with its settings. No mail is lost. Fix the mail server’s settings (port number, encryption), then resume.',
+  'bulk.serverLink': 'Check the mail server’s settings',
   'bulk.pause': 'Pause',
   'bulk.resume': 'Resume',
   'bulk.cancel': 'Cancel delivery',

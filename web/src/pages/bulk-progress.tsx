@@ -9,7 +9,7 @@ import { api, ApiError, qs } from '../api/client.ts';
 import type { MailAccount, MailServer, Page as ApiPage } from '../api/types.ts';
 import type { BulkDelivery, BulkRecipient, SkippedRow } from '@yubin/send/schemas.ts';
 import { ErrorBanner, Notice } from '../components/form.tsx';
-import { ACCOUNTS, Page } from '../components/layout.tsx';
+import { ACCOUNTS, Page, SERVERS } from '../components/layout.tsx';
 import { Pager } from '../components/pager.tsx';
 import { useLoad } from '../components/use-load.ts';
 import { useI18n, type UiKey } from '../i18n/i18n.tsx';
@@ -174,6 +174,17 @@ export function BulkProgressPage() {
               <p>
                 <Link to={`${ACCOUNTS}/${bulk.accountId}`}>{t('bulk.accountLink')}</Link>
               </p>
+            </Notice>
+          ) : null}
+          {bulk.pauseReason === 'server_failed' ? (
+            <Notice kind="warning">
+              <p data-testid="server-paused">{t('bulk.serverPaused')}</p>
+              {bulk.pauseError ? <p>{bulk.pauseError.message}</p> : null}
+              {sender?.server ? (
+                <p>
+                  <Link to={`${SERVERS}/${sender.server.id}/edit`}>{t('bulk.serverLink')}</Link>
+                </p>
+              ) : null}
             </Notice>
           ) : null}
 

@@ -12,7 +12,7 @@ import { progressLine } from '../../src/cli/commands/bulk.ts';
 import type { BulkDelivery } from '../../src/send/schemas.ts';
 import { openContext } from '../../src/services/context.ts';
 import { runCli } from '../support/cli.ts';
-import { startSmtpServer } from '../protocols/smtp/smtp-test-servers.ts';
+import { startScriptedServer, startSmtpServer } from '../protocols/smtp/smtp-test-servers.ts';
 import { addSendingAccount } from './send-fixture.ts';
 
 test('the progress bar of yubin bulk status', () => {
@@ -63,4 +63,35 @@ test('yubin send sends at once; yubin bulk create reads a Shift_JIS CSV, reports
   assert.equal(first.sent, 2);
   assert.equal(smtp.mails.length, 1 + 2 + 2);
   assert.deepEqual(smtp.mails.slice(1).map((m) => m.to[0]).sort(), ['suzuki@example.jp', 'suzuki@example.jp', 'yamada@example.jp', 'yamada@example.jp']);
+});
+
+test('yubin send exits 1 when any recipient failed, 0 when the rest were only deferred (queued for a retry: not to be sent again)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'yubin-send-cli-'));
+  // RCPT TO by address: one accepted, one deferred (451), one refused (550)
+  const smtp = await startScriptedServer({ rcpt: (line) => (line.includes('later@') ? '451 4.3.0 try again later' : line.includes('gone@') ? '550 5.1.1 no such user' : '250 2.1.5 Ok') });
+  t.after(async () => {
+    await smtp.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const env = { YUBIN_DATA_DIR: dir, YUBIN_LANG: 'en' };
+  const ctx = await openContext({ dataDir: dir, databaseUrl: undefined, secretKey: undefined, host: '127.0.0.1', port: 0 }, { log: pino({ level: 'silent' }) });
+  t.after(() => ctx.close());
+  await addSendingAccount(ctx, { port: smtp.port, address: 'info@example.jp' });
+  const send = (to: string[]) => runCli(['send', '--json', '--account', 'info@example.jp', ...to.flatMap((a) => ['--to', a]), '--subject', 's', '--text', 'x'], { env });
+  const statuses = (out: string) => (JSON.parse(out) as { recipients: { address: string; status: string }[] }).recipients.map((r) => [r.address, r.status]);
+
+  const deferred = await send(['ok@example.net', 'later@example.net']);
+  assert.equal(deferred.code, 0, deferred.stderr);
+  assert.deepEqual(statuses(deferred.stdout), [
+    ['ok@example.net', 'sent'],
+    ['later@example.net', 'deferred'],
+  ]);
+  const failed = await send(['ok@example.net', 'later@example.net', 'gone@example.net']);
+  assert.equal(failed.code, 1, failed.stderr);
+  assert.equal(JSON.parse(failed.stdout).status, 'deferred', 'the mail as a whole is still in progress');
+  assert.deepEqual(statuses(failed.stdout), [
+    ['ok@example.net', 'sent'],
+    ['later@example.net', 'deferred'],
+    ['gone@example.net', 'failed'],
+  ]);
 });

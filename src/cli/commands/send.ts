@@ -103,7 +103,8 @@ export function registerSendCommand(program: Command): void {
           d = await service.get(d.id, langFromEnv());
         }
         output(f.json, d, () => describeDelivery(d) + (d.status === 'deferred' ? `\n${say('cli.send.retried')}` : ''));
-        if (d.status === 'failed') process.exitCode = 1;
+        // any recipient failed: 1, even while another is deferred (the mail's status says deferred then)
+        if (d.recipients.some((r) => r.status === 'failed')) process.exitCode = 1;
       });
     });
 }

@@ -140,9 +140,18 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
     const oversize = limit === null ? [] : fresh.filter((m) => m.size > limit);
     const oversizeUids = new Set(oversize.map((m) => m.uid));
     const existingNotices = new Set((await messages.notices(accountId)).map((n) => n.uid));
+    let headersRefused = false;
     for (const m of oversize) {
       if (existingNotices.has(m.uid)) continue;
-      const meta = extractMetadata(await session.headers(m));
+      // TOP is optional in POP3 (RFC 1939 §7): when the server refuses it the mail still
+      // gets its notice, without From/Subject; a dropped connection still fails the run
+      const header = await session.headers(m).catch((err: unknown) => {
+        if (!isMailError(err) || err.code !== 'COMMAND_FAILED' || err.response === undefined) throw err;
+        if (!headersRefused) log.warn({ event: 'receive.oversize.headers_refused', err, uid: m.uid }, 'the server refused to send the headers of an oversize mail; its notice has no From/Subject');
+        headersRefused = true;
+        return Buffer.alloc(0);
+      });
+      const meta = extractMetadata(header);
       await messages.upsertNotice(ctx.db.kysely, {
         accountId,
         uid: m.uid,

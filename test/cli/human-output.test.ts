@@ -190,4 +190,11 @@ test('receive sums up in Japanese by default (and English with YUBIN_LANG=en), i
   const rEn = await runCli(['receive', '--account', 'x@example.com', '--once'], { env: en });
   assert.equal(rEn.code, 1);
   assert.match(rEn.stdout, /^received 0, deleted from server 0, left on server 0\nerror: CONNECT_FAILED: /);
+  // --json: the errors as the API gives them, the sentence in the user's language and the error's own text as detail
+  const json = await runCli(['receive', '--account', 'x@example.com', '--once', '--json'], { env: ja });
+  assert.equal(json.code, 1);
+  const [error] = JSON.parse(json.stdout).errors;
+  assert.equal(error.code, 'CONNECT_FAILED');
+  assert.match(error.message, /^受信できませんでした: /);
+  assert.match(error.detail, /ECONNREFUSED/);
 });

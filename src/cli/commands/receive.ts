@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { langFromEnv, type MessageKey } from '../../i18n/index.ts';
 import { localizeReceiveErrors } from '../../receive/error-text.ts';
-import { receiveNow } from '../../receive/receive-service.ts';
+import { localizeSummary, receiveNow } from '../../receive/receive-service.ts';
 import type { ReceiveSummary } from '../../receive/receive-run.ts';
 import { MailAccountService } from '../../services/mail-accounts.ts';
 import { output, say, withContext } from '../context.ts';
@@ -47,7 +47,8 @@ export function registerReceiveCommand(program: Command): void {
         } finally {
           bar?.stop();
         }
-        output(f.json, { ...total, runs }, () =>
+        // errors as the API gives them: { code, message in the user's language, detail }
+        output(f.json, { ...localizeSummary(langFromEnv(), total), runs }, () =>
           [
             say('cli.receive.summary', {
               received: total.received,

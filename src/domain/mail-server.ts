@@ -38,9 +38,11 @@ const incomingFields = {
   maxMessageBytes: SizeLimit,
   allowInvalidCertificate: Type.Boolean(),
 };
+const Mechanism = Type.Union([SmtpMechanism, Type.Null()], { description: 'null = no SMTP authentication; XOAUTH2 only on the Gmail and Exchange Online presets' });
 const SmtpAuth = Type.Object(
   {
-    mechanism: Type.Union([SmtpMechanism, Type.Null()], { description: 'null = no SMTP authentication' }),
+    // PLAIN when left out (PRODUCT.md §2), here as when `auth` itself is
+    mechanism: Type.Optional(Mechanism),
     useAccountCredentials: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
@@ -109,7 +111,7 @@ export const MailServer = Type.Object(
     preset: Type.Union([Type.Literal('gmail'), Type.Literal('exchange_online'), Type.Null()]),
     position: Type.Integer(),
     incoming: Type.Object(incomingFields),
-    outgoing: Type.Object({ ...outgoingFields, auth: Type.Object({ mechanism: SmtpAuth.properties.mechanism, useAccountCredentials: Type.Boolean() }) }),
+    outgoing: Type.Object({ ...outgoingFields, auth: Type.Object({ mechanism: Mechanism, useAccountCredentials: Type.Boolean() }) }),
     createdAt: Type.String(),
     updatedAt: Type.String(),
   },
@@ -171,7 +173,7 @@ export function buildServerSettings(input: MailServerInput, issues: FieldIssue[]
     port: out.port ?? defaultOutgoingPort(outEnc),
     encryption: outEnc,
     auth: {
-      mechanism: out.auth === undefined ? 'PLAIN' : out.auth.mechanism,
+      mechanism: out.auth?.mechanism === undefined ? 'PLAIN' : out.auth.mechanism,
       useAccountCredentials: out.auth?.useAccountCredentials ?? true,
     },
     maxMessageBytes: out.maxMessageBytes ?? null,
@@ -179,6 +181,9 @@ export function buildServerSettings(input: MailServerInput, issues: FieldIssue[]
     allowInvalidCertificate: out.allowInvalidCertificate ?? false,
   };
   checkCombination(incoming, issues);
+  // only a preset's accounts get an OAuth 2.0 access token (src/oauth): on any other server
+  // XOAUTH2 would be saved and every send would fail
+  if (outgoing.auth.mechanism === 'XOAUTH2') issues.push({ path: 'outgoing.auth.mechanism', key: 'validation.xoauth2PresetOnly' });
   return { name, incoming, outgoing };
 }
 
@@ -233,7 +238,10 @@ export function applyServerPatch(current: MailServer, patch: MailServerPatch, is
   for (const key of Object.keys(out) as (keyof OutgoingSettings)[]) {
     if (key === 'auth') {
       const a = out.auth ?? {};
-      if (changed('outgoing.auth.mechanism', current.outgoing.auth.mechanism, a.mechanism)) next.outgoing.auth.mechanism = a.mechanism!;
+      if (changed('outgoing.auth.mechanism', current.outgoing.auth.mechanism, a.mechanism)) {
+        if (a.mechanism === 'XOAUTH2') issues.push({ path: 'outgoing.auth.mechanism', key: 'validation.xoauth2PresetOnly' });
+        else next.outgoing.auth.mechanism = a.mechanism!;
+      }
       if (changed('outgoing.auth.useAccountCredentials', current.outgoing.auth.useAccountCredentials, a.useAccountCredentials)) {
         next.outgoing.auth.useAccountCredentials = a.useAccountCredentials!;
       }

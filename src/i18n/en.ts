@@ -31,6 +31,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'validation.duplicateAddress': 'A mail account with this address already exists: {address}',
     'validation.host': '{field} must be a domain name or an IP address (e.g. pop.example.com): no spaces, no URL, at most 253 characters.',
     'validation.apopImap': 'APOP authentication is for POP3 only; it cannot be set with IMAP4.',
+    'validation.xoauth2PresetOnly': 'XOAUTH2 works only with the Gmail and Exchange Online mail servers; choose PLAIN, LOGIN or CRAM-MD5.',
     'validation.presetFixed': '{field} cannot be changed on the preset mail server {name}.',
     'validation.address': '{field} is not a valid mail address.',
     'validation.addressLocalChars': '{field} has characters that are not allowed before the @: {chars}',

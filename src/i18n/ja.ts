@@ -30,6 +30,7 @@ export const ja = {
     'validation.duplicateAddress': '同じメールアドレスのメールアカウントがすでにあります: {address}',
     'validation.host': '{field}にはドメイン名またはIPアドレスを入力してください（例:pop.example.com）。空白、URL、253文字を超える値は使えません。',
     'validation.apopImap': 'APOP認証はPOP3でのみ使えます。IMAP4では指定できません。',
+    'validation.xoauth2PresetOnly': 'XOAUTH2はGmailとExchange Onlineのメールサーバーでのみ使えます。PLAIN、LOGIN、CRAM-MD5のいずれかを選んでください。',
     'validation.presetFixed': '{field}はプリセットのメールサーバー ({name}) では変更できません。',
     'validation.address': '{field}が正しいメールアドレスではありません。',
     'validation.addressLocalChars': '{field}のローカル部（@の前）に使えない文字が含まれています: {chars}',

@@ -281,6 +281,102 @@ test('mail servers: navigation, presets, add/change, reorder, delete, language',
   });
 });
 
+test('mail server form: a size limit left alone is saved as stored, XOAUTH2 only for the presets', async (t) => {
+  const ui = await startUi(t);
+  if (!ui) return;
+  const { page } = ui;
+  const servers = new MailServerService(ui.ctx);
+  const MIB = 1024 * 1024;
+  const mechanism = () => page.getByRole('combobox', { name: 'SMTP認証の認証方式' });
+  const sizeBox = (side: 'incoming' | 'outgoing') => field(page, `${side}.maxMessageBytes`).getByRole('textbox');
+  const openForm = async (id: string) => {
+    await page.goto(`${ui.baseUrl}/settings/general/mail-servers/${encodeURIComponent(id)}/edit`);
+    await page.getByRole('heading', { name: 'メールサーバーの変更' }).waitFor();
+    await page.getByLabel('メールサーバーの名前').waitFor();
+  };
+  const lastChange = async (id: string) => (await ui.ctx.repos.audit.list({ limit: 100 })).items.find((e) => e.action === 'mail_server.change' && e.targetId === id);
+  await signIn(ui);
+
+  await t.test('limits set in bytes (API, CLI) stay exact when only the name changes', async () => {
+    const s = await servers.add('cli', {
+      name: 'Bytes ISP',
+      incoming: { protocol: 'pop3', host: 'pop.bytes.example', maxMessageBytes: 10_000_000 },
+      outgoing: { host: 'smtp.bytes.example', maxMessageBytes: 10_000_000 },
+    });
+    await openForm(s.id);
+    assert.equal(await sizeBox('incoming').inputValue(), '9.54');
+    assert.equal(await sizeBox('outgoing').inputValue(), '9.54');
+    await page.getByLabel('メールサーバーの名前').fill('Bytes ISP 2');
+    await page.getByRole('button', { name: '変更する' }).click();
+    await listShown(page);
+    const stored = await servers.get(s.id);
+    assert.equal(stored.name, 'Bytes ISP 2');
+    assert.equal(stored.incoming.maxMessageBytes, 10_000_000);
+    assert.equal(stored.outgoing.maxMessageBytes, 10_000_000);
+    assert.deepEqual((await lastChange(s.id))?.fields, ['name'], 'the audit log names only what was changed');
+
+    // a limit that is changed is converted from MB; the other stays exact
+    await openForm(s.id);
+    await sizeBox('outgoing').fill('20');
+    await page.getByRole('button', { name: '変更する' }).click();
+    await listShown(page);
+    const again = await servers.get(s.id);
+    assert.equal(again.outgoing.maxMessageBytes, 20 * MIB);
+    assert.equal(again.incoming.maxMessageBytes, 10_000_000);
+  });
+
+  await t.test('a preset keeps its limits in bytes when only the per-minute limit changes', async () => {
+    const gmail = (await servers.list()).find((s) => s.preset === 'gmail')!;
+    await servers.change('cli', gmail.id, { incoming: { maxMessageBytes: 10_000_000 }, outgoing: { maxMessageBytes: 10_000_000 } });
+    await openForm(gmail.id);
+    const perMinute = field(page, 'outgoing.perMinuteLimit');
+    await perMinute.getByRole('radio', { name: '制限する' }).check();
+    await perMinute.getByRole('textbox').fill('30');
+    await page.getByRole('button', { name: '変更する' }).click();
+    await listShown(page);
+    const stored = await servers.get(gmail.id);
+    assert.equal(stored.outgoing.perMinuteLimit, 30);
+    assert.equal(stored.incoming.maxMessageBytes, 10_000_000);
+    assert.equal(stored.outgoing.maxMessageBytes, 10_000_000);
+    assert.deepEqual((await lastChange(gmail.id))?.fields, ['outgoing.perMinuteLimit']);
+  });
+
+  await t.test('XOAUTH2 is offered for the presets only', async () => {
+    for (const preset of ['gmail', 'exchange_online']) {
+      const s = (await servers.list()).find((x) => x.preset === preset)!;
+      await openForm(s.id);
+      assert.equal(await mechanism().inputValue(), 'XOAUTH2', `${preset} shows XOAUTH2`);
+      assert.equal(await mechanism().isDisabled(), true);
+    }
+
+    await page.goto(ui.baseUrl + '/settings/general/mail-servers/new');
+    await page.getByRole('heading', { name: 'メールサーバーの追加' }).waitFor();
+    assert.deepEqual(await mechanism().locator('option').allTextContents(), ['PLAIN', 'LOGIN', 'CRAM-MD5'], 'a new server');
+
+    const other = (await servers.list()).find((x) => x.name === 'Bytes ISP 2')!;
+    await openForm(other.id);
+    assert.equal(await mechanism().inputValue(), 'PLAIN');
+    assert.deepEqual(await mechanism().locator('option').allTextContents(), ['PLAIN', 'LOGIN', 'CRAM-MD5'], 'a server that is not a preset');
+  });
+
+  await t.test('a server that is not a preset with XOAUTH2 stored (from before) still shows it', async () => {
+    const s = await servers.add('cli', { name: 'Legacy OAuth', incoming: { protocol: 'imap4', host: 'imap.legacy.example' }, outgoing: { host: 'smtp.legacy.example' } });
+    // stored before the API refused XOAUTH2 for such a server
+    await ui.ctx.db.kysely.updateTable('mail_servers').set({ outgoing_auth_mechanism: 'XOAUTH2' }).where('id', '=', s.id).execute();
+    await openForm(s.id);
+    assert.equal(await mechanism().inputValue(), 'XOAUTH2', 'not silently changed to another mechanism');
+    assert.deepEqual(await mechanism().locator('option').allTextContents(), ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2']);
+    await field(page, 'outgoing.auth.mechanism').locator('.warning-text').waitFor();
+    await ui.shot('mail-server-form-xoauth2-legacy');
+    await page.getByLabel('メールサーバーの名前').fill('Legacy OAuth 2');
+    await page.getByRole('button', { name: '変更する' }).click();
+    await listShown(page);
+    const stored = await servers.get(s.id);
+    assert.equal(stored.name, 'Legacy OAuth 2');
+    assert.equal(stored.outgoing.auth.mechanism, 'XOAUTH2');
+  });
+});
+
 test('first-run setup at /setup?token=… creates the administrator and signs in', async (t) => {
   const ui = await startUi(t, { admin: false });
   if (!ui) return;

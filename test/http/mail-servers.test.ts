@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ENGINES } from '../support/app-context.ts';
-import { addAccount, addServer, api, assertError, auditEntries, fieldPaths, harness, listServers, snapshot, type Json } from './helpers.ts';
+import { addAccount, addServer, api, assertError, auditEntries, fieldPaths, harness, listServers, serverInput, snapshot, type Json } from './helpers.ts';
 
 const GMAIL = {
   name: 'Gmail',
@@ -219,6 +219,25 @@ describe('mail servers', { concurrency: true }, () => {
 
       const missing = await api(h, { method: 'PATCH', url: '/api/v1/mail-servers/00000000-0000-4000-8000-000000000000', body: { name: 'x' } });
       assertError(missing, 404, 'NOT_FOUND');
+    });
+
+    test(`${engine}: SMTP auth without a mechanism is PLAIN; XOAUTH2 is refused outside the presets, naming the field, and nothing is stored`, async (t) => {
+      const h = await harness(t, engine);
+      if (!h) return;
+      const plain = await api(h, { method: 'POST', url: '/api/v1/mail-servers', body: serverInput({ name: 'No mechanism', outgoing: { host: 'smtp.example.com', auth: { useAccountCredentials: false } } }) });
+      assert.equal(plain.status, 201, plain.raw);
+      assert.deepEqual(plain.json.outgoing.auth, { mechanism: 'PLAIN', useAccountCredentials: false });
+
+      const before = await snapshot(h);
+      const add = await api(h, { method: 'POST', url: '/api/v1/mail-servers', body: serverInput({ name: 'OAuth elsewhere', outgoing: { host: 'smtp.example.com', auth: { mechanism: 'XOAUTH2' } } }) });
+      assertError(add, 400);
+      assert.deepEqual(fieldPaths(add), ['outgoing.auth.mechanism']);
+      assert.match(add.json.error.fields[0].message, /XOAUTH2はGmailとExchange Online/);
+      const change = await api(h, { method: 'PATCH', url: `/api/v1/mail-servers/${plain.json.id}`, lang: 'en', body: { outgoing: { auth: { mechanism: 'XOAUTH2' } } } });
+      assertError(change, 400);
+      assert.deepEqual(fieldPaths(change), ['outgoing.auth.mechanism']);
+      assert.match(change.json.error.fields[0].message, /XOAUTH2 works only with the Gmail and Exchange Online/);
+      assert.deepEqual(await snapshot(h), before);
     });
 
     test(`${engine}: reorder sets the order of the other servers; presets stay first`, async (t) => {

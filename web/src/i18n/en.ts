@@ -96,6 +96,7 @@ export const en: Record<keyof typeof ja, string> = {
   'serverForm.invalidCert': 'Ignore certificate errors',
   'serverForm.invalidCertWarning':
     'The certificate is not verified, so eavesdropping or tampering cannot be detected. Choose this only when there is no other way, e.g. for a server with a self-signed certificate.',
+  'serverForm.xoauth2PresetOnly': 'XOAUTH2 works only with the Gmail and Exchange Online mail servers: this server cannot send mail with it. Choose PLAIN, LOGIN or CRAM-MD5.',
   'serverForm.presetNote': 'For Gmail and Exchange Online only POP3/IMAP4, the mail size limits and the sending limit per minute can be changed.',
   'serverForm.example.incoming': 'e.g. pop.example.com',
   'serverForm.example.outgoing': 'e.g. smtp.example.com',

@@ -3,6 +3,8 @@
 // 143/993, 587/465) until the administrator types one. The API validates: its
 // field errors show next to their fields and the form keeps what was typed.
 // For Gmail and Exchange Online only the fields the API lets change are enabled.
+// A size limit the administrator left alone is sent as the bytes it was loaded with
+// (./mail-server-form-size.ts); XOAUTH2 is offered only for the presets.
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { useNavigate, useParams } from 'react-router';
 import { PRESETS, type PresetKey } from '@yubin/domain/presets.ts';
@@ -11,10 +13,20 @@ import type { Encryption, MailServer, MailServerInput, MailServerPatch, Protocol
 import { ErrorBanner, Notice, Row, useFieldId } from '../components/form.tsx';
 import { Page, SERVERS, useSettingsCrumbs } from '../components/layout.tsx';
 import { useI18n } from '../i18n/i18n.tsx';
+import { mbText, sizeLimitBytes } from './mail-server-form-size.ts';
 
 type Method = Exclude<Encryption, 'none'>;
 const MECHANISMS: SmtpMechanism[] = ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2'];
-const MIB = 1024 * 1024;
+
+/**
+ * The SMTP mechanisms offered. XOAUTH2 needs an OAuth access token, which only the
+ * presets (Gmail, Exchange Online) can get: other servers are offered it only when
+ * it is already stored, so the form shows what is there instead of changing it.
+ */
+function mechanismsFor(preset: string | null, stored: SmtpMechanism | null): SmtpMechanism[] {
+  if (preset !== null || stored === 'XOAUTH2') return MECHANISMS;
+  return MECHANISMS.filter((m) => m !== 'XOAUTH2');
+}
 
 export interface SideForm {
   host: string;
@@ -25,6 +37,8 @@ export interface SideForm {
   method: Method;
   sizeLimited: boolean;
   sizeMB: string;
+  /** the stored limit in bytes (null: none or a new server); sent as it is while sizeMB still shows it */
+  sizeBytes: number | null;
   allowInvalidCertificate: boolean;
 }
 export interface ServerForm {
@@ -46,14 +60,9 @@ function encryptionOf(side: SideForm): Encryption {
   return side.encrypt ? side.method : 'none';
 }
 
-function mb(bytes: number | null): string {
-  if (bytes === null) return '';
-  return String(Math.round((bytes / MIB) * 100) / 100);
-}
-
 const EMPTY: ServerForm = {
   name: '',
-  incoming: { protocol: 'pop3', host: '', port: '110', portTyped: false, encrypt: false, method: 'tls', apop: false, sizeLimited: false, sizeMB: '', allowInvalidCertificate: false },
+  incoming: { protocol: 'pop3', host: '', port: '110', portTyped: false, encrypt: false, method: 'tls', apop: false, sizeLimited: false, sizeMB: '', sizeBytes: null, allowInvalidCertificate: false },
   outgoing: {
     host: '',
     port: '587',
@@ -65,6 +74,7 @@ const EMPTY: ServerForm = {
     useAccountCredentials: true,
     sizeLimited: false,
     sizeMB: '',
+    sizeBytes: null,
     perMinuteLimited: false,
     perMinute: '',
     allowInvalidCertificate: false,
@@ -85,7 +95,8 @@ function fromServer(s: MailServer): ServerForm {
       method: inc.encryption === 'starttls' ? 'starttls' : 'tls',
       apop: inc.apop,
       sizeLimited: inc.maxMessageBytes !== null,
-      sizeMB: mb(inc.maxMessageBytes),
+      sizeMB: mbText(inc.maxMessageBytes),
+      sizeBytes: inc.maxMessageBytes,
       allowInvalidCertificate: inc.allowInvalidCertificate,
     },
     outgoing: {
@@ -98,7 +109,8 @@ function fromServer(s: MailServer): ServerForm {
       mechanism: out.auth.mechanism ?? 'PLAIN',
       useAccountCredentials: out.auth.useAccountCredentials,
       sizeLimited: out.maxMessageBytes !== null,
-      sizeMB: mb(out.maxMessageBytes),
+      sizeMB: mbText(out.maxMessageBytes),
+      sizeBytes: out.maxMessageBytes,
       perMinuteLimited: out.perMinuteLimit !== null,
       perMinute: out.perMinuteLimit === null ? '' : String(out.perMinuteLimit),
       allowInvalidCertificate: out.allowInvalidCertificate,
@@ -111,10 +123,8 @@ function num(raw: string): number | string {
   const v = raw.trim();
   return /^-?\d+$/.test(v) ? Number(v) : raw;
 }
-function bytes(limited: boolean, raw: string): number | string | null {
-  if (!limited) return null;
-  const v = raw.trim();
-  return /^\d+(\.\d+)?$/.test(v) ? Math.round(Number(v) * MIB) : raw;
+function bytes(side: SideForm): number | string | null {
+  return sizeLimitBytes(side.sizeLimited, side.sizeMB, side.sizeBytes);
 }
 
 /** The request body. Values that are not numbers go as typed: the API's field error names them. */
@@ -129,7 +139,7 @@ function toInput(f: ServerForm): MailServerInput {
       ...(i.port.trim() === '' ? {} : { port: num(i.port) }),
       encryption: encryptionOf(i),
       apop: i.protocol === 'pop3' && i.apop,
-      maxMessageBytes: bytes(i.sizeLimited, i.sizeMB),
+      maxMessageBytes: bytes(i),
       allowInvalidCertificate: i.allowInvalidCertificate,
     },
     outgoing: {
@@ -137,7 +147,7 @@ function toInput(f: ServerForm): MailServerInput {
       ...(o.port.trim() === '' ? {} : { port: num(o.port) }),
       encryption: encryptionOf(o),
       auth: { mechanism: o.authOn ? o.mechanism : null, useAccountCredentials: o.useAccountCredentials },
-      maxMessageBytes: bytes(o.sizeLimited, o.sizeMB),
+      maxMessageBytes: bytes(o),
       perMinuteLimit: o.perMinuteLimited ? num(o.perMinute) : null,
       allowInvalidCertificate: o.allowInvalidCertificate,
     },
@@ -148,8 +158,8 @@ function toInput(f: ServerForm): MailServerInput {
 /** What a preset may change (the API refuses the rest). */
 function toPresetPatch(f: ServerForm): MailServerPatch {
   return {
-    incoming: { protocol: f.incoming.protocol, maxMessageBytes: bytes(f.incoming.sizeLimited, f.incoming.sizeMB) },
-    outgoing: { maxMessageBytes: bytes(f.outgoing.sizeLimited, f.outgoing.sizeMB), perMinuteLimit: f.outgoing.perMinuteLimited ? num(f.outgoing.perMinute) : null },
+    incoming: { protocol: f.incoming.protocol, maxMessageBytes: bytes(f.incoming) },
+    outgoing: { maxMessageBytes: bytes(f.outgoing), perMinuteLimit: f.outgoing.perMinuteLimited ? num(f.outgoing.perMinute) : null },
   } as MailServerPatch;
 }
 
@@ -201,6 +211,7 @@ export function MailServerFormPage() {
           form={form}
           setForm={setForm}
           preset={(server?.preset as PresetKey | null | undefined) ?? null}
+          storedMechanism={server?.outgoing.auth.mechanism ?? null}
           error={error}
           busy={busy}
           submitLabel={id ? t('common.change') : t('common.add')}
@@ -239,6 +250,8 @@ interface ViewProps {
   form: ServerForm;
   setForm: (f: ServerForm) => void;
   preset: PresetKey | null;
+  /** the SMTP mechanism stored for the server being changed (null: none, or a new server) */
+  storedMechanism: SmtpMechanism | null;
   error: ApiError | undefined;
   busy: boolean;
   submitLabel: string;
@@ -246,7 +259,7 @@ interface ViewProps {
   onCancel: () => void;
 }
 
-function ServerFormView({ form, setForm, preset, error, busy, submitLabel, onSubmit, onCancel }: ViewProps) {
+function ServerFormView({ form, setForm, preset, storedMechanism, error, busy, submitLabel, onSubmit, onCancel }: ViewProps) {
   const { t, field } = useI18n();
   const ids = {
     name: useFieldId('name'),
@@ -389,12 +402,13 @@ function ServerFormView({ form, setForm, preset, error, busy, submitLabel, onSub
             <div className="sub-options">
               <label htmlFor={ids.outMech}>{t('serverForm.mechanism')}</label>{' '}
               <select id={ids.outMech} aria-label={field('outgoing.auth.mechanism')} value={out.mechanism} disabled={fixed} onChange={(e) => setOut({ mechanism: e.target.value as SmtpMechanism })}>
-                {MECHANISMS.map((m) => (
+                {mechanismsFor(preset, storedMechanism).map((m) => (
                   <option key={m} value={m}>
                     {m}
                   </option>
                 ))}
               </select>
+              {!fixed && out.mechanism === 'XOAUTH2' ? <p className="warning-text">{t('serverForm.xoauth2PresetOnly')}</p> : null}
               <label className="check">
                 <input type="checkbox" checked={out.useAccountCredentials} disabled={fixed} onChange={(e) => setOut({ useAccountCredentials: e.target.checked })} />
                 {field('outgoing.auth.useAccountCredentials')}

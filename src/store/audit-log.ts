@@ -6,6 +6,31 @@ import type { Database } from './schema.ts';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
+/** Every action the services record; each has its words in the UI's and the CLI's catalogues (test/ops/audit-labels.test.ts). */
+export const AUDIT_ACTIONS = [
+  'admin.create',
+  'api_token.create',
+  'api_token.revoke',
+  'mail_server.add',
+  'mail_server.change',
+  'mail_server.reorder',
+  'mail_server.delete',
+  'mail_account.add',
+  'mail_account.change',
+  'mail_account.delete',
+  'mail_account.oauth_connect',
+  'oauth_provider.change',
+  'delivery.create',
+  'bulk_delivery.create',
+  'bulk_delivery.pause',
+  'bulk_delivery.resume',
+  'bulk_delivery.cancel',
+  'suppression.add',
+  'suppression.remove',
+  'settings.notifications',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
 export interface AuditEntry {
   id: string;
   at: string;

@@ -62,6 +62,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const logLevel = nonEmpty(env, 'YUBIN_LOG_LEVEL');
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) throw new ConfigError('YUBIN_LOG_LEVEL', 'config.logLevel', { levels: LOG_LEVELS.join(', '), value: logLevel });
 
+  const lang = nonEmpty(env, 'YUBIN_LANG');
+  if (lang !== undefined && lang !== 'ja' && lang !== 'en') throw new ConfigError('YUBIN_LANG', 'config.lang', { value: lang });
+
   const databaseUrl = nonEmpty(env, 'YUBIN_DATABASE_URL');
   if (databaseUrl !== undefined) {
     let url: URL;

@@ -253,6 +253,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'receive.failed': 'Receiving failed: {reason}',
     // environment variables and the data folder (ConfigError)
     'config.logLevel': 'must be one of {levels} (got "{value}")',
+    'config.lang': 'must be ja or en (got "{value}")',
     'config.databaseUrl': 'is not a URL (expected postgres://user:password@host:5432/database)',
     'config.databaseScheme': 'must start with postgres:// (got {scheme}); leave it unset for SQLite',
     'config.secretKey': 'must be 32 bytes in base64 (for example: openssl rand -base64 32)',

@@ -65,6 +65,7 @@ export function langFromAcceptLanguage(header: string | undefined): Lang {
 
 /** The CLI's language: YUBIN_LANG, else LANG/LC_ALL starting with en → en, else ja. */
 export function langFromEnv(env: NodeJS.ProcessEnv = process.env): Lang {
-  const v = (env.YUBIN_LANG ?? env.LC_ALL ?? env.LANG ?? '').toLowerCase();
+  // an empty variable is as unset (|| not ??), so YUBIN_LANG= still lets LANG=en… choose
+  const v = (env.YUBIN_LANG || env.LC_ALL || env.LANG || '').toLowerCase();
   return v.startsWith('en') ? 'en' : 'ja';
 }

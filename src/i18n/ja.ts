@@ -253,6 +253,7 @@ export const ja = {
     'receive.failed': '受信できませんでした: {reason}',
     // environment variables and the data folder (ConfigError)
     'config.logLevel': '{levels} のいずれかにしてください（指定された値: "{value}"）',
+    'config.lang': 'ja か en にしてください（指定された値: "{value}"）',
     'config.databaseUrl': 'URLではありません（postgres://ユーザー:パスワード@ホスト:5432/データベース の形にしてください）',
     'config.databaseScheme': 'postgres:// で始めてください（指定された値: {scheme}）。SQLiteを使う場合は設定しないでください',
     'config.secretKey': '32バイトをbase64で表した値にしてください（例: openssl rand -base64 32）',

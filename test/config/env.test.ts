@@ -9,6 +9,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/env.ts';
 import { KEY_FILE_NAME, loadSecretKey } from '../../src/config/secret-key.ts';
 import { SecretBox } from '../../src/config/secrets.ts';
+import { langFromEnv } from '../../src/i18n/index.ts';
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'yubin-config-'));
@@ -193,6 +194,17 @@ describe('loadSecretKey', () => {
   it('YUBIN_LOG_LEVEL must be a pino level', () => {
     assert.equal(configError(() => loadConfig({ YUBIN_LOG_LEVEL: 'bogus' })).variable, 'YUBIN_LOG_LEVEL');
     loadConfig({ YUBIN_LOG_LEVEL: 'debug' });
+  });
+
+  it('YUBIN_LANG must be ja or en; an empty one is unset and LANG decides', () => {
+    const e = configError(() => loadConfig({ YUBIN_LANG: 'fr' }));
+    assert.equal(e.variable, 'YUBIN_LANG');
+    assert.equal(e.localized('ja'), 'YUBIN_LANG: ja か en にしてください（指定された値: "fr"）');
+    loadConfig({ YUBIN_LANG: 'en' });
+    loadConfig({ YUBIN_LANG: '' });
+    assert.equal(langFromEnv({ YUBIN_LANG: '', LANG: 'en_US.UTF-8' }), 'en');
+    assert.equal(langFromEnv({ YUBIN_LANG: 'ja', LANG: 'en_US.UTF-8' }), 'ja');
+    assert.equal(langFromEnv({}), 'ja');
   });
 });
 

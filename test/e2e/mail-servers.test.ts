@@ -73,12 +73,20 @@ test('mail servers: navigation, presets, add/change, reorder, delete, language',
     assert.equal(await inPort.inputValue(), '995');
     assert.equal(await field(page, 'incoming.encryption').locator('select').inputValue(), 'tls');
 
+    assert.equal(await page.getByTestId('imap-inbox-only').count(), 0);
     await page.getByRole('radio', { name: 'IMAP4' }).check();
     assert.equal(await inPort.inputValue(), '993');
     assert.equal(await field(page, 'incoming.apop').count(), 0, 'APOP is hidden for IMAP4');
+    // the help page's 注意事項, where they apply
+    assert.match((await page.getByTestId('imap-inbox-only').textContent()) ?? '', /INBOXフォルダーのメールだけを受信します/);
     await page.getByRole('radio', { name: 'POP3' }).check();
     assert.equal(await inPort.inputValue(), '995');
     await field(page, 'incoming.apop').waitFor();
+    assert.equal(await page.getByTestId('imap-inbox-only').count(), 0);
+    assert.equal(await page.getByTestId('smtp-auth-recommended').count(), 0, 'SMTP authentication is on by default');
+    await page.getByLabel('SMTP認証をおこなう').uncheck();
+    assert.match((await page.getByTestId('smtp-auth-recommended').textContent()) ?? '', /SMTP認証を有効にすることを推奨します/);
+    await page.getByLabel('SMTP認証をおこなう').check();
 
     await page.getByLabel('送信メールサーバーのサーバー名').fill('smtp.example.com');
     await page.getByLabel('送信メールサーバーの通信を暗号化する').check();

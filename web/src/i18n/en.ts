@@ -97,6 +97,8 @@ export const en: Record<keyof typeof ja, string> = {
   'serverForm.invalidCertWarning':
     'The certificate is not verified, so eavesdropping or tampering cannot be detected. Choose this only when there is no other way, e.g. for a server with a self-signed certificate.',
   'serverForm.xoauth2PresetOnly': 'XOAUTH2 works only with the Gmail and Exchange Online mail servers: this server cannot send mail with it. Choose PLAIN, LOGIN or CRAM-MD5.',
+  'serverForm.imapInboxOnly': 'With IMAP4 only the mail in the INBOX folder is received (Yubin is not an IMAP mail client). Make sure IMAP is enabled on the mail server.',
+  'serverForm.smtpAuthRecommended': 'For the outgoing mail server’s security, turning SMTP authentication on is recommended.',
   'serverForm.presetNote': 'For Gmail and Exchange Online only POP3/IMAP4, the mail size limits and the sending limit per minute can be changed.',
   'serverForm.example.incoming': 'e.g. pop.example.com',
   'serverForm.example.outgoing': 'e.g. smtp.example.com',

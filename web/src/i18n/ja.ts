@@ -97,6 +97,8 @@ export const ja = {
   'serverForm.invalidCertWarning':
     '証明書を検証しません。通信の盗聴や改ざんを検出できなくなります。自己署名の証明書を使うサーバーなど、やむを得ない場合にだけ選択してください。',
   'serverForm.xoauth2PresetOnly': 'XOAUTH2はGmailとExchange Onlineのメールサーバーでのみ使えます。このメールサーバーではメールを送信できないため、PLAIN、LOGIN、CRAM-MD5のいずれかを選んでください。',
+  'serverForm.imapInboxOnly': 'IMAP4では、INBOXフォルダーのメールだけを受信します（メールクライアントとしての機能はありません）。メールサーバーのIMAP機能が有効になっていることを確認してください。',
+  'serverForm.smtpAuthRecommended': '送信メールサーバーのセキュリティ対策として、SMTP認証を有効にすることを推奨します。',
   'serverForm.presetNote': 'GmailとExchange Onlineで変更できるのは、POP3/IMAP4、メールサイズの制限、1分間の送信件数の制限だけです。',
   'serverForm.example.incoming': '例:pop.example.com',
   'serverForm.example.outgoing': '例:smtp.example.com',

@@ -323,6 +323,11 @@ function ServerFormView({ form, setForm, preset, storedMechanism, error, busy, s
               </label>
             ))}
           </div>
+          {inc.protocol === 'imap4' ? (
+            <p className="warning-text" data-testid="imap-inbox-only">
+              {t('serverForm.imapInboxOnly')}
+            </p>
+          ) : null}
         </Row>
         <Row path="incoming.host" label={t('serverForm.host')} htmlFor={ids.inHost} error={err('incoming.host')} required help={<Help example={t('serverForm.example.incoming')} text={t('serverForm.help.incomingHost')} />}>
           <input
@@ -398,6 +403,11 @@ function ServerFormView({ form, setForm, preset, storedMechanism, error, busy, s
             <input type="checkbox" checked={out.authOn} disabled={fixed} onChange={(e) => setOut({ authOn: e.target.checked })} />
             {field('outgoing.auth')}
           </label>
+          {!out.authOn ? (
+            <p className="warning-text" data-testid="smtp-auth-recommended">
+              {t('serverForm.smtpAuthRecommended')}
+            </p>
+          ) : null}
           {out.authOn ? (
             <div className="sub-options">
               <label htmlFor={ids.outMech}>{t('serverForm.mechanism')}</label>{' '}

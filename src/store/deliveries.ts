@@ -770,8 +770,7 @@ export class DeliveryRepository {
 
   // ---- bulk delivery state --------------------------------------------------------
 
-  /** Move a bulk delivery from one of `from` to `to`; false when it was in none of them. */
-  /** `error`: what paused it, kept until its status changes again. */
+  /** Move a bulk delivery from one of `from` to `to`; false when it was in none of them. `error`: what paused it, kept until its status changes again. */
   async setBulkStatus(trx: Trx, id: string, from: BulkStatus[], to: BulkStatus, reason: string | null, now: string, error?: PauseError): Promise<boolean> {
     const r = await trx
       .updateTable('bulk_deliveries')

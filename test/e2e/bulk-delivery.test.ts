@@ -280,6 +280,7 @@ test('bulk delivery: CSV preview, merge preview, start, live progress, filter, p
       await notice.getByText(/このポートでは別のプロトコルのサーバーが応答しました/).waitFor();
       assert.equal(await notice.getByRole('link', { name: 'メールサーバーの設定を確認する' }).getAttribute('href'), `/settings/general/mail-servers/${wrong.serverId}/edit`);
       assert.equal(await page.getByTestId('count-failed').getAttribute('data-count'), '0');
+      assert.equal(await text(page, 'estimate'), '一時停止中です。再開すると、残り2件をできるだけ早く送信します（1分間の送信件数の制限なし）。');
       await ui.shot('bulk-server-paused');
     });
   } finally {

@@ -332,6 +332,7 @@ export const en: Record<keyof typeof ja, string> = {
   'bulk.estimate': 'Estimated finish: about {time} ({pending} left, at most {limit} a minute)',
   'bulk.estimatePaused': 'Once resumed, the {pending} left take about {minutes} minutes (at most {limit} a minute).',
   'bulk.estimateUnlimited': 'No per-minute limit: sending as fast as possible ({pending} left).',
+  'bulk.estimateUnlimitedPaused': 'Paused. Once resumed, the {pending} left go as fast as possible (no per-minute limit).',
   'bulk.authPaused': 'Paused because the outgoing mail server refused the login. Check the mail account’s password, then resume.',
   'bulk.accountLink': 'Check the mail account',
   'bulk.serverPaused': 'Paused because the outgoing mail server cannot be reached with its settings. No mail is lost. Fix the mail server’s settings (port number, encryption), then resume.',

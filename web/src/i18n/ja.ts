@@ -332,6 +332,7 @@ export const ja = {
   'bulk.estimate': '完了予定: {time}ごろ（残り{pending}件、1分間に{limit}件まで送信）',
   'bulk.estimatePaused': '再開すると、残り{pending}件の送信に約{minutes}分かかります（1分間に{limit}件まで送信）。',
   'bulk.estimateUnlimited': '1分間の送信件数の制限がないため、できるだけ早く送信します（残り{pending}件）。',
+  'bulk.estimateUnlimitedPaused': '一時停止中です。再開すると、残り{pending}件をできるだけ早く送信します（1分間の送信件数の制限なし）。',
   'bulk.authPaused': '送信メールサーバーでの認証に失敗したため、一時停止しています。メールアカウントのパスワードを確認してから再開してください。',
   'bulk.accountLink': 'メールアカウントを確認する',
   'bulk.serverPaused': '送信メールサーバーに設定の問題で接続できないため、一時停止しています。メールはそのまま残っています。メールサーバーの設定（ポート番号・暗号化の方式）を直してから再開してください。',

@@ -243,7 +243,7 @@ function Progress({ bulk, limit }: { bulk: BulkDelivery; limit: number | null | 
   const pct = (n: number) => `${total > 0 ? (n / total) * 100 : 0}%`;
   let estimate: string | null = null;
   if (pending > 0 && limit !== undefined) {
-    if (limit === null) estimate = t('bulk.estimateUnlimited', { pending });
+    if (limit === null) estimate = t(bulk.status === 'paused' ? 'bulk.estimateUnlimitedPaused' : 'bulk.estimateUnlimited', { pending });
     else {
       const minutes = minutesFor(pending, limit);
       estimate =

@@ -229,23 +229,35 @@ test(`three yubin worker processes, ${ACCOUNTS} accounts on one Dovecot, Postgre
   const sender = await addSendingAccount(ctx, { port: smtp.port, perMinuteLimit: RATE_LIMIT });
   await ctx.db.kysely.updateTable('mail_accounts').set({ next_run_at: NOT_DUE }).where('id', '=', sender.accountId).execute(); // sends only
   const bulk = new BulkDeliveryService(ctx);
-  const csv = ['email', ...Array.from({ length: BULK_MAILS }, (_, i) => `r${i}@example.net`)].join('\n');
-  const { id: bulkId } = await bulk.create('test', { accountId: sender.accountId, subject: 's', text: 'x', recipientsCsv: csv });
-  const done = await waitFor('the bulk delivery', async () => {
-    const s = await bulk.get(bulkId);
-    return s.status === 'done' ? s : undefined;
-  }, 60_000);
-  assert.deepEqual([done.sent, done.failed], [BULK_MAILS, 0]);
-  assert.equal(new Set(smtp.mails.map((m) => m.to[0])).size, BULK_MAILS);
-  assert.equal(smtp.mails.length, BULK_MAILS, 'a recipient got the mail twice');
-  assert.ok(busiestWindow(starts, RATE_WINDOW_MS) <= RATE_LIMIT, `more than ${RATE_LIMIT} MAIL FROMs in a ${RATE_WINDOW_MS} ms window: ${starts.map((s) => s - starts[0]!).join(', ')}`);
-  // the ledger agrees: slots span the window plus the 1 s margin (defaultRateMarginMs)
-  const slots = await ctx.repos.deliveries.slotTimes(sender.serverId);
-  assert.equal(slots.length, BULK_MAILS);
-  assert.ok(busiestWindow(slots.map((s) => Date.parse(s.startedAt)), RATE_WINDOW_MS + 1_000) <= RATE_LIMIT);
-  const holders = new Set(slots.map((s) => s.holder));
-  t.diagnostic(`phase 3: ${BULK_MAILS} bulk mails, busiest ${RATE_WINDOW_MS} ms window ${busiestWindow(starts, RATE_WINDOW_MS)}, sent by ${holders.size} workers`);
-  assert.ok(holders.size >= 2, `one worker sent the whole bulk delivery (${[...holders].join(', ')})`);
+  // Which worker takes a window's slots is a race; under CI's load one worker once won all
+  // three windows of a delivery, and then the limit was not shown to hold *across* workers. So
+  // a delivery sent by one worker alone is followed by another (at most three), each asserted
+  // in full; the limit is checked over all of them, which share the server's windows.
+  const holders = new Set<string>();
+  let since = '';
+  for (let attempt = 1; attempt <= 3 && holders.size < 2; attempt++) {
+    const before = smtp.mails.length;
+    const csv = ['email', ...Array.from({ length: BULK_MAILS }, (_, i) => `a${attempt}r${i}@example.net`)].join('\n');
+    const { id: bulkId } = await bulk.create('test', { accountId: sender.accountId, subject: 's', text: 'x', recipientsCsv: csv });
+    const done = await waitFor('the bulk delivery', async () => {
+      const s = await bulk.get(bulkId);
+      return s.status === 'done' ? s : undefined;
+    }, 60_000);
+    assert.deepEqual([done.sent, done.failed], [BULK_MAILS, 0]);
+    const mails = smtp.mails.slice(before);
+    assert.equal(new Set(mails.map((m) => m.to[0])).size, BULK_MAILS);
+    assert.equal(mails.length, BULK_MAILS, 'a recipient got the mail twice');
+    assert.ok(busiestWindow(starts, RATE_WINDOW_MS) <= RATE_LIMIT, `more than ${RATE_LIMIT} MAIL FROMs in a ${RATE_WINDOW_MS} ms window: ${starts.map((s) => s - starts[0]!).join(', ')}`);
+    // the ledger agrees: slots span the window plus the 1 s margin (defaultRateMarginMs)
+    const slots = await ctx.repos.deliveries.slotTimes(sender.serverId, since);
+    assert.equal(slots.length, BULK_MAILS);
+    since = slots.at(-1)!.startedAt;
+    assert.ok(busiestWindow((await ctx.repos.deliveries.slotTimes(sender.serverId)).map((s) => Date.parse(s.startedAt)), RATE_WINDOW_MS + 1_000) <= RATE_LIMIT);
+    holders.clear();
+    for (const s of slots) holders.add(s.holder);
+    t.diagnostic(`phase 3, delivery ${attempt}: ${BULK_MAILS} bulk mails, busiest ${RATE_WINDOW_MS} ms window ${busiestWindow(starts, RATE_WINDOW_MS)}, sent by ${holders.size} workers`);
+  }
+  assert.ok(holders.size >= 2, `one worker sent the whole bulk delivery three times (${[...holders].join(', ')})`);
 
   t.diagnostic(`phase 3 took ${Date.now() - phase3} ms`);
   const phase4 = Date.now();

@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from '../config/env.ts';
 import { AppError } from '../domain/errors.ts';
 import { langFromEnv, t, type Lang, type MessageKey } from '../i18n/index.ts';
 import { MailError } from '../protocols/mail-error.ts';
-import { openContext, type AppContext } from '../services/context.ts';
+import type { AppContext } from '../services/context.ts';
 
 export const EXIT_FAILURE = 1;
 export const EXIT_BAD_INPUT = 2;
@@ -18,6 +18,8 @@ export async function withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promi
   // a command's warnings are read by a person: one line each, not pino's JSON (kept at debug
   // and trace, for diagnosis, and for serve and worker, whose logs go to a collector)
   const log = pino({ level }, level === 'debug' || level === 'trace' ? destination(2) : { write: (line: string) => void process.stderr.write(humanLogLine(line)) });
+  // loaded here, not at the top: `yubin --version` and usage errors need no database
+  const { openContext } = await import('../services/context.ts');
   const ctx = await openContext(loadConfig(), { log });
   try {
     return await fn(ctx);

@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import type { MailAccount } from '../../domain/mail-account.ts';
 import { langFromEnv, type MessageKey } from '../../i18n/index.ts';
-import { runConnectionTest } from '../../receive/receive-service.ts';
 import { MailAccountService } from '../../services/mail-accounts.ts';
 import { cliActor, displayWidth, intOrString, output, padDisplay, readStdin, say, table, withContext } from '../context.ts';
 import { readJsonOption, refuseSharedStdin } from '../file-input.ts';
@@ -150,6 +149,8 @@ export function registerAccountCommands(program: Command): Command {
     .action(async (ref: string, f: { json?: boolean }) => {
       await withContext(async (ctx) => {
         const a = await new MailAccountService(ctx).find(ref);
+        // imapflow, mailparser and nodemailer are loaded by the one command that connects
+        const { runConnectionTest } = await import('../../receive/receive-service.ts');
         const result = await runConnectionTest(ctx, a.id, langFromEnv());
         output(f.json, result, () => {
           const stages = [...result.incoming, ...result.outgoing].map((s) => say(`cli.stage.${s.stage}` as MessageKey));

@@ -6,7 +6,6 @@ import cliProgress from 'cli-progress';
 import { langFromEnv, type Lang } from '../../i18n/index.ts';
 import { BulkDeliveryService } from '../../send/bulk-service.ts';
 import { RecipientStatus, type BulkDelivery, type SkippedRow } from '../../send/schemas.ts';
-import { startSendWorker } from '../../send/send-worker.ts';
 import { SuppressionService } from '../../send/suppression-service.ts';
 import type { AppContext } from '../../services/context.ts';
 import { cliActor, codeWord, output, say, table, withContext } from '../context.ts';
@@ -147,6 +146,7 @@ export function registerBulkCommands(program: Command): Command {
           );
           return;
         }
+        const { startSendWorker } = await import('../../send/send-worker.ts'); // nodemailer only when sending here
         const worker = startSendWorker(ctx);
         let b: BulkDelivery;
         try {

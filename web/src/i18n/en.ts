@@ -82,7 +82,7 @@ export const en: Record<keyof typeof ja, string> = {
 
   'serverForm.addTitle': 'Add a mail server',
   'serverForm.changeTitle': 'Change a mail server',
-  'serverForm.name': 'Name',
+  'serverForm.name': 'Mail server name',
   'serverForm.sectionLead': 'Check the values in your provider’s contract documents or website.',
   'serverForm.protocol': 'POP3/IMAP4',
   'serverForm.host': 'Server name',

@@ -82,7 +82,7 @@ export const ja = {
 
   'serverForm.addTitle': 'メールサーバーの追加',
   'serverForm.changeTitle': 'メールサーバーの変更',
-  'serverForm.name': '名前',
+  'serverForm.name': 'メールサーバーの名前',
   'serverForm.sectionLead': 'プロバイダーのご契約書類やWebサイトで入力する情報を確認してください。',
   'serverForm.protocol': 'POP3/IMAP4',
   'serverForm.host': 'サーバー名',

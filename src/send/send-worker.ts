@@ -50,6 +50,8 @@ export const SESSION_TAKE = 32;
 export const POLL_INTERVAL = 1_000;
 /** A claimed recipient's lease; renewed every third of it while the worker lives. */
 export const LEASE_MS = 60_000;
+/** At most this much of a lease's end is not used for starting a mail (a tenth of the lease when that is less). */
+export const LEASE_MARGIN_MS = 5_000;
 /** The per-minute limit's window. Tests shorten it. */
 export const RATE_WINDOW_MS = 60_000;
 /** A slot that frees within this long is waited for; later, the mail is handed back. */
@@ -238,6 +240,16 @@ class Worker implements SendWorker {
   #claimedFull = false;
   #stopping = false;
   #heartbeat: NodeJS.Timeout | undefined;
+  /**
+   * What this worker knows of its leases: every recipient claimed at or after `since` is held
+   * until `until` (its renewals went through without a gap); any recipient at least until its
+   * claim plus the lease time. A renewal that failed, or a process that stood still (a stall,
+   * SIGSTOP, a suspended VM), lets leases run out, and another worker may then send those
+   * recipients: this worker must not send them too (#startBy).
+   */
+  readonly #held = { since: Number.POSITIVE_INFINITY, until: 0 };
+  /** kept off the end of a lease: clocks of workers on other hosts differ a little */
+  readonly #leaseMargin: number;
   #unsubscribe: (() => void) | undefined;
 
   constructor(ctx: AppContext, opts: SendWorkerOptions) {
@@ -249,6 +261,7 @@ class Worker implements SendWorker {
     this.#poll = opts.pollIntervalMs ?? POLL_INTERVAL;
     // YUBIN_LEASE_TTL_SECONDS and YUBIN_SEND_RATE_WINDOW_SECONDS, when set
     this.#leaseMs = opts.leaseMs ?? ctx.config.worker?.leaseTtlMs ?? LEASE_MS;
+    this.#leaseMargin = Math.min(this.#leaseMs / 10, LEASE_MARGIN_MS);
     const configured = opts.rateWindowMs === undefined ? ctx.config.worker?.rateWindowMs : undefined;
     const window = opts.rateWindowMs ?? configured ?? RATE_WINDOW_MS;
     // a window shortened for several worker processes (tests on a busy machine) keeps
@@ -434,7 +447,7 @@ class Worker implements SendWorker {
           await this.#sessionFailed(err, [sent.unit, ...units.slice(from)], actx, pool);
           return false;
         }
-        if (err instanceof SendCancelledError) await this.#release(sent.unit.items);
+        if (err instanceof SendCancelledError) await this.#notSent(err, sent.unit.items);
         else await this.#finish(sent.unit, err as Error);
         return true;
       }
@@ -453,7 +466,7 @@ class Worker implements SendWorker {
         try {
           await this.#recordResult(q.unit, await q.result, q.mail.info, actx);
         } catch (err) {
-          if (err instanceof SendCancelledError) await this.#release(q.unit.items);
+          if (err instanceof SendCancelledError) await this.#notSent(err, q.unit.items);
           else await this.#finish(q.unit, err as Error);
         }
       }
@@ -510,7 +523,7 @@ class Worker implements SendWorker {
       }
 
       if (!(unit.bulkId && unit.perMinuteLimit !== null) && session.connected) {
-        const sent: InFlight = { unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf }) };
+        const sent: InFlight = { unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf, startBy: this.#startBy(unit.items) }) };
         sent.result.catch(ignore); // settled in turn
         inFlight.push(sent);
         if (inFlight.length >= PIPELINE_DEPTH && !(await settleOldest(i + 1))) return;
@@ -520,7 +533,7 @@ class Worker implements SendWorker {
       if (!(await drain(i))) return;
       if (!(unit.bulkId && unit.perMinuteLimit !== null)) {
         // the first mail of a connection: its login decides whether the next can follow
-        if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf }) }, i + 1))) return;
+        if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf, startBy: this.#startBy(unit.items) }) }, i + 1))) return;
         continue;
       }
 
@@ -540,7 +553,7 @@ class Worker implements SendWorker {
         units = [...units.slice(0, i + 1), ...rest.filter((u) => !held.includes(u))];
         continue;
       }
-      const result = session.send(mail.envelope, mail.message, { crlf: mail.crlf });
+      const result = session.send(mail.envelope, mail.message, { crlf: mail.crlf, startBy: this.#startBy(unit.items) });
       const startedAt = Date.now(); // MAIL FROM is on its way
       const settled = await settle({ unit, mail, result }, i + 1);
       await this.#slotStarted(slot, startedAt);
@@ -819,11 +832,34 @@ class Worker implements SendWorker {
   // ---- leases and sleeping --------------------------------------------------------
 
   async #renewLeases(): Promise<void> {
+    const at = Date.now();
     try {
-      await this.#ctx.repos.deliveries.renewLeases(this.holder, new Date(), this.#leaseMs);
+      await this.#ctx.repos.deliveries.renewLeases(this.holder, new Date(at), this.#leaseMs);
+      // renewed: whatever was still held when the renewal ended (a lease that had run out
+      // before may be another worker's by then, and was not renewed for this one)
+      const done = Date.now();
+      const lapse = done - this.#leaseMs;
+      this.#held.since = done < this.#held.until ? Math.min(this.#held.since, lapse) : lapse;
+      this.#held.until = at + this.#leaseMs;
     } catch (err) {
       this.#log.warn({ event: 'send.lease.renew_failed', err }, 'could not renew leases');
     }
+  }
+
+  /** By when a unit's mail must start (SmtpSession's startBy): the end of its shortest lease, less the margin. */
+  #startBy(items: ClaimedRecipient[]): number {
+    let by = Number.POSITIVE_INFINITY;
+    for (const it of items) {
+      const own = it.claimedAt + this.#leaseMs;
+      by = Math.min(by, it.claimedAt >= this.#held.since ? Math.max(own, this.#held.until) : own);
+    }
+    return by - this.#leaseMargin;
+  }
+
+  /** A mail that never went out (SendCancelledError) goes back to the queue; when its lease ran out, another worker may have it already. */
+  async #notSent(err: SendCancelledError, items: ClaimedRecipient[]): Promise<void> {
+    if (err.late) this.#log.warn({ event: 'send.lease.lapsed', recipients: items.length, deliveryId: items[0]?.deliveryId }, 'not sent: its lease ran out first (the worker stood still or could not renew)');
+    await this.#release(items);
   }
 
   /** Sleep `ms`; `wakeable`: new work ends it early. Stopping always does. */

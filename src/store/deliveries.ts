@@ -93,6 +93,8 @@ export interface ClaimedRecipient {
   charset: string;
   /** written when the delivery was queued (null for bulk mail queued by an earlier version) */
   messageId: string | null;
+  /** the claim's time (ms since the epoch): its lease runs until this plus the lease time, unless renewed */
+  claimedAt: number;
 }
 
 export interface ClaimOptions {
@@ -205,7 +207,7 @@ interface RunningBulkRow {
 }
 
 /** A claimed recipient from its row; a bulk delivery's server comes from the claim's list of running ones. */
-function claimed(r: CandidateRow, serverId: string, perMinuteLimit: number | null): ClaimedRecipient {
+function claimed(r: CandidateRow, serverId: string, perMinuteLimit: number | null, claimedAt: number): ClaimedRecipient {
   return {
     id: r.id,
     deliveryId: r.delivery_id,
@@ -222,6 +224,7 @@ function claimed(r: CandidateRow, serverId: string, perMinuteLimit: number | nul
     fieldsJson: r.fields_json,
     charset: r.charset,
     messageId: r.message_id,
+    claimedAt,
   };
 }
 
@@ -525,7 +528,7 @@ export class DeliveryRepository {
         params.push(limit);
         const { rows } = await this.#exec<CandidateRow>(trx, text, params);
         const out: ClaimedRecipient[] = [];
-        for (const r of rows) out.push(claimed(r, single ? r.server_id : source.serverId, single ? r.outgoing_per_minute_limit : source.perMinuteLimit));
+        for (const r of rows) out.push(claimed(r, single ? r.server_id : source.serverId, single ? r.outgoing_per_minute_limit : source.perMinuteLimit, opts.now.getTime()));
         return out;
       };
       const picked: ClaimedRecipient[] = [];

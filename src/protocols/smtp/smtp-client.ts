@@ -32,7 +32,9 @@ import { fromSocketError, MailError } from '../mail-error.ts';
 import { parseSmtpReply, smtpErrorToMailError } from './smtp-reply.ts';
 import type { SmtpErrorContext, SmtpOutcome } from './smtp-reply.ts';
 import { messageSize } from './dot-stuffing.ts';
-import { envelopeCommands, sendTransaction } from './smtp-transaction.ts';
+import { envelopeCommands, SendCancelledError, sendTransaction } from './smtp-transaction.ts';
+
+export { SendCancelledError };
 import { SmtpWire } from './smtp-wire.ts';
 
 /** TCP connect, and the TLS handshake with encryption 'tls'. */
@@ -203,9 +205,14 @@ export class SmtpSession {
     });
   }
 
-  /** Send one message. `opts.crlf`: the caller vouches that every line of `raw` ends in CRLF (no bare CR or LF to mend). */
-  send(envelope: SmtpEnvelope, raw: SmtpMessage, opts: { crlf?: boolean | undefined } = {}): Promise<SmtpSendResult> {
-    const queued: QueuedSend = { envelope, raw, crlf: opts.crlf === true, written: null, cancelled: false };
+  /**
+   * Send one message. `opts.crlf`: the caller vouches that every line of `raw` ends in CRLF (no
+   * bare CR or LF to mend). `opts.startBy` (ms since the epoch): a message still waiting then
+   * is not sent but fails with SendCancelledError (`late`), even when its commands were
+   * pipelined already (the connection is closed before its data).
+   */
+  send(envelope: SmtpEnvelope, raw: SmtpMessage, opts: { crlf?: boolean | undefined; startBy?: number | undefined } = {}): Promise<SmtpSendResult> {
+    const queued: QueuedSend = { envelope, raw, crlf: opts.crlf === true, written: null, cancelled: false, startBy: opts.startBy ?? Number.POSITIVE_INFINITY };
     return this.#enqueue(queued, () => this.#send(queued));
   }
 
@@ -241,7 +248,7 @@ export class SmtpSession {
   /** After a message's data: the next queued send's command group, if it is next in line and can go. */
   #writeAhead(wire: SmtpWire): string[] {
     const next = this.#waiting[0];
-    if (!next || next.written || !wire.extensions.has('PIPELINING')) return [];
+    if (!next || next.written || !wire.extensions.has('PIPELINING') || Date.now() >= next.startBy) return [];
     try {
       checkMessageSize(this.#opts, next.raw);
       if (next.envelope.to.length === 0) return [];
@@ -331,6 +338,7 @@ export class SmtpSession {
 
   async #send(queued: QueuedSend): Promise<SmtpSendResult> {
     if (queued.cancelled) throw new SendCancelledError();
+    if (!queued.written && Date.now() >= queued.startBy) throw new SendCancelledError(true);
     const { envelope, raw } = queued;
     checkMessageSize(this.#opts, raw);
     if (envelope.to.length === 0) {
@@ -353,8 +361,12 @@ export class SmtpSession {
       return group;
     };
     try {
-      result = await sendTransaction(wire, envelope, raw, { written: queued.written ?? undefined, after, crlf: queued.crlf });
+      result = await sendTransaction(wire, envelope, raw, { written: queued.written ?? undefined, after, crlf: queued.crlf, startBy: queued.startBy });
     } catch (err) {
+      if (err instanceof SendCancelledError) {
+        this.#dropConnection(); // its transaction is still open on the server
+        throw err;
+      }
       if (queued.written && isUnansweredMailFrom(err)) {
         // written after the previous message, and the connection ended before the server
         // said anything to it: nothing of this message was taken, so it goes again
@@ -429,14 +441,10 @@ interface QueuedSend {
   written: string[] | null;
   /** close() came first: never sent */
   cancelled: boolean;
+  /** not started after this time (ms since the epoch; Infinity: no limit) */
+  startBy: number;
 }
 
-/** A send that never started: the session was closed while it waited in the queue. Nothing of it was sent. */
-export class SendCancelledError extends MailError {
-  constructor() {
-    super('CONNECTION_CLOSED', 'the SMTP session was closed before this message was sent', { kind: 'transient', command: 'MAIL FROM' });
-  }
-}
 
 /** No reply at all to MAIL FROM: the connection closed, failed or timed out first. */
 function isUnansweredMailFrom(err: unknown): boolean {

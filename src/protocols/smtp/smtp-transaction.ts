@@ -23,6 +23,24 @@ export interface TransactionOptions {
   after?: (() => string[]) | undefined;
   /** Every line of `raw` ends in CRLF (see dotStuff): no look for bare CR or LF. */
   crlf?: boolean | undefined;
+  /**
+   * The message's data must start before this time (ms since the epoch): past it, the
+   * connection is closed instead and SendCancelledError (`late`) thrown, so the server
+   * drops the transaction and nothing of the message is delivered.
+   */
+  startBy?: number | undefined;
+}
+
+/**
+ * A send that never started: the session was closed while it waited in the queue, or (`late`)
+ * its time to start (startBy) ran out first. Nothing of it was delivered.
+ */
+export class SendCancelledError extends MailError {
+  readonly late: boolean;
+  constructor(late = false) {
+    super('CONNECTION_CLOSED', late ? 'the message was not sent: its time to start ran out' : 'the SMTP session was closed before this message was sent', { kind: 'transient', command: 'MAIL FROM' });
+    this.late = late;
+  }
 }
 
 /** The command group of a pipelined transaction (MAIL FROM, RCPT TO…, DATA); throws a MailError when the message cannot go at all. */
@@ -92,6 +110,12 @@ export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, ra
   if (dataReply === undefined || typeof dataReply !== 'string') throw dataReply ?? closedBefore('DATA');
   if (!isPositive(dataReply, 3)) throw smtpReplyError(dataReply, 'DATA');
 
+  if (options.startBy !== undefined && Date.now() >= options.startBy) {
+    // MAIL FROM, RCPT TO and DATA were taken, the data not sent: a closed connection is
+    // the one way to drop a transaction after DATA's 354 (RFC 5321 §4.1.1.4)
+    wire.destroy();
+    throw new SendCancelledError(true);
+  }
   wire.data(dotStuff(raw, options.crlf), options.after?.() ?? []);
   const end = await wire.next('DATA');
   if (!isPositive(end, 2)) throw smtpReplyError(end, 'DATA');

@@ -203,3 +203,40 @@ test('close() fails the sends still waiting in the queue without sending them', 
   for (const p of waiting) await assert.rejects(p, (e: unknown) => e instanceof SendCancelledError && e.code === 'CONNECTION_CLOSED');
   assert.equal(server.messages, 1);
 });
+
+test('a send still waiting when its startBy passes is not sent: SendCancelledError (late), and the sends after it go on', async (t) => {
+  const server = await startSmtpServer({ onMailFrom: (_a, _s, cb) => void setTimeout(cb, 200) });
+  t.after(() => server.close());
+  const session = new SmtpSession(options(server.port));
+  t.after(() => session.close());
+  await session.connect();
+  const t0 = Date.now();
+  const [a, b, c] = await Promise.allSettled([session.send(to('a@example.net'), RAW), session.send(to('b@example.net'), RAW, { startBy: t0 + 50 }), session.send(to('c@example.net'), RAW)]);
+  assert.equal(a.status, 'fulfilled');
+  assert.equal(b.status, 'rejected');
+  assert.ok((b as PromiseRejectedResult).reason instanceof SendCancelledError && (b as PromiseRejectedResult).reason.late);
+  assert.equal(c.status, 'fulfilled');
+  assert.deepEqual(server.mails.map((m) => m.to[0]), ['a@example.net', 'c@example.net']);
+  assert.equal(server.mailFromCount, 2, 'b’s MAIL FROM went out');
+});
+
+test('a send whose commands were pipelined but whose startBy passes before its data: the connection closes before the data, nothing of it is delivered', async (t) => {
+  let mailFroms = 0;
+  // the second MAIL FROM is answered late, after the second send's startBy
+  const server = await startSmtpServer({ onMailFrom: (_a, _s, cb) => void setTimeout(cb, ++mailFroms === 2 ? 1_500 : 0) });
+  t.after(() => server.close());
+  const session = new SmtpSession(options(server.port));
+  t.after(() => session.close());
+  await session.connect();
+  const t0 = Date.now();
+  const [a, b] = await Promise.allSettled([session.send(to('a@example.net'), RAW), session.send(to('b@example.net'), RAW, { startBy: t0 + 1_000 })]);
+  assert.equal(a.status, 'fulfilled');
+  assert.equal(b.status, 'rejected');
+  assert.ok((b as PromiseRejectedResult).reason instanceof SendCancelledError && (b as PromiseRejectedResult).reason.late);
+  assert.equal(server.mailFromCount, 2, 'b’s commands were not written ahead');
+  assert.deepEqual(server.mails.map((m) => m.to[0]), ['a@example.net']);
+  // the session connects again for the next one
+  await session.send(to('c@example.net'), RAW);
+  assert.deepEqual(server.mails.map((m) => m.to[0]), ['a@example.net', 'c@example.net']);
+  assert.equal(server.connections, 2);
+});

@@ -33,9 +33,9 @@ import { parseSmtpReply, smtpErrorToMailError } from './smtp-reply.ts';
 import type { SmtpErrorContext, SmtpOutcome } from './smtp-reply.ts';
 import { messageSize } from './dot-stuffing.ts';
 import { envelopeCommands, SendCancelledError, sendTransaction } from './smtp-transaction.ts';
+import { SmtpWire } from './smtp-wire.ts';
 
 export { SendCancelledError };
-import { SmtpWire } from './smtp-wire.ts';
 
 /** TCP connect, and the TLS handshake with encryption 'tls'. */
 export const CONNECTION_TIMEOUT = 30_000;
@@ -444,7 +444,6 @@ interface QueuedSend {
   /** not started after this time (ms since the epoch; Infinity: no limit) */
   startBy: number;
 }
-
 
 /** No reply at all to MAIL FROM: the connection closed, failed or timed out first. */
 function isUnansweredMailFrom(err: unknown): boolean {

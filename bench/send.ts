@@ -17,7 +17,9 @@
 // Prints mails/s and Yubin ÷ smtp-source (the connection-reusing one, like Yubin). Asserts
 // nothing; the numbers depend on the machine. Needs /usr/sbin/smtp-sink and smtp-source
 // (Debian package postfix).
-// Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL] [--no-rate] [--no-peers] [--profile FILE] [--warm 2] [--repeat 1]]
+// Yubin runs from dist/ (as `yubin worker` does; `npm run bench:send` builds it first), or from
+// src/ through tsx with --from src.
+// Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL] [--no-rate] [--no-peers] [--profile FILE] [--warm 2] [--repeat 1] [--from dist|src]]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,13 +30,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { composeMail, type ComposedMail } from '../src/mail/compose.ts';
-import { SmtpSession } from '../src/protocols/smtp/smtp-client.ts';
-import { BulkDeliveryService } from '../src/send/bulk-service.ts';
-import { startSendWorker } from '../src/send/send-worker.ts';
-import { openContext, type AppContext } from '../src/services/context.ts';
-import { MailAccountService } from '../src/services/mail-accounts.ts';
-import { MailServerService } from '../src/services/mail-servers.ts';
+import type { ComposedMail } from '../src/mail/compose.ts';
+import type { AppContext } from '../src/services/context.ts';
 
 const SMTP_SINK = '/usr/sbin/smtp-sink';
 const SMTP_SOURCE = '/usr/sbin/smtp-source';
@@ -63,10 +60,28 @@ const { values } = parseArgs({
     child: { type: 'string' },
     // run the whole comparison this many times per session count and add the median ratios
     repeat: { type: 'string', default: '1' },
+    // Yubin's code as `npm run build` compiles it (dist/, what `yubin worker` runs), or src/
+    // through tsx, which wraps functions (esbuild's keepNames) and so measures a little slower
+    from: { type: 'string', default: 'dist' },
   },
 });
 const COUNT = Number(values.count);
 const SESSIONS = values.sessions.split(',').map(Number);
+if (values.from !== 'dist' && values.from !== 'src') throw new Error('--from is dist or src');
+
+/** Yubin's modules, from dist/ (run `npm run build` first) or from src/. */
+async function load(path: string): Promise<unknown> {
+  const url = new URL(values.from === 'dist' ? `../dist/${path}.js` : `../src/${path}.ts`, import.meta.url);
+  if (values.from === 'dist' && !existsSync(url)) throw new Error(`${fileURLToPath(url)} is missing: run npm run build first`);
+  return import(url.href);
+}
+const { composeMail } = (await load('mail/compose')) as typeof import('../src/mail/compose.ts');
+const { SmtpSession } = (await load('protocols/smtp/smtp-client')) as typeof import('../src/protocols/smtp/smtp-client.ts');
+const { BulkDeliveryService } = (await load('send/bulk-service')) as typeof import('../src/send/bulk-service.ts');
+const { startSendWorker } = (await load('send/send-worker')) as typeof import('../src/send/send-worker.ts');
+const { openContext } = (await load('services/context')) as typeof import('../src/services/context.ts');
+const { MailAccountService } = (await load('services/mail-accounts')) as typeof import('../src/services/mail-accounts.ts');
+const { MailServerService } = (await load('services/mail-servers')) as typeof import('../src/services/mail-servers.ts');
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -182,7 +197,7 @@ let profiled = 0;
 
 /** Yubin's bulk deliveries for one session count in a fresh process: the first, then `warm` more. */
 function yubinInChild(port: number, sessions: number, warm: number): YubinRun[] {
-  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--child', String(port), '--sessions', String(sessions), '--count', String(COUNT), '--warm', String(warm)];
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--child', String(port), '--sessions', String(sessions), '--count', String(COUNT), '--warm', String(warm), '--from', values.from];
   if (values.postgres) args.push('--postgres', values.postgres);
   if (values.profile) args.push('--profile', values.profile);
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });

@@ -38,6 +38,8 @@ export class ResultCommitter {
     private readonly holder: string,
     private readonly log: Logger,
     private readonly clock: () => Date = () => new Date(),
+    /** each batch once committed (or given up while closing): its recipients are no longer this worker's */
+    private readonly onSettled?: (results: RecipientResult[]) => void,
   ) {}
 
   /** Queue results; a promise to wait for only when too many are waiting for their commit (backpressure), else nothing. */
@@ -144,6 +146,7 @@ export class ResultCommitter {
         await new Promise((r) => setTimeout(r, COMMIT_RETRY_MS));
       }
     }
+    this.onSettled?.(batch);
     if (this.#queue.length < MAX_UNCOMMITTED) for (const w of this.#waiters.splice(0)) w();
   }
 }

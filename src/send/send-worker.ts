@@ -250,6 +250,8 @@ class Worker implements SendWorker {
   readonly #held = { since: Number.POSITIVE_INFINITY, until: 0 };
   /** kept off the end of a lease: clocks of workers on other hosts differ a little */
   readonly #leaseMargin: number;
+  /** recipients claimed by this worker whose result (or hand-back) is not committed yet */
+  readonly #holding = new Set<string>();
   #unsubscribe: (() => void) | undefined;
 
   constructor(ctx: AppContext, opts: SendWorkerOptions) {
@@ -271,7 +273,9 @@ class Worker implements SendWorker {
     this.#extras = { ca: opts.ca };
     this.#deliveryId = opts.deliveryId;
     this.#onAccountError = opts.onAccountError;
-    this.#committer = new ResultCommitter(ctx.repos.deliveries, this.holder, this.#log);
+    this.#committer = new ResultCommitter(ctx.repos.deliveries, this.holder, this.#log, undefined, (results) => {
+      for (const r of results) this.#holding.delete(r.id);
+    });
     this.#bulkStatus = new BulkStatusCache((ids) => ctx.repos.deliveries.bulkStatuses(ids), {
       intervalMs: BULK_STATUS_CACHE_MS,
       onRefreshError: (err) => this.#log.warn({ event: 'send.bulk_status.failed', err }, 'could not read the status of bulk deliveries'),
@@ -360,10 +364,10 @@ class Worker implements SendWorker {
     return this.#refilling;
   }
 
-  #claim(limit: number, singlesOnly: boolean): Promise<ClaimedRecipient[]> {
+  async #claim(limit: number, singlesOnly: boolean): Promise<ClaimedRecipient[]> {
     const now = Date.now();
     const throttled = [...this.#throttledUntil].filter(([, until]) => until > now).map(([id]) => id);
-    return this.#ctx.repos.deliveries.claim({
+    const items = await this.#ctx.repos.deliveries.claim({
       holder: this.holder,
       now: new Date(now),
       leaseMs: this.#leaseMs,
@@ -373,6 +377,17 @@ class Worker implements SendWorker {
       skipThrottledServers: throttled,
       maxThrottled: 1,
     });
+    // A recipient this worker still holds comes back when its lease ran out while the
+    // database was away: its mail may be sent already, its result waiting to be committed.
+    // The claim renewed its lease; the copy in hand goes on, this one is not sent again.
+    const fresh: ClaimedRecipient[] = [];
+    for (const it of items) {
+      if (this.#holding.has(it.id)) continue;
+      this.#holding.add(it.id);
+      fresh.push(it);
+    }
+    if (fresh.length < items.length) this.#log.warn({ event: 'send.claim.held', recipients: items.length - fresh.length }, 'claimed again what this worker still holds (its lease ran out); not sent twice');
+    return fresh;
   }
 
   /** Until the next poll, or until a throttled server's window opens, whichever is first. */
@@ -408,7 +423,10 @@ class Worker implements SendWorker {
       );
       return;
     }
-    if (!actx) return; // the account is gone, and its deliveries with it
+    if (!actx) {
+      for (const u of units) for (const it of u.items) this.#holding.delete(it.id);
+      return; // the account is gone, and its deliveries with it
+    }
     if (actx.options instanceof MailError) {
       await this.#finishAll(units, actx.options);
       return;

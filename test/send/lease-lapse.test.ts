@@ -12,10 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
+import { startSendWorker } from '../../src/send/send-worker.ts';
 import { openContext } from '../../src/services/context.ts';
 import { startSmtpServer } from '../protocols/smtp/smtp-test-servers.ts';
 import { startWorker, type WorkerProcess } from '../support/worker-process.ts';
-import { addSendingAccount, waitFor } from './send-fixture.ts';
+import { addSendingAccount, cleanups, waitFor } from './send-fixture.ts';
 
 const MAILS = 60;
 const NOT_DUE = '9999-12-31T00:00:00.000Z';
@@ -86,4 +87,53 @@ test('a worker stopped past its leases does not send again what another worker t
     rows.filter((r) => r.status !== 'sent' || r.lease_holder !== null),
     [],
   );
+});
+
+test('after the database was away longer than the leases, a worker does not send again what it sent before (its results not committed yet)', async (t) => {
+  const later = cleanups(t); // last in, first out: the worker stops before the server and the database close
+  const dataDir = mkdtempSync(join(tmpdir(), 'yubin-lapse-'));
+  later(() => rmSync(dataDir, { recursive: true, force: true }));
+  const ctx = await openContext({ dataDir, databaseUrl: undefined, secretKey: randomBytes(32), host: '127.0.0.1', port: 0 }, { log: pino({ level: 'silent' }) });
+  later(() => ctx.close());
+  const smtp = await startSmtpServer();
+  later(() => smtp.close());
+  const sender = await addSendingAccount(ctx, { port: smtp.port });
+
+  // The outage, as the worker sees it: no commit, no lease renewal, no claim. Claims come
+  // back first and commits half a second later (the order in which a database that returns
+  // answers the worker's waiting statements is anyone's; this is the order that doubled mail).
+  const repo = ctx.repos.deliveries;
+  const away = { writes: false, claims: false };
+  const down = (): never => {
+    throw new Error('the database is away');
+  };
+  const { applyResults, renewLeases, claim } = repo;
+  repo.applyResults = (...a) => (away.writes ? Promise.reject(new Error('the database is away')) : applyResults.apply(repo, a));
+  repo.renewLeases = (...a) => (away.writes ? Promise.reject(new Error('the database is away')) : renewLeases.apply(repo, a));
+  repo.claim = (...a) => (away.claims ? Promise.resolve().then(down) : claim.apply(repo, a));
+
+  const w = startSendWorker(ctx, { sessions: 2, pollIntervalMs: 50, leaseMs: 500 });
+  later(() => w.stop());
+  const bulk = new BulkDeliveryService(ctx);
+  const csv = ['email', ...Array.from({ length: MAILS }, (_, i) => `r${i}@example.net`)].join('\n');
+  const { id: bulkId } = await bulk.create('test', { accountId: sender.accountId, subject: 's', text: 'x', recipientsCsv: csv });
+  await waitFor('the first mails', async () => (smtp.mails.length >= 3 ? true : undefined));
+  away.writes = away.claims = true;
+  await new Promise((r) => setTimeout(r, 1_000)); // twice the lease
+  const sentWhileAway = smtp.mails.length;
+  away.claims = false; // claims again: every lease ran out, each recipient is there to be taken
+  await new Promise((r) => setTimeout(r, 500));
+  away.writes = false;
+  const done = await waitFor('the bulk delivery', async () => {
+    const b = await bulk.get(bulkId);
+    return b.status === 'done' ? b : undefined;
+  }, 20_000);
+
+  const perRecipient = new Map<string, number>();
+  for (const m of smtp.mails) perRecipient.set(m.to[0]!, (perRecipient.get(m.to[0]!) ?? 0) + 1);
+  const twice = [...perRecipient].filter(([, n]) => n > 1).map(([a]) => a);
+  t.diagnostic(`${sentWhileAway} mails sent before the claims came back; ${smtp.mails.length} in all; sent twice: ${twice.length}`);
+  assert.deepEqual(twice, []);
+  assert.equal(perRecipient.size, MAILS);
+  assert.deepEqual([done.sent, done.failed], [MAILS, 0]);
 });

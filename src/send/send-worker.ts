@@ -35,7 +35,7 @@ import type { BulkDeliveryTable } from '../store/schema.ts';
 import { BulkStatusCache } from './bulk-status-cache.ts';
 import { compileBulkMail, type CompiledBulkMail } from './compose-delivery.ts';
 import { decideDelivery, type DeliveryDecision } from './outcome.ts';
-import { ResultCommitter } from './result-committer.ts';
+import { COMMIT_RETRY_MS, ResultCommitter } from './result-committer.ts';
 import { shared } from './shared-load.ts';
 import { smtpOptionsFor, type SmtpExtras } from './smtp-options.ts';
 import { onSendWork } from './wake.ts';
@@ -50,6 +50,8 @@ export const SESSION_TAKE = 32;
 export const POLL_INTERVAL = 1_000;
 /** A claimed recipient's lease; renewed every third of it while the worker lives. */
 export const LEASE_MS = 60_000;
+/** After claims failed (the database away), recipients of other workers whose lease ran out are left alone this long. */
+export const STALE_GRACE_MS = 3 * COMMIT_RETRY_MS;
 /** At most this much of a lease's end is not used for starting a mail (a tenth of the lease when that is less). */
 export const LEASE_MARGIN_MS = 5_000;
 /** The per-minute limit's window. Tests shorten it. */
@@ -252,6 +254,8 @@ class Worker implements SendWorker {
   readonly #leaseMargin: number;
   /** recipients claimed by this worker whose result (or hand-back) is not committed yet */
   readonly #holding = new Set<string>();
+  /** the last claim failed (the database away); when claims worked again after that */
+  readonly #outage = { claimFailed: false, backAt: Number.NEGATIVE_INFINITY };
   #unsubscribe: (() => void) | undefined;
 
   constructor(ctx: AppContext, opts: SendWorkerOptions) {
@@ -367,16 +371,31 @@ class Worker implements SendWorker {
   async #claim(limit: number, singlesOnly: boolean): Promise<ClaimedRecipient[]> {
     const now = Date.now();
     const throttled = [...this.#throttledUntil].filter(([, until]) => until > now).map(([id]) => id);
-    const items = await this.#ctx.repos.deliveries.claim({
-      holder: this.holder,
-      now: new Date(now),
-      leaseMs: this.#leaseMs,
-      limit,
-      singlesOnly,
-      deliveryId: this.#deliveryId,
-      skipThrottledServers: throttled,
-      maxThrottled: 1,
-    });
+    let items: ClaimedRecipient[];
+    try {
+      items = await this.#ctx.repos.deliveries.claim({
+        holder: this.holder,
+        now: new Date(now),
+        leaseMs: this.#leaseMs,
+        limit,
+        singlesOnly,
+        deliveryId: this.#deliveryId,
+        skipThrottledServers: throttled,
+        maxThrottled: 1,
+        // Right after the database came back, every lease may have run out, also those of
+        // workers that are alive and whose results are on their way (they retry their
+        // commits every COMMIT_RETRY_MS): their recipients are taken over only when they
+        // had the time to commit.
+        stale: !this.#outage.claimFailed && now - this.#outage.backAt >= STALE_GRACE_MS,
+      });
+    } catch (err) {
+      this.#outage.claimFailed = true;
+      throw err;
+    }
+    if (this.#outage.claimFailed) {
+      this.#outage.claimFailed = false;
+      this.#outage.backAt = now;
+    }
     // A recipient this worker still holds comes back when its lease ran out while the
     // database was away: its mail may be sent already, its result waiting to be committed.
     // The claim renewed its lease; the copy in hand goes on, this one is not sent again.

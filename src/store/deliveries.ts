@@ -110,6 +110,8 @@ export interface ClaimOptions {
   skipThrottledServers?: string[] | undefined;
   /** at most this many bulk recipients of rate-limited servers per claim */
   maxThrottled?: number | undefined;
+  /** false: leave alone recipients whose worker's lease ran out (default: take them first) */
+  stale?: boolean | undefined;
 }
 
 /** What became of one claimed recipient. */
@@ -533,7 +535,7 @@ export class DeliveryRepository {
       };
       const picked: ClaimedRecipient[] = [];
       let limitedLeft = opts.maxThrottled ?? Number.POSITIVE_INFINITY;
-      for (const stale of [true, false]) {
+      for (const stale of opts.stale === false ? [false] : [true, false]) {
         for (const source of sources) {
           if (picked.length >= opts.limit) break;
           const limited = source.bulkId !== null && source.perMinuteLimit !== null;

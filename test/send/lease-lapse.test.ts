@@ -13,13 +13,30 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
 import { startSendWorker } from '../../src/send/send-worker.ts';
-import { openContext } from '../../src/services/context.ts';
+import { openContext, type AppContext } from '../../src/services/context.ts';
 import { startSmtpServer } from '../protocols/smtp/smtp-test-servers.ts';
 import { startWorker, type WorkerProcess } from '../support/worker-process.ts';
 import { addSendingAccount, cleanups, waitFor } from './send-fixture.ts';
 
 const MAILS = 60;
 const NOT_DUE = '9999-12-31T00:00:00.000Z';
+
+/** The database away as a worker sees it: while `away.writes`, no commit and no lease renewal; while `away.claims`, no claim. */
+function outage(ctx: AppContext, away: { writes: boolean; claims: boolean }): void {
+  const repo = ctx.repos.deliveries;
+  const gone = (): Promise<never> => Promise.reject(new Error('the database is away'));
+  const { applyResults, renewLeases, claim } = repo;
+  repo.applyResults = (...a) => (away.writes ? gone() : applyResults.apply(repo, a));
+  repo.renewLeases = (...a) => (away.writes ? gone() : renewLeases.apply(repo, a));
+  repo.claim = (...a) => (away.claims ? gone() : claim.apply(repo, a));
+}
+
+/** How many recipients got a mail, and which got more than one. */
+function twice(mails: { to: string[] }[]): { recipients: number; twice: string[] } {
+  const per = new Map<string, number>();
+  for (const m of mails) per.set(m.to[0]!, (per.get(m.to[0]!) ?? 0) + 1);
+  return { recipients: per.size, twice: [...per].filter(([, n]) => n > 1).map(([a]) => a) };
+}
 
 test('a worker stopped past its leases does not send again what another worker took over and sent', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'yubin-lapse-'));
@@ -70,14 +87,14 @@ test('a worker stopped past its leases does not send again what another worker t
   await waitFor('w1 to notice its leases ran out', async () => (w1.logs.some((l) => l.event === 'send.lease.lapsed') ? true : undefined), 10_000).catch(() => undefined);
   await new Promise((r) => setTimeout(r, 1_000)); // anything it would still send, it sends now
 
-  const perRecipient = new Map<string, number>();
-  for (const m of smtp.mails) perRecipient.set(m.to[0]!, (perRecipient.get(m.to[0]!) ?? 0) + 1);
-  const twice = [...perRecipient].filter(([, n]) => n > 1).map(([a]) => a);
-  t.diagnostic(`w1 stopped with ${stoppedWith} sent; ${beforeResume} mails before it went on, ${smtp.mails.length} after; sent twice: ${twice.length}`);
-  assert.equal(perRecipient.size, MAILS, 'a recipient got no mail');
-  // a mail whose data w1 had written before the SIGSTOP, but whose reply it never read, is
-  // sent again by w2 (SMTP cannot tell): at most one per session that was sending
-  assert.ok(twice.length <= 4, `w1 sent ${twice.length} mails that w2 had sent already: ${twice.join(', ')}`);
+  const got = twice(smtp.mails);
+  t.diagnostic(`w1 stopped with ${stoppedWith} sent; ${beforeResume} mails before it went on, ${smtp.mails.length} after; sent twice: ${got.twice.length}`);
+  assert.equal(got.recipients, MAILS, 'a recipient got no mail');
+  // w2 sends again what w1 had sent but not recorded when it stopped: a mail whose data was
+  // written and whose reply w1 never read (SMTP cannot tell), or whose result was still in
+  // its group commit (at most 50 ms, README "At least once, briefly"). That is a mail or
+  // two per session; without the lease check w1 sent every recipient it held again (28)
+  assert.ok(got.twice.length <= 8, `w1 sent ${got.twice.length} mails that w2 had sent already: ${got.twice.join(', ')}`);
   assert.equal(smtp.mails.length, beforeResume, 'w1 sent mail after it went on');
   assert.ok(w1.logs.some((l) => l.event === 'send.lease.lapsed'), 'w1 did not log the lapsed leases');
   assert.equal(w1.proc.exitCode, null, 'w1 died');
@@ -102,15 +119,8 @@ test('after the database was away longer than the leases, a worker does not send
   // The outage, as the worker sees it: no commit, no lease renewal, no claim. Claims come
   // back first and commits half a second later (the order in which a database that returns
   // answers the worker's waiting statements is anyone's; this is the order that doubled mail).
-  const repo = ctx.repos.deliveries;
   const away = { writes: false, claims: false };
-  const down = (): never => {
-    throw new Error('the database is away');
-  };
-  const { applyResults, renewLeases, claim } = repo;
-  repo.applyResults = (...a) => (away.writes ? Promise.reject(new Error('the database is away')) : applyResults.apply(repo, a));
-  repo.renewLeases = (...a) => (away.writes ? Promise.reject(new Error('the database is away')) : renewLeases.apply(repo, a));
-  repo.claim = (...a) => (away.claims ? Promise.resolve().then(down) : claim.apply(repo, a));
+  outage(ctx, away);
 
   const w = startSendWorker(ctx, { sessions: 2, pollIntervalMs: 50, leaseMs: 500 });
   later(() => w.stop());
@@ -129,11 +139,52 @@ test('after the database was away longer than the leases, a worker does not send
     return b.status === 'done' ? b : undefined;
   }, 20_000);
 
-  const perRecipient = new Map<string, number>();
-  for (const m of smtp.mails) perRecipient.set(m.to[0]!, (perRecipient.get(m.to[0]!) ?? 0) + 1);
-  const twice = [...perRecipient].filter(([, n]) => n > 1).map(([a]) => a);
-  t.diagnostic(`${sentWhileAway} mails sent before the claims came back; ${smtp.mails.length} in all; sent twice: ${twice.length}`);
-  assert.deepEqual(twice, []);
-  assert.equal(perRecipient.size, MAILS);
+  const got = twice(smtp.mails);
+  t.diagnostic(`${sentWhileAway} mails sent before the claims came back; ${smtp.mails.length} in all; sent twice: ${got.twice.length}`);
+  assert.deepEqual(got.twice, []);
+  assert.equal(got.recipients, MAILS);
+  assert.deepEqual([done.sent, done.failed], [MAILS, 0]);
+});
+
+test('after the database was away longer than the leases, another worker leaves the recipients alone until their worker had the time to commit its results', async (t) => {
+  const later = cleanups(t);
+  const dataDir = mkdtempSync(join(tmpdir(), 'yubin-lapse-'));
+  later(() => rmSync(dataDir, { recursive: true, force: true }));
+  const config = { dataDir, databaseUrl: undefined, secretKey: randomBytes(32), host: '127.0.0.1', port: 0 };
+  const a = await openContext(config, { log: pino({ level: 'silent' }) });
+  later(() => a.close());
+  const b = await openContext(config, { log: pino({ level: 'silent' }) });
+  later(() => b.close());
+  const smtp = await startSmtpServer();
+  later(() => smtp.close());
+  const sender = await addSendingAccount(a, { port: smtp.port });
+  // the same outage for both workers; b's claims come back first, and half a second later
+  // everything else (a's claims would otherwise take its own recipients back first)
+  const away = { writes: false, claims: false };
+  const bAway = { writes: false, claims: false };
+  outage(a, away);
+  outage(b, bAway);
+  const workers = [startSendWorker(a, { sessions: 2, pollIntervalMs: 50, leaseMs: 500 }), startSendWorker(b, { sessions: 2, pollIntervalMs: 50, leaseMs: 500 })];
+  for (const w of workers) later(() => w.stop());
+
+  const bulk = new BulkDeliveryService(a);
+  const csv = ['email', ...Array.from({ length: MAILS }, (_, i) => `r${i}@example.net`)].join('\n');
+  const { id: bulkId } = await bulk.create('test', { accountId: sender.accountId, subject: 's', text: 'x', recipientsCsv: csv });
+  await waitFor('the first mails', async () => (smtp.mails.length >= 3 ? true : undefined));
+  away.writes = away.claims = bAway.writes = bAway.claims = true;
+  await new Promise((r) => setTimeout(r, 1_000)); // twice the lease
+  const sentWhileAway = smtp.mails.length;
+  bAway.claims = false;
+  await new Promise((r) => setTimeout(r, 500));
+  away.writes = away.claims = bAway.writes = false;
+  const done = await waitFor('the bulk delivery', async () => {
+    const s = await bulk.get(bulkId);
+    return s.status === 'done' ? s : undefined;
+  }, 20_000);
+
+  const got = twice(smtp.mails);
+  t.diagnostic(`${sentWhileAway} mails sent before the claims came back; ${smtp.mails.length} in all; sent twice: ${got.twice.length}`);
+  assert.deepEqual(got.twice, []);
+  assert.equal(got.recipients, MAILS);
   assert.deepEqual([done.sent, done.failed], [MAILS, 0]);
 });

@@ -4,7 +4,7 @@
 // started when its leases ran out is dropped (its transaction closed before the data) and
 // handed back. Two real `yubin worker` processes on one SQLite data folder; the first is
 // SIGSTOPped in the middle of a bulk delivery and continued after the second has finished it.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,6 +36,19 @@ function twice(mails: { to: string[] }[]): { recipients: number; twice: string[]
   const per = new Map<string, number>();
   for (const m of mails) per.set(m.to[0]!, (per.get(m.to[0]!) ?? 0) + 1);
   return { recipients: per.size, twice: [...per].filter(([, n]) => n > 1).map(([a]) => a) };
+}
+
+/** Once the bulk delivery is done: every recipient got exactly one mail, and the database agrees. */
+async function assertSentOnce(t: TestContext, bulk: BulkDeliveryService, bulkId: string, mails: { to: string[] }[], sentWhileAway: number): Promise<void> {
+  const done = await waitFor('the bulk delivery', async () => {
+    const b = await bulk.get(bulkId);
+    return b.status === 'done' ? b : undefined;
+  }, 20_000);
+  const got = twice(mails);
+  t.diagnostic(`${sentWhileAway} mails sent before the claims came back; ${mails.length} in all; sent twice: ${got.twice.length}`);
+  assert.deepEqual(got.twice, []);
+  assert.equal(got.recipients, MAILS);
+  assert.deepEqual([done.sent, done.failed], [MAILS, 0]);
 }
 
 test('a worker stopped past its leases does not send again what another worker took over and sent', async (t) => {
@@ -134,16 +147,7 @@ test('after the database was away longer than the leases, a worker does not send
   away.claims = false; // claims again: every lease ran out, each recipient is there to be taken
   await new Promise((r) => setTimeout(r, 500));
   away.writes = false;
-  const done = await waitFor('the bulk delivery', async () => {
-    const b = await bulk.get(bulkId);
-    return b.status === 'done' ? b : undefined;
-  }, 20_000);
-
-  const got = twice(smtp.mails);
-  t.diagnostic(`${sentWhileAway} mails sent before the claims came back; ${smtp.mails.length} in all; sent twice: ${got.twice.length}`);
-  assert.deepEqual(got.twice, []);
-  assert.equal(got.recipients, MAILS);
-  assert.deepEqual([done.sent, done.failed], [MAILS, 0]);
+  await assertSentOnce(t, bulk, bulkId, smtp.mails, sentWhileAway);
 });
 
 test('after the database was away longer than the leases, another worker leaves the recipients alone until their worker had the time to commit its results', async (t) => {
@@ -177,14 +181,5 @@ test('after the database was away longer than the leases, another worker leaves 
   bAway.claims = false;
   await new Promise((r) => setTimeout(r, 500));
   away.writes = away.claims = bAway.writes = false;
-  const done = await waitFor('the bulk delivery', async () => {
-    const s = await bulk.get(bulkId);
-    return s.status === 'done' ? s : undefined;
-  }, 20_000);
-
-  const got = twice(smtp.mails);
-  t.diagnostic(`${sentWhileAway} mails sent before the claims came back; ${smtp.mails.length} in all; sent twice: ${got.twice.length}`);
-  assert.deepEqual(got.twice, []);
-  assert.equal(got.recipients, MAILS);
-  assert.deepEqual([done.sent, done.failed], [MAILS, 0]);
+  await assertSentOnce(t, bulk, bulkId, smtp.mails, sentWhileAway);
 });

@@ -68,6 +68,21 @@ for (const engine of ENGINES) {
       assert.deepEqual(third2.map((r) => r.id).sort(), [second!.id, third!.id].sort());
     });
 
+    it('stale: false leaves run-out recipients alone and still takes what is due; each claimed recipient carries its claim time', async (t) => {
+      const ctx = await contextFor(t, engine);
+      if (!ctx) return;
+      await queueBulk(ctx, 3);
+      const t0 = new Date();
+      const first = await ctx.repos.deliveries.claim({ holder: 'A', now: t0, leaseMs: 1_000, limit: 2 });
+      assert.deepEqual(first.map((r) => r.claimedAt), [t0.getTime(), t0.getTime()]);
+      const later = new Date(t0.getTime() + 1_500); // A's two leases ran out; one recipient was never claimed
+      const fresh = await ctx.repos.deliveries.claim({ holder: 'B', now: later, leaseMs: 60_000, limit: 10, stale: false });
+      assert.equal(fresh.length, 1);
+      assert.ok(!first.some((r) => r.id === fresh[0]!.id));
+      const stale = await ctx.repos.deliveries.claim({ holder: 'B', now: later, leaseMs: 60_000, limit: 10 });
+      assert.deepEqual(stale.map((r) => r.id).sort(), first.map((r) => r.id).sort());
+    });
+
     it('renewed leases hold past their first expiry, for single sends and bulk mail alike; another holder’s run out', async (t) => {
       const ctx = await contextFor(t, engine);
       if (!ctx) return;

@@ -398,7 +398,8 @@ class Worker implements SendWorker {
     }
     // A recipient this worker still holds comes back when its lease ran out while the
     // database was away: its mail may be sent already, its result waiting to be committed.
-    // The claim renewed its lease; the copy in hand goes on, this one is not sent again.
+    // The copy in hand decides (its result is committed, or, not started before its old
+    // lease ran out, it is handed back and claimed anew); this one is not sent as well.
     const fresh: ClaimedRecipient[] = [];
     for (const it of items) {
       if (this.#holding.has(it.id)) continue;

@@ -467,6 +467,8 @@ class Worker implements SendWorker {
       }
       return p;
     };
+    /** Hand a unit's mail to the session, to be started while the unit's leases last. */
+    const send = (unit: Unit, mail: PreparedMail): Promise<SmtpSendResult> => session.send(mail.envelope, mail.message, { crlf: mail.crlf, startBy: this.#startBy(unit.items) });
 
     // Mails without a per-minute limit are handed to the session up to PIPELINE_DEPTH ahead
     // of their results, so that when one mail's data is written the next one is already
@@ -561,7 +563,7 @@ class Worker implements SendWorker {
       }
 
       if (!(unit.bulkId && unit.perMinuteLimit !== null) && session.connected) {
-        const sent: InFlight = { unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf, startBy: this.#startBy(unit.items) }) };
+        const sent: InFlight = { unit, mail, result: send(unit, mail) };
         sent.result.catch(ignore); // settled in turn
         inFlight.push(sent);
         if (inFlight.length >= PIPELINE_DEPTH && !(await settleOldest(i + 1))) return;
@@ -571,7 +573,7 @@ class Worker implements SendWorker {
       if (!(await drain(i))) return;
       if (!(unit.bulkId && unit.perMinuteLimit !== null)) {
         // the first mail of a connection: its login decides whether the next can follow
-        if (!(await settle({ unit, mail, result: session.send(mail.envelope, mail.message, { crlf: mail.crlf, startBy: this.#startBy(unit.items) }) }, i + 1))) return;
+        if (!(await settle({ unit, mail, result: send(unit, mail) }, i + 1))) return;
         continue;
       }
 
@@ -591,7 +593,7 @@ class Worker implements SendWorker {
         units = [...units.slice(0, i + 1), ...rest.filter((u) => !held.includes(u))];
         continue;
       }
-      const result = session.send(mail.envelope, mail.message, { crlf: mail.crlf, startBy: this.#startBy(unit.items) });
+      const result = send(unit, mail);
       const startedAt = Date.now(); // MAIL FROM is on its way
       const settled = await settle({ unit, mail, result }, i + 1);
       await this.#slotStarted(slot, startedAt);

@@ -472,7 +472,8 @@ export class DeliveryRepository {
    */
   async claim(opts: ClaimOptions): Promise<ClaimedRecipient[]> {
     const now = opts.now.toISOString();
-    const leaseUntil = iso(opts.now.getTime() + opts.leaseMs);
+    const claimedAt = opts.now.getTime();
+    const leaseUntil = iso(claimedAt + opts.leaseMs);
     return this.write(async (trx) => {
       // Where to look, in order: single sends (priority 0), then each running bulk delivery,
       // oldest first, those of servers with a per-minute limit before the others (at most
@@ -530,7 +531,7 @@ export class DeliveryRepository {
         params.push(limit);
         const { rows } = await this.#exec<CandidateRow>(trx, text, params);
         const out: ClaimedRecipient[] = [];
-        for (const r of rows) out.push(claimed(r, single ? r.server_id : source.serverId, single ? r.outgoing_per_minute_limit : source.perMinuteLimit, opts.now.getTime()));
+        for (const r of rows) out.push(claimed(r, single ? r.server_id : source.serverId, single ? r.outgoing_per_minute_limit : source.perMinuteLimit, claimedAt));
         return out;
       };
       const picked: ClaimedRecipient[] = [];

@@ -67,6 +67,8 @@ test('mail servers: navigation, presets, add/change, reorder, delete, language',
     assert.equal(await inPort.inputValue(), '110');
     assert.equal(await outPort.inputValue(), '587');
 
+    // the row's visible label is the help page's (step 6), not only the field's accessible name
+    assert.equal(await field(page, 'name').locator('.form-label label').innerText(), 'メールサーバーの名前');
     await page.getByLabel('メールサーバーの名前').fill('Example ISP');
     await page.getByLabel('受信メールサーバーのサーバー名').fill('pop.example.com');
     await page.getByLabel('受信メールサーバーの通信を暗号化する').check();

@@ -239,6 +239,24 @@ test('IMAP STARTTLS and implicit TLS verify against the mailbed CA', async (t) =
   assert.equal(bed.caFile.endsWith('.pem') && existsSync(bed.caFile), true);
 });
 
+test('waitIdle waits for the user\'s Dovecot sessions to end', async (t) => {
+  const bed = await mailbedOrSkip(t);
+  if (!bed) return;
+  const user = uniqueUser('w');
+  await bed.addUser(user, 'idle-pw');
+  await bed.waitIdle(user, 100); // no session: at once
+  const c = await tcp(bed.ports.imap);
+  try {
+    await c.line();
+    assert.match((await c.command(`a LOGIN ${user} idle-pw`, imapTagged('a'))).at(-1) ?? '', /^a OK/);
+    await assert.rejects(bed.waitIdle(user, 300), /still has Dovecot sessions/);
+    c.socket.destroy(); // the client vanishes; the session ends on Dovecot's side a little later
+    await bed.waitIdle(user);
+  } finally {
+    c.socket.destroy();
+  }
+});
+
 test('smtp-sink accepts a message over raw SMTP and dumps it', async (t) => {
   const bed = await mailbedOrSkip(t);
   if (!bed) return;

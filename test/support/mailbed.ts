@@ -21,6 +21,7 @@ import { promisify } from 'node:util';
 export const MAILBED_DIR_ENV = 'YUBIN_TEST_MAILBED_DIR';
 const SCRIPT = fileURLToPath(new URL('./mailbed/mailbed.sh', import.meta.url));
 const DOVECOT = '/usr/sbin/dovecot';
+const DOVEADM = '/usr/bin/doveadm';
 const SMTP_SINK = '/usr/sbin/smtp-sink';
 const PYTHON = '/usr/bin/python3';
 const INFO_FILE = 'yubin-mailbed.json';
@@ -70,6 +71,11 @@ export interface Mailbed {
   clear(user: string): Promise<void>;
   /** Messages now in the user's Maildir (new + cur). */
   count(user: string): Promise<number>;
+  /**
+   * Wait until Dovecot has no POP3/IMAP session of the user (`doveadm who`). A session whose
+   * client just vanished can still write the user's index files while it closes.
+   */
+  waitIdle(user: string, timeoutMs?: number): Promise<void>;
   /** Kill Dovecot (SIGKILL, like a crash) and start it again on the same ports and mail. */
   restartDovecot(): Promise<void>;
   stop(): Promise<void>;
@@ -249,6 +255,18 @@ function mailbedHandle(dir: string, info: MailbedInfo, ca: Buffer, shared: boole
         total += (await readdir(join(md, sub))).filter((f) => !f.startsWith('.')).length;
       }
       return total;
+    },
+
+    async waitIdle(user, timeoutMs = 10_000) {
+      requireMaildir(user);
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const { stdout } = await run(DOVEADM, ['-c', join(dir, 'dovecot.conf'), 'who', '-1', user]);
+        const sessions = stdout.split('\n').slice(1).filter((l) => l.trim() !== '');
+        if (sessions.length === 0) return;
+        if (Date.now() > deadline) throw new Error(`mailbed: ${user} still has Dovecot sessions after ${timeoutMs} ms:\n${stdout}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
     },
 
     async restartDovecot() {

@@ -45,6 +45,8 @@ export async function maildirMails(bed: Mailbed, user: string): Promise<Buffer[]
  * new value is the old one + 1 even within the same second.
  */
 export async function resetUidValidity(bed: Mailbed, user: string): Promise<void> {
+  // a session whose connection a test just cut may still rewrite the old uidlist as it closes
+  await bed.waitIdle(user);
   const md = join(bed.dir, 'mail', user, 'Maildir');
   for (const name of await readdir(md)) {
     if (name === 'dovecot-uidlist' || name.startsWith('dovecot.index') || name.startsWith('dovecot.list.index')) await rm(join(md, name), { force: true });

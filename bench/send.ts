@@ -22,7 +22,7 @@
 // Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL] [--no-rate] [--no-peers] [--profile FILE] [--warm 2] [--repeat 1] [--from dist|src]]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import inspector from 'node:inspector/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -54,6 +54,8 @@ const { values } = parseArgs({
     // after the first bulk delivery, this many more in the same process; the last is reported
     // as "warm" (a long-running worker's JIT-compiled steady state); 0 for none
     warm: { type: 'string', default: '2' },
+    // internal: smtp-sink's pid, for the CPU it used during a child's run
+    'sink-pid': { type: 'string' },
     // internal: run only Yubin's bulk deliveries for one session count against this port,
     // print them as JSON (each session count gets a fresh process, so that its first bulk
     // delivery is really the first)
@@ -154,7 +156,7 @@ async function sessionsOnly(port: number, sessions: number): Promise<number> {
   return COUNT / ((performance.now() - t0) / 1000);
 }
 
-async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: number; createSeconds: number; bytes: number; cpuMicrosPerMail: number }> {
+async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: number; createSeconds: number; bytes: number; cpuMicrosPerMail: number; threads: { main: number; others: number; sink: number } }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'yubin-bench-send-'));
   const ctx = await openContext({ dataDir, databaseUrl: values.postgres, secretKey: randomBytes(32), host: '127.0.0.1', port: 0 }, { log: pino({ level: 'silent' }), backgroundCheckpoint: true });
   try {
@@ -168,25 +170,54 @@ async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: 
     // CPU time of this process (all its threads) per mail: steadier than mails/s on a shared
     // machine, where the wall clock also measures the neighbours
     const cpu0 = process.cpuUsage();
+    const th0 = threadCpu(Number(values['sink-pid'] ?? 0));
     const worker = startSendWorker(ctx, { sessions });
     // an index lookup, cheap enough not to slow the worker it watches
     while (await ctx.repos.deliveries.hasPending(id)) await new Promise((r) => setTimeout(r, 20));
     const seconds = (performance.now() - t1) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const th = threadCpu(Number(values['sink-pid'] ?? 0));
+    const split = { main: (th.main - th0.main) / COUNT, others: (th.others - th0.others) / COUNT, sink: (th.sink - th0.sink) / COUNT };
     await worker.stop();
     if (profiler) await profiler(`${values.profile}.${sessions}.run${++profiled}.cpuprofile`);
     const status = await bulk.get(id);
     if (status.sent !== COUNT) throw new Error(`sent ${status.sent} of ${COUNT} (failed ${status.failed})`);
     const sample = (await bulk.recipients(id, { limit: 1 })).items[0]!;
     const raw = await ctx.repos.deliveries.raw(sample.deliveryId);
-    return { mailsPerSecond: COUNT / seconds, createSeconds, bytes: raw?.length ?? 0, cpuMicrosPerMail: (cpu.user + cpu.system) / COUNT };
+    return { mailsPerSecond: COUNT / seconds, createSeconds, bytes: raw?.length ?? 0, cpuMicrosPerMail: (cpu.user + cpu.system) / COUNT, threads: split };
   } finally {
     await ctx.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
+/**
+ * CPU time in µs (Linux: /proc, 10 ms ticks) of this process's main thread, of its other
+ * threads (V8's compiler and GC helpers, the SQLite checkpoint thread, libuv's pool) and of
+ * smtp-sink: shows where a fresh process's first delivery spends what a warm one does not.
+ * Zeros where /proc cannot be read.
+ */
+function threadCpu(sinkPid: number): { main: number; others: number; sink: number } {
+  const ticks = (pid: number, tid?: number): number => {
+    try {
+      const line = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = line.slice(line.lastIndexOf(')') + 2).split(' ');
+      return Number(f[11]) + Number(f[12]); // utime + stime (all threads in /proc/PID/stat)
+    } catch {
+      return 0;
+    }
+  };
+  const all = ticks(process.pid);
+  const main = ticks(process.pid, process.pid);
+  return { main: main * 10_000, others: (all - main) * 10_000, sink: sinkPid ? ticks(sinkPid) * 10_000 : 0 };
+}
+
 type YubinRun = Awaited<ReturnType<typeof yubin>>;
+
+function cpuSplit(r: YubinRun): string {
+  const t = r.threads;
+  return t.main ? ` (main thread ${t.main.toFixed(0)}, other threads ${t.others.toFixed(0)}; smtp-sink ${t.sink.toFixed(0)})` : '';
+}
 
 function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -196,8 +227,9 @@ function median(xs: number[]): number {
 let profiled = 0;
 
 /** Yubin's bulk deliveries for one session count in a fresh process: the first, then `warm` more. */
-function yubinInChild(port: number, sessions: number, warm: number): YubinRun[] {
+function yubinInChild(port: number, sessions: number, warm: number, sinkPid: number | undefined): YubinRun[] {
   const args = [...process.execArgv, fileURLToPath(import.meta.url), '--child', String(port), '--sessions', String(sessions), '--count', String(COUNT), '--warm', String(warm), '--from', values.from];
+  if (sinkPid) args.push('--sink-pid', String(sinkPid));
   if (values.postgres) args.push('--postgres', values.postgres);
   if (values.profile) args.push('--profile', values.profile);
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
@@ -308,14 +340,14 @@ async function main(): Promise<void> {
           const reuse = peers ? smtpSource(port, s, true) : NaN;
           const fresh = peers ? smtpSource(port, s, false) : NaN;
           const bare = peers ? await sessionsOnly(port, s) : NaN;
-          const [y, ...more] = yubinInChild(port, s, warm);
-          console.log(`sessions ${s}: mail ${y!.bytes} bytes; server, account and bulk delivery set up in ${y!.createSeconds.toFixed(2)} s; Yubin used ${y!.cpuMicrosPerMail.toFixed(0)} µs of CPU per mail`);
+          const [y, ...more] = yubinInChild(port, s, warm, sink.pid);
+          console.log(`sessions ${s}: mail ${y!.bytes} bytes; server, account and bulk delivery set up in ${y!.createSeconds.toFixed(2)} s; Yubin used ${y!.cpuMicrosPerMail.toFixed(0)} µs of CPU per mail${cpuSplit(y!)}`);
           const label = repeat > 1 ? `${s} (${k}/${repeat})` : String(s);
           const row = [label, reuse.toFixed(0), fresh.toFixed(0), bare.toFixed(0), y!.mailsPerSecond.toFixed(0), (y!.mailsPerSecond / reuse).toFixed(2)];
           first.push(y!.mailsPerSecond / reuse);
           const w = more.at(-1);
           if (w) {
-            console.log(`sessions ${s}, warm (bulk delivery ${more.length + 1} in its process): Yubin used ${w.cpuMicrosPerMail.toFixed(0)} µs of CPU per mail`);
+            console.log(`sessions ${s}, warm (bulk delivery ${more.length + 1} in its process): Yubin used ${w.cpuMicrosPerMail.toFixed(0)} µs of CPU per mail${cpuSplit(w)}`);
             row.push(w.mailsPerSecond.toFixed(0), (w.mailsPerSecond / reuse).toFixed(2));
             warmed.push(w.mailsPerSecond / reuse);
           }

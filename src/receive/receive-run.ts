@@ -139,15 +139,18 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
     const fresh = remote.filter((m) => !known.has(m.uid));
     const oversize = limit === null ? [] : fresh.filter((m) => m.size > limit);
     const oversizeUids = new Set(oversize.map((m) => m.uid));
-    const existingNotices = new Set((await messages.notices(accountId)).map((n) => n.uid));
+    // a notice stored while the server refused TOP has neither From nor Subject: ask again
+    // each run until the headers come (only oversize mails, one TOP each)
+    const completeNotices = new Set((await messages.notices(accountId)).filter((n) => n.from !== null || n.subject !== null).map((n) => n.uid));
     let headersRefused = false;
     for (const m of oversize) {
-      if (existingNotices.has(m.uid)) continue;
-      // TOP is optional in POP3 (RFC 1939 §7): when the server refuses it the mail still
-      // gets its notice, without From/Subject; a dropped connection still fails the run
+      if (completeNotices.has(m.uid)) continue;
+      // TOP is optional in POP3 (RFC 1939 §7): when the server refuses it, for good or for now
+      // ([SYS/TEMP]), the mail still gets its notice, without From/Subject, and the next run
+      // asks again; a dropped connection still fails the run
       const header = await session.headers(m).catch((err: unknown) => {
-        if (!isMailError(err) || err.code !== 'COMMAND_FAILED' || err.response === undefined) throw err;
-        if (!headersRefused) log.warn({ event: 'receive.oversize.headers_refused', err, uid: m.uid }, 'the server refused to send the headers of an oversize mail; its notice has no From/Subject');
+        if (!isMailError(err) || (err.code !== 'COMMAND_FAILED' && err.code !== 'SERVER_TEMPORARY') || err.response === undefined) throw err;
+        if (!headersRefused) log.warn({ event: 'receive.oversize.headers_refused', err, uid: m.uid }, 'the server refused to send the headers of an oversize mail; its notice has no From/Subject until a later run gets them');
         headersRefused = true;
         return Buffer.alloc(0);
       });

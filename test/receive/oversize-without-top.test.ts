@@ -1,6 +1,7 @@
 // An oversize mail on a POP3 server that answers TOP with -ERR (TOP is optional, RFC
-// 1939 §7): the notice is stored without From/Subject and the run goes on. Real Dovecot
-// always supports TOP, so this runs against the in-process fake POP3 server.
+// 1939 §7), for good or for now ([SYS/TEMP]): the notice is stored without From/Subject, the
+// run goes on, and a later run that gets the headers fills them in. Real Dovecot always
+// supports TOP, so this runs against the in-process fake POP3 server.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -17,8 +18,10 @@ import { DEFAULT_CAPA, serveMailbox, startFakePop3Server, type FakeServer, type 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const small = [makeMail(1), makeMail(3)];
 const big = makeMail(2, 'x'.repeat(5000) + '\r\n');
+/** false: the fake answers TOP as a server that has it */
+const refuseTop = { on: true };
 
-/** 3 mails, the middle one over the 2000-byte limit; `onTop` answers TOP. Account: "do not leave on server". */
+/** 3 mails, the middle one over the 2000-byte limit; `onTop` answers TOP (undefined: the fake's real TOP). Account: "do not leave on server". */
 async function setup(t: TestContext, onTop: (session: FakeSession) => Promise<void>): Promise<{ ctx: AppContext; box: Mailbox; fake: FakeServer; accountId: string } | undefined> {
   const ctx = await contextFor(t, 'sqlite');
   if (!ctx) return undefined;
@@ -26,7 +29,7 @@ async function setup(t: TestContext, onTop: (session: FakeSession) => Promise<vo
     messages: [small[0]!, big, small[1]!].map((m) => Buffer.from(m)),
     capa: DEFAULT_CAPA.filter((l) => l !== 'TOP'),
     onCommand: async (session, line) => {
-      if (!/^TOP /i.test(line)) return false;
+      if (!/^TOP /i.test(line) || !refuseTop.on) return false;
       await onTop(session);
       return true;
     },
@@ -93,8 +96,43 @@ test('POP3 without TOP: the oversize mail gets a notice without From/Subject, th
   assert.equal(second.skippedOversize, 1);
   assert.equal(second.deletedFromServer, 0);
   assert.deepEqual(box.deletedAtQuit, []);
-  assert.equal((await ctx.repos.messages.notices(accountId)).length, 1);
+  assert.ok(fake.sessions[1]!.received.some((l) => /^TOP 1 /i.test(l)), 'a notice without headers: TOP is asked again');
+  assert.deepEqual(await ctx.repos.messages.notices(accountId).then((n) => n.map((x) => [x.from, x.subject])), [[null, null]]);
   assert.equal(await ctx.repos.messages.count(accountId), 2);
+
+  // the server answers TOP now: the notice gets its From and Subject, and is asked no more
+  refuseTop.on = false;
+  t.after(() => (refuseTop.on = true));
+  const third = await receiveAccount(ctx, ctx.repos.messages, accountId, { logger });
+  assert.deepEqual(third.errors, []);
+  const [filled] = await ctx.repos.messages.notices(accountId);
+  assert.equal(filled!.from, 'Sender 2 <sender2@example.org>');
+  assert.equal(filled!.subject, 'test 2');
+  assert.equal(filled!.size, Buffer.byteLength(big));
+  await receiveAccount(ctx, ctx.repos.messages, accountId, { logger });
+  assert.equal(fake.sessions.length, 4);
+  assert.ok(!fake.sessions[3]!.received.some((l) => /^TOP /i.test(l)), 'a notice with its headers is not asked again');
+  assert.equal((await ctx.repos.messages.notices(accountId))[0]!.subject, 'test 2');
+});
+
+test('POP3 TOP refused for now ([SYS/TEMP]): the run goes on with a notice without From/Subject, filled in by the next run', async (t) => {
+  const s = await setup(t, (session) => session.line('-ERR [SYS/TEMP] header cache rebuilding, try later'));
+  if (!s) return;
+  const { ctx, box, accountId } = s;
+  const first = await receiveAccount(ctx, ctx.repos.messages, accountId);
+  assert.deepEqual(first.errors, []);
+  assert.equal(first.received, 2);
+  assert.equal(first.skippedOversize, 1);
+  assert.equal(first.deletedFromServer, 2);
+  assert.deepEqual(await ctx.repos.messages.notices(accountId).then((n) => n.map((x) => [x.uid, x.from, x.subject])), [['uid-2', null, null]]);
+
+  box.messages = [Buffer.from(big)];
+  box.uids = ['uid-2'];
+  refuseTop.on = false;
+  t.after(() => (refuseTop.on = true));
+  const second = await receiveAccount(ctx, ctx.repos.messages, accountId);
+  assert.deepEqual(second.errors, []);
+  assert.deepEqual(await ctx.repos.messages.notices(accountId).then((n) => n.map((x) => [x.uid, x.from, x.subject])), [['uid-2', 'Sender 2 <sender2@example.org>', 'test 2']]);
 });
 
 test('a connection dropped at TOP still fails the run: no notice, nothing received or deleted', async (t) => {

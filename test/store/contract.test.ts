@@ -558,6 +558,25 @@ for (const engine of ENGINES) {
       });
     });
 
+    describe('oversize notices (MessageRepository)', () => {
+      it('upsertNotice fills in From/Subject got later, never erases them, and follows the size', async (t) => {
+        const ctx = await contextFor(t, engine);
+        if (!ctx) return;
+        const srv = await addServer(ctx, 'Host');
+        await ctx.repos.accounts.insert(ctx.db.kysely, 'acc-n', accountValues(srv, 'n@example.com'), NOW);
+        const m = ctx.repos.messages;
+        const notice = (over: { size?: number; fromText?: string | null; subject?: string | null; now?: string }) =>
+          m.upsertNotice(ctx.db.kysely, { accountId: 'acc-n', uid: 'u1', size: 100, fromText: null, subject: null, now: NOW, ...over });
+        const read = async () => (await m.notices('acc-n')).map((n) => [n.uid, n.size, n.from, n.subject, n.firstSeenAt]);
+        await notice({}); // the server refused TOP
+        assert.deepEqual(await read(), [['u1', 100, null, null, NOW]]);
+        await notice({ fromText: 'A <a@example.org>', subject: '件名', now: LATER });
+        assert.deepEqual(await read(), [['u1', 100, 'A <a@example.org>', '件名', NOW]]);
+        await notice({ size: 120, now: LATER }); // refused again: what we have stays
+        assert.deepEqual(await read(), [['u1', 120, 'A <a@example.org>', '件名', NOW]]);
+      });
+    });
+
     describe('values and transactions', () => {
       it('integers come back as JS numbers, at the 32-bit maximum too', async (t) => {
         const ctx = await contextFor(t, engine);

@@ -2,52 +2,23 @@
 // do not need a client library). Counts that several workers share — mails received,
 // sent and failed, the delivery queue, leases, stalled accounts — are read from the
 // database at scrape time, so any `yubin serve` front end reports the whole cluster.
-// Receive run durations are a histogram of the runs in this process.
+// So are the receive run durations (a histogram every worker adds its runs to).
 import { sql } from 'kysely';
 import type { AppContext } from '../services/context.ts';
-
-/** Seconds: receive runs take from a fraction of a second (nothing new) to minutes (a backlog). */
-export const RUN_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+import { readReceiveRunHistograms, RUN_DURATION_BUCKETS } from '../store/receive-run-stats.ts';
 
 type Labels = Record<string, string>;
 
-class Histogram {
-  readonly #series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
-  constructor(readonly buckets: number[]) {}
-
-  observe(labels: Labels, value: number): void {
-    const key = JSON.stringify(labels);
-    let s = this.#series.get(key);
-    if (!s) {
-      s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
-      this.#series.set(key, s);
-    }
-    this.buckets.forEach((b, i) => {
-      if (value <= b) s.counts[i]!++;
-    });
-    s.sum += value;
-    s.count++;
+function histogramLines(name: string, histograms: Awaited<ReturnType<typeof readReceiveRunHistograms>>): string[] {
+  const out: string[] = [];
+  for (const h of histograms) {
+    const labels = { outcome: h.outcome };
+    RUN_DURATION_BUCKETS.forEach((b, i) => out.push(sample(`${name}_bucket`, { ...labels, le: String(b) }, h.cumulative[i]!)));
+    out.push(sample(`${name}_bucket`, { ...labels, le: '+Inf' }, h.count));
+    out.push(sample(`${name}_sum`, labels, h.sum));
+    out.push(sample(`${name}_count`, labels, h.count));
   }
-
-  lines(name: string): string[] {
-    const out: string[] = [];
-    for (const s of this.#series.values()) {
-      this.buckets.forEach((b, i) => out.push(sample(`${name}_bucket`, { ...s.labels, le: String(b) }, s.counts[i]!)));
-      out.push(sample(`${name}_bucket`, { ...s.labels, le: '+Inf' }, s.count));
-      out.push(sample(`${name}_sum`, s.labels, s.sum));
-      out.push(sample(`${name}_count`, s.labels, s.count));
-    }
-    return out;
-  }
-}
-
-/** Receive runs of this process, by outcome (ok | failed). */
-export const receiveRunDurations = new Histogram(RUN_DURATION_BUCKETS);
-
-/** Start timing a receive run; call the result with the outcome when it ends. */
-export function timeReceiveRun(): (outcome: 'ok' | 'failed') => void {
-  const started = process.hrtime.bigint();
-  return (outcome) => receiveRunDurations.observe({ outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+  return out;
 }
 
 function escapeLabel(v: string): string {
@@ -134,7 +105,7 @@ export async function renderMetrics(ctx: AppContext, now = new Date()): Promise<
     ...family('yubin_accounts_stalled', 'gauge', 'Stalled accounts.', [sample('yubin_accounts_stalled', {}, stalled.size)]),
     ...perAccount('yubin_account_consecutive_failures', (a) => Number(a.consecutive_failures)),
     ...perAccount('yubin_account_last_success_timestamp_seconds', (a) => (a.last_success_at ? Date.parse(a.last_success_at) / 1000 : 0)),
-    ...family('yubin_receive_run_duration_seconds', 'histogram', 'Receive runs of this process, by outcome.', receiveRunDurations.lines('yubin_receive_run_duration_seconds')),
+    ...family('yubin_receive_run_duration_seconds', 'histogram', 'Receive runs of every process, by outcome.', histogramLines('yubin_receive_run_duration_seconds', await readReceiveRunHistograms(ctx.db))),
   ];
   return out.join('\n') + '\n';
 }

@@ -11,6 +11,7 @@ import * as m0007 from './migrations/0007-stored-bulk-mail.ts';
 import * as m0008 from './migrations/0008-claim-by-bulk.ts';
 import * as m0009 from './migrations/0009-stale-by-bulk.ts';
 import * as m0010 from './migrations/0010-pause-error.ts';
+import * as m0011 from './migrations/0011-receive-run-histogram.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008-claim-by-bulk': m0008,
   '0009-stale-by-bulk': m0009,
   '0010-pause-error': m0010,
+  '0011-receive-run-histogram': m0011,
 };
 
 class StaticProvider implements MigrationProvider {

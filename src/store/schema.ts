@@ -147,6 +147,15 @@ export interface Database {
   oauth_providers: OAuthProviderTable;
   oauth_states: OAuthStateTable;
   account_stalls: AccountStallTable;
+  receive_run_histogram: ReceiveRunHistogramTable;
+}
+
+export interface ReceiveRunHistogramTable {
+  outcome: string;
+  bucket: number;
+  /** bigint: a string from PostgreSQL */
+  runs: number | string;
+  seconds_sum: number;
 }
 
 export interface MessageTable {

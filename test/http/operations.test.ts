@@ -14,6 +14,7 @@ import { DeliveryService } from '../../src/send/delivery-service.ts';
 import { openContext } from '../../src/services/context.ts';
 import { ENGINES } from '../support/app-context.ts';
 import { addSendingAccount } from '../send/send-fixture.ts';
+import { runCli } from '../support/cli.ts';
 import { api, assertError, call, fieldPaths, harness, JAPANESE } from './helpers.ts';
 
 for (const engine of ENGINES) {
@@ -80,9 +81,15 @@ test('/metrics reports mails sent and failed, the queue, leases and receive runs
   await h.ctx.db.kysely.updateTable('delivery_recipients').set({ status: 'sent' }).where('id', '=', rows[0]!.id).execute();
   await h.ctx.db.kysely.updateTable('delivery_recipients').set({ status: 'failed' }).where('id', '=', rows[1]!.id).execute();
   await h.ctx.repos.leases.acquire('receive:someone', 'worker-1', 60_000);
-  // a run against a port nobody listens on: a failed run in this process's histogram
+  // a run against a port nobody listens on: a failed run in the histogram
   const run = await receiveNow(h.ctx, f.accountId);
   assert.equal(run.errors.length, 1);
+  // and one by another process on the same database (as a `yubin worker`, which has no HTTP
+  // port): it counts too
+  const other = await runCli(['receive', '--account', 'metrics@example.com', '--once'], {
+    env: { YUBIN_DATA_DIR: h.ctx.config.dataDir, YUBIN_SECRET_KEY: h.ctx.secretKey.toString('base64'), YUBIN_DATABASE_URL: undefined },
+  });
+  assert.notEqual(other.code, 0, `the other process's run fails too: ${other.stdout}${other.stderr}`);
 
   const res = await h.app.inject({ url: '/metrics' });
   assert.equal(res.statusCode, 200);
@@ -93,10 +100,16 @@ test('/metrics reports mails sent and failed, the queue, leases and receive runs
   assert.ok(text.includes(`yubin_mails_received_total{${labels}} 0\n`));
   assert.ok(text.includes('yubin_delivery_queue{status="queued"} 1\n'));
   assert.ok(text.includes('yubin_leases{kind="receive"} 1\n'));
-  assert.ok(text.includes(`yubin_account_consecutive_failures{${labels}} 1\n`));
+  assert.ok(text.includes(`yubin_account_consecutive_failures{${labels}} 2\n`), "both runs failed");
   assert.ok(text.includes(`yubin_account_stalled{${labels}} 0\n`));
-  assert.match(text, /^yubin_receive_run_duration_seconds_count\{outcome="failed"\} [1-9]\d*$/m);
-  assert.match(text, /^yubin_receive_run_duration_seconds_bucket\{outcome="failed",le="\+Inf"\} [1-9]\d*$/m);
+  assert.match(text, /^yubin_receive_run_duration_seconds_count\{outcome="failed"\} 2$/m);
+  assert.match(text, /^yubin_receive_run_duration_seconds_bucket\{outcome="failed",le="\+Inf"\} 2$/m);
+  assert.match(text, /^yubin_receive_run_duration_seconds_sum\{outcome="failed"\} \d/m);
+  assert.doesNotMatch(text, /outcome="ok"/, 'no run went through');
+  // cumulative buckets: never fewer runs under a larger bound
+  const buckets = [...text.matchAll(/^yubin_receive_run_duration_seconds_bucket\{outcome="failed",le="([^"]+)"\} (\d+)$/gm)].map((m) => Number(m[2]));
+  assert.equal(buckets.length, 13);
+  assert.deepEqual(buckets, [...buckets].sort((a, b) => a - b));
   // every sample line belongs to a declared family
   const declared = new Set([...text.matchAll(/^# TYPE (\w+) /gm)].map((m) => m[1]));
   for (const line of text.split('\n').filter((l) => l && !l.startsWith('#'))) {

@@ -14,6 +14,7 @@ import { sha256 } from '../../src/store/auth.ts';
 import { SQLITE_FILE_NAME } from '../../src/store/database.ts';
 import type { AccountRowValues } from '../../src/store/mail-accounts.ts';
 import { migrateToLatest, pendingMigrations } from '../../src/store/migrate.ts';
+import { readReceiveRunHistograms, recordReceiveRun, RUN_DURATION_BUCKETS } from '../../src/store/receive-run-stats.ts';
 import { contextFor, ENGINES } from '../support/app-context.ts';
 
 type ServerSettings = Pick<MailServer, 'name' | 'incoming' | 'outgoing'>;
@@ -574,6 +575,20 @@ for (const engine of ENGINES) {
         assert.deepEqual(await read(), [['u1', 100, 'A <a@example.org>', '件名', NOW]]);
         await notice({ size: 120, now: LATER }); // refused again: what we have stays
         assert.deepEqual(await read(), [['u1', 120, 'A <a@example.org>', '件名', NOW]]);
+      });
+    });
+
+    describe('receive run histogram', () => {
+      it('counts runs per outcome into cumulative buckets, bounds inclusive, with their sum', async (t) => {
+        const ctx = await contextFor(t, engine);
+        if (!ctx) return;
+        assert.deepEqual(await readReceiveRunHistograms(ctx.db), []);
+        for (const [o, s] of [['ok', 0.1], ['ok', 0.05], ['ok', 0.3], ['failed', 700], ['ok', 0.1]] as const) await recordReceiveRun(ctx.db, o, s);
+        const [failed, ok] = await readReceiveRunHistograms(ctx.db);
+        assert.equal(RUN_DURATION_BUCKETS.length, 12);
+        assert.deepEqual(ok, { outcome: 'ok', cumulative: [3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4], count: 4, sum: ok!.sum });
+        assert.ok(Math.abs(ok!.sum - 0.55) < 1e-9, String(ok!.sum));
+        assert.deepEqual(failed, { outcome: 'failed', cumulative: new Array(12).fill(0), count: 1, sum: 700 });
       });
     });
 

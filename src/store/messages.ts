@@ -334,7 +334,7 @@ export class MessageRepository {
     await q
       .insertInto('receive_notices')
       .values({ account_id: n.accountId, uid: n.uid, size: n.size, from_text: n.fromText, subject: n.subject, first_seen_at: n.now })
-      // headers got by a later run fill in a notice stored without them; none never erase them
+      // headers got by a later run fill in a notice stored without them; nulls never erase them
       .onConflict((oc) =>
         oc.columns(['account_id', 'uid']).doUpdateSet({
           size: n.size,

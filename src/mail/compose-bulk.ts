@@ -218,7 +218,7 @@ export class BulkMailComposer {
     if (parts.length === 0 || parts.some((p) => p.content === '' || /\r(?!\n)/.test(p.content))) return null;
     const iso = this.#t.charset === 'iso-2022-jp';
     if (iso && unrepresentableIso2022Jp(this.#fieldNames.map((n) => (Object.hasOwn(f.fields, n) ? (f.fields[n] ?? '') : '')).join('\n')).length > 0) return null;
-    const subjectLine = iso ? (subject === '' ? '' : iso2022JpSubjectHeader(subject)) : utf8SubjectHeader(subject);
+    const subjectLine = iso ? (subject.trim() === '' ? '' : iso2022JpSubjectHeader(subject)) : utf8SubjectHeader(subject);
     const bodies = parts.map((p): MailBody => {
       const e = iso ? iso2022JpPart(p) : utf8Part(p);
       return { contentType: e.contentType, encoding: e.encoding, parts: [e.body] };

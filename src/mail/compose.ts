@@ -198,7 +198,8 @@ async function composeIso2022Jp(options: Mail.Options, f: Iso2022JpFields): Prom
   if (f.to.length) headers.push(addressHeader('To', f.to));
   if (f.cc.length) headers.push(addressHeader('Cc', f.cc));
   if (f.replyTo) headers.push(addressHeader('Reply-To', [f.replyTo]));
-  headers.push(iso2022JpSubjectHeader(f.subject));
+  // a blank subject is left out, as nodemailer does on the UTF-8 path
+  if (f.subject.trim() !== '') headers.push(iso2022JpSubjectHeader(f.subject));
   return { raw: Buffer.from(headers.join('\r\n') + '\r\n' + body, 'latin1'), messageId };
 }
 

@@ -22,7 +22,7 @@
 // Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL] [--no-rate] [--no-peers] [--profile FILE] [--warm 2] [--repeat 1] [--from dist|src]]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import inspector from 'node:inspector/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -156,7 +156,7 @@ async function sessionsOnly(port: number, sessions: number): Promise<number> {
   return COUNT / ((performance.now() - t0) / 1000);
 }
 
-async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: number; createSeconds: number; bytes: number; cpuMicrosPerMail: number; threads: { main: number; others: number; sink: number } }> {
+async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: number; createSeconds: number; bytes: number; cpuMicrosPerMail: number; threads: { main: number; others: number; sink: number }; busy: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'yubin-bench-send-'));
   const ctx = await openContext({ dataDir, databaseUrl: values.postgres, secretKey: randomBytes(32), host: '127.0.0.1', port: 0 }, { log: pino({ level: 'silent' }), backgroundCheckpoint: true });
   try {
@@ -171,11 +171,15 @@ async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: 
     // machine, where the wall clock also measures the neighbours
     const cpu0 = process.cpuUsage();
     const th0 = threadCpu(Number(values['sink-pid'] ?? 0));
+    const elu0 = performance.eventLoopUtilization();
+    if (process.env.MARK) writeSync(1, "=== SEND START\n");
     const worker = startSendWorker(ctx, { sessions });
     // an index lookup, cheap enough not to slow the worker it watches
     while (await ctx.repos.deliveries.hasPending(id)) await new Promise((r) => setTimeout(r, 20));
     const seconds = (performance.now() - t1) / 1000;
+    if (process.env.MARK) writeSync(1, "=== SEND END\n");
     const cpu = process.cpuUsage(cpu0);
+    const busy = performance.eventLoopUtilization(elu0).utilization;
     const th = threadCpu(Number(values['sink-pid'] ?? 0));
     const split = { main: (th.main - th0.main) / COUNT, others: (th.others - th0.others) / COUNT, sink: (th.sink - th0.sink) / COUNT };
     await worker.stop();
@@ -184,7 +188,7 @@ async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: 
     if (status.sent !== COUNT) throw new Error(`sent ${status.sent} of ${COUNT} (failed ${status.failed})`);
     const sample = (await bulk.recipients(id, { limit: 1 })).items[0]!;
     const raw = await ctx.repos.deliveries.raw(sample.deliveryId);
-    return { mailsPerSecond: COUNT / seconds, createSeconds, bytes: raw?.length ?? 0, cpuMicrosPerMail: (cpu.user + cpu.system) / COUNT, threads: split };
+    return { mailsPerSecond: COUNT / seconds, createSeconds, bytes: raw?.length ?? 0, cpuMicrosPerMail: (cpu.user + cpu.system) / COUNT, threads: split, busy };
   } finally {
     await ctx.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -216,7 +220,7 @@ type YubinRun = Awaited<ReturnType<typeof yubin>>;
 
 function cpuSplit(r: YubinRun): string {
   const t = r.threads;
-  return t.main ? ` (main thread ${t.main.toFixed(0)}, other threads ${t.others.toFixed(0)}; smtp-sink ${t.sink.toFixed(0)})` : '';
+  return t.main ? ` (main thread ${t.main.toFixed(0)}, other threads ${t.others.toFixed(0)}; smtp-sink ${t.sink.toFixed(0)}); event loop busy ${(r.busy * 100).toFixed(0)} %` : '';
 }
 
 function median(xs: number[]): number {

@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import base64 from 'nodemailer/lib/base64/index.js';
 import mimeFuncs from 'nodemailer/lib/mime-funcs/index.js';
 import qp from 'nodemailer/lib/qp/index.js';
-import { canonicalLines, composeMail, iso2022JpSubjectHeader, normalizeAddress, type ComposedMail, type MailAddress, type MailCharset } from './compose.ts';
+import { canonicalLines, composeMail, iso2022JpSubjectHeader, isBlankSubject, normalizeAddress, type ComposedMail, type MailAddress, type MailCharset } from './compose.ts';
 import { encodeIso2022JpBody, unrepresentableIso2022Jp } from './compose-iso2022jp.ts';
 import { compileTemplate, escapeHtml, fillTemplate, type CompiledTemplate } from './template.ts';
 
@@ -205,7 +205,7 @@ export class BulkMailComposer {
       if (!parts) return null;
       bodies.push({ contentType: `text/${p.subtype}; charset=utf-8`, encoding: '7bit', parts });
     }
-    const { out, to } = this.#assemble(f, utf8SubjectHeader(subject), bodies, false, base.segments);
+    const { out, to } = this.#assemble(f, isBlankSubject(subject) ? '' : utf8SubjectHeader(subject), bodies, false, base.segments);
     return { to, parts: { base, parts: out } };
   }
 
@@ -218,7 +218,7 @@ export class BulkMailComposer {
     if (parts.length === 0 || parts.some((p) => p.content === '' || /\r(?!\n)/.test(p.content))) return null;
     const iso = this.#t.charset === 'iso-2022-jp';
     if (iso && unrepresentableIso2022Jp(this.#fieldNames.map((n) => (Object.hasOwn(f.fields, n) ? (f.fields[n] ?? '') : '')).join('\n')).length > 0) return null;
-    const subjectLine = iso ? (subject.trim() === '' ? '' : iso2022JpSubjectHeader(subject)) : utf8SubjectHeader(subject);
+    const subjectLine = isBlankSubject(subject) ? '' : iso ? iso2022JpSubjectHeader(subject) : utf8SubjectHeader(subject);
     const bodies = parts.map((p): MailBody => {
       const e = iso ? iso2022JpPart(p) : utf8Part(p);
       return { contentType: e.contentType, encoding: e.encoding, parts: [e.body] };
@@ -271,9 +271,8 @@ interface EncodedPart {
   body: Buffer;
 }
 
-/** nodemailer's Subject: encoded-words only where needed, folded at 76; none when empty. */
+/** nodemailer's Subject: encoded-words only where needed, folded at 76 (a blank subject is left out before: isBlankSubject). */
 function utf8SubjectHeader(subject: string): string {
-  if (subject.trim() === '') return '';
   // printable ASCII without a quote, short of any fold: nodemailer leaves it as it is (the
   // usual bulk subject; the general path below counts letters with regular expressions)
   if (subject.length <= 50 && /^[\x20-\x7e]*$/.test(subject) && !subject.includes('"')) return `Subject: ${subject}`;

@@ -198,12 +198,20 @@ async function composeIso2022Jp(options: Mail.Options, f: Iso2022JpFields): Prom
   if (f.to.length) headers.push(addressHeader('To', f.to));
   if (f.cc.length) headers.push(addressHeader('Cc', f.cc));
   if (f.replyTo) headers.push(addressHeader('Reply-To', [f.replyTo]));
-  // a blank subject is left out, as nodemailer does on the UTF-8 path
-  if (f.subject.trim() !== '') headers.push(iso2022JpSubjectHeader(f.subject));
+  if (!isBlankSubject(f.subject)) headers.push(iso2022JpSubjectHeader(f.subject));
   return { raw: Buffer.from(headers.join('\r\n') + '\r\n' + body, 'latin1'), messageId };
 }
 
 // ---- header writing for the ISO-2022-JP path ----------------------------------------------
+
+/**
+ * A subject left out of the mail: nothing but spaces and tabs (line breaks are spaces by
+ * then). nodemailer drops such a header on the UTF-8 path, and every path does the same; any
+ * other character, a no-break or ideographic space too, is written (encoded if need be).
+ */
+export function isBlankSubject(subject: string): boolean {
+  return /^[ \t]*$/.test(subject);
+}
 
 /** The Subject header line(s) of an ISO-2022-JP mail, folded, without the final CRLF. */
 export function iso2022JpSubjectHeader(subject: string): string {

@@ -7,14 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FORBIDDEN_LOCAL_CHARS } from '../../src/domain/mail-account.ts';
+import { junk, maybe, mostly as anyOf } from '../support/arbitraries.ts';
 import { addServer, api, assertError, harness, snapshot, type Harness, type Json } from './helpers.ts';
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-const junk = fc.oneof(fc.constantFrom(null, true, false, '', 0, -1, 1.5, [], {}, 'x'), fc.jsonValue({ maxDepth: 2 }));
-const mostly = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>) =>
-  fc.oneof({ weight: 20, arbitrary: valid as fc.Arbitrary<T | U> }, { weight: 1, arbitrary: invalid as fc.Arbitrary<T | U> });
-const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 3 });
+const mostly = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>) => anyOf(valid, invalid, 20);
 
 const text = fc.oneof(
   fc.string({ maxLength: 30 }),

@@ -5,17 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { normalizeHost } from '../../src/domain/host.ts';
+import { junk, maybe, mostly } from '../support/arbitraries.ts';
 import { api, harness, listServers, type Harness, type Json } from './helpers.ts';
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const ENCRYPTIONS = ['none', 'starttls', 'tls'];
 const MECHANISMS = ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', null];
 
-/** Any JSON value, to put where an object or a scalar belongs. */
-const junk = fc.oneof(
-  fc.constantFrom(null, true, false, '', 0, -1, 1.5, [], {}, 'x', '110'),
-  fc.jsonValue({ maxDepth: 2 }),
-);
 
 /** A string with a control character, a NUL or a line break somewhere. */
 const withControl = fc
@@ -42,10 +38,6 @@ const host = fc.oneof(
   text,
 );
 
-/** Mostly a valid value, sometimes a wrong one: most bodies then have zero or one mistake. */
-const mostly = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>) =>
-  fc.oneof({ weight: 15, arbitrary: valid as fc.Arbitrary<T | U> }, { weight: 1, arbitrary: invalid as fc.Arbitrary<T | U> });
-const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 3 });
 
 const validHost = fc.oneof(fc.domain(), fc.ipV4(), fc.ipV6().map((ip) => `[${ip}]`), fc.domain().map((d) => d.toUpperCase() + '.'));
 const validName = fc

@@ -6,16 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { junk, maybe, mostly as anyOf } from '../support/arbitraries.ts';
 import { api, harness, type Harness, type Json } from '../http/helpers.ts';
 import { addSendingAccount } from './send-fixture.ts';
 
-/** Any JSON value, to put where an object or a scalar belongs. */
-const junk = fc.oneof(fc.constantFrom(null, true, false, '', 0, -1, 1.5, [], {}, 'x'), fc.jsonValue({ maxDepth: 2 }));
-
-/** Mostly a valid value, sometimes a wrong one. */
-const mostly = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>) =>
-  fc.oneof({ weight: 12, arbitrary: valid as fc.Arbitrary<T | U> }, { weight: 1, arbitrary: invalid as fc.Arbitrary<T | U> });
-const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 3 });
+const mostly = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>) => anyOf(valid, invalid, 12);
 
 /** Text a user might type or paste: Japanese, emoji, line breaks, control characters, long runs. */
 const text = fc.oneof(
@@ -92,45 +87,56 @@ function headersOf(raw: Buffer): [string, string][] {
   return out;
 }
 
+const RUNS = 250;
+
+/**
+ * POST RUNS random bodies (and some junk) to `url`, in Japanese or English: a refusal has the
+ * error shape and adds no row to `table`; `check` looks at what an accepted one stored.
+ * Returns how many were accepted.
+ */
+async function postRandom(h: Harness, url: string, table: 'deliveries' | 'bulk_deliveries', bodies: fc.Arbitrary<unknown>, check: (res: Json, body: Json) => Promise<void>): Promise<number> {
+  let stored = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.oneof({ weight: 8, arbitrary: bodies }, { weight: 1, arbitrary: junk }), fc.constantFrom('ja' as const, 'en' as const), async (body, lang) => {
+      const res = await api(h, { method: 'POST', url, body, lang });
+      if (res.status !== 201) {
+        assertRefusal(res, body);
+        assert.equal(await countRows(h, table), stored, `refused, and stored: ${JSON.stringify(body)}`);
+        return;
+      }
+      stored++;
+      await check(res.json, body);
+    }),
+    { numRuns: RUNS },
+  );
+  return stored;
+}
+
 test('random deliveries never give a 5xx; a refusal stores nothing; a stored mail has exactly its own headers', async (t) => {
   const h = await harness(t);
   if (!h) return;
   const { accountId } = await addSendingAccount(h.ctx, { port: 2525 });
-  let stored = 0;
-  let accepted = 0;
-  await fc.assert(
-    fc.asyncProperty(fc.oneof({ weight: 8, arbitrary: deliveryBody(accountId) }, { weight: 1, arbitrary: junk }), fc.constantFrom('ja', 'en'), async (body, lang) => {
-      const res = await api(h, { method: 'POST', url: '/api/v1/deliveries', body, lang: lang as 'ja' | 'en' });
-      if (res.status !== 201) {
-        assertRefusal(res, body);
-        assert.equal(await countRows(h, 'deliveries'), stored, `a refused delivery was stored: ${JSON.stringify(body)}`);
-        return;
-      }
-      stored++;
-      accepted++;
-      const raw = await h.app.inject({ url: `/api/v1/deliveries/${res.json.id}/raw`, headers: h.auth });
-      assert.equal(raw.statusCode, 200);
-      const headers = headersOf(raw.rawPayload);
-      const count = (name: string) => headers.filter(([n]) => n === name).length;
-      for (const name of ['from', 'message-id', 'date', 'mime-version']) assert.equal(count(name), 1, `${name}: ${count(name)} times for ${JSON.stringify(body)}`);
-      // a blank subject (spaces, tabs, line breaks) is left out (RFC 5322 §3.6.5: optional); any other is there once
-      assert.equal(count('subject'), /^[ \t\r\n]*$/.test((body as Json).subject) ? 0 : 1, `subject: ${count('subject')} times for ${JSON.stringify(body)}`);
-      assert.equal(count('bcc'), 0, 'a Bcc header in the stored mail');
-      for (const [name] of headers) assert.match(name, /^[!-9;-~]+$/, `header name ${JSON.stringify(name)}`);
-      assert.ok(!headers.some(([n]) => n === 'x-injected' || n === 'rcpt to'), `an injected header: ${JSON.stringify(body)}`);
-      // the recipients are addresses that were asked for (To, Cc, Bcc), each queued
-      const b = body as Json;
-      const asked = new Set([...b.to, ...(b.cc ?? []), ...(b.bcc ?? [])].map((a: string) => a.trim().toLowerCase()));
-      assert.ok(res.json.recipients.length >= 1);
-      for (const r of res.json.recipients) {
-        assert.ok(asked.has(r.address.toLowerCase()), `${r.address} was not asked for: ${JSON.stringify(body)}`);
-        assert.equal(r.status, 'queued');
-      }
-    }),
-    { numRuns: 250 },
-  );
-  t.diagnostic(`${accepted} of 250 random deliveries were stored`);
-  assert.ok(accepted >= 35, `only ${accepted} of 250 random deliveries were valid: the generator must reach the accepting side`);
+  const accepted = await postRandom(h, '/api/v1/deliveries', 'deliveries', deliveryBody(accountId), async (created, body) => {
+    const raw = await h.app.inject({ url: `/api/v1/deliveries/${created.id}/raw`, headers: h.auth });
+    assert.equal(raw.statusCode, 200);
+    const headers = headersOf(raw.rawPayload);
+    const count = (name: string) => headers.filter(([n]) => n === name).length;
+    for (const name of ['from', 'message-id', 'date', 'mime-version']) assert.equal(count(name), 1, `${name}: ${count(name)} times for ${JSON.stringify(body)}`);
+    // a blank subject (spaces, tabs, line breaks) is left out (RFC 5322 §3.6.5: optional); any other is there once
+    assert.equal(count('subject'), /^[ \t\r\n]*$/.test(body.subject) ? 0 : 1, `subject: ${count('subject')} times for ${JSON.stringify(body)}`);
+    assert.equal(count('bcc'), 0, 'a Bcc header in the stored mail');
+    for (const [name] of headers) assert.match(name, /^[!-9;-~]+$/, `header name ${JSON.stringify(name)}`);
+    assert.ok(!headers.some(([n]) => n === 'x-injected' || n === 'rcpt to'), `an injected header: ${JSON.stringify(body)}`);
+    // the recipients are addresses that were asked for (To, Cc, Bcc), each queued
+    const asked = new Set([...body.to, ...(body.cc ?? []), ...(body.bcc ?? [])].map((a: string) => a.trim().toLowerCase()));
+    assert.ok(created.recipients.length >= 1);
+    for (const r of created.recipients) {
+      assert.ok(asked.has(r.address.toLowerCase()), `${r.address} was not asked for: ${JSON.stringify(body)}`);
+      assert.equal(r.status, 'queued');
+    }
+  });
+  t.diagnostic(`${accepted} of ${RUNS} random deliveries were stored`);
+  assert.ok(accepted >= 35, `only ${accepted} of ${RUNS} random deliveries were valid: the generator must reach the accepting side`);
 });
 
 /** A CSV file a user might upload: a header row with an address column and a name column, then rows, some of them odd. */
@@ -187,41 +193,28 @@ test('random bulk deliveries never give a 5xx; a refusal stores nothing; an acce
   const h = await harness(t);
   if (!h) return;
   const { accountId } = await addSendingAccount(h.ctx, { port: 2525 });
-  let stored = 0;
-  let accepted = 0;
-  await fc.assert(
-    fc.asyncProperty(fc.oneof({ weight: 8, arbitrary: bulkBody(accountId) }, { weight: 1, arbitrary: junk }), fc.constantFrom('ja', 'en'), async (body, lang) => {
-      const res = await api(h, { method: 'POST', url: '/api/v1/bulk-deliveries', body, lang: lang as 'ja' | 'en' });
-      if (res.status !== 201) {
-        assertRefusal(res, body);
-        assert.equal(await countRows(h, 'bulk_deliveries'), stored, `a refused bulk delivery was stored: ${JSON.stringify(body)}`);
-        return;
-      }
-      stored++;
-      accepted++;
-      assert.ok(res.json.total >= 1, `a bulk delivery with no recipient was accepted: ${JSON.stringify(body)}`);
-      for (const s of res.json.skipped) {
-        assert.ok(['invalid_address', 'duplicate', 'suppressed'].includes(s.reason), JSON.stringify(s));
-        assert.ok(Number.isInteger(s.row) && s.row >= 2, JSON.stringify(s));
-        assert.equal(typeof s.message, 'string');
-      }
-      const got = await api(h, { url: `/api/v1/bulk-deliveries/${res.json.id}` });
-      assert.equal(got.status, 200);
-      assert.equal(got.json.total, res.json.total);
-      assert.equal(got.json.pending, res.json.total);
-      assert.equal(got.json.status, 'running');
-      // every recipient is a distinct, valid address
-      const list = await api(h, { url: `/api/v1/bulk-deliveries/${res.json.id}/recipients?limit=1000` });
-      assert.equal(list.status, 200, list.raw);
-      const addresses: string[] = list.json.items.map((r: Json) => r.address);
-      assert.equal(addresses.length, res.json.total);
-      assert.equal(new Set(addresses.map((a) => a.toLowerCase())).size, addresses.length, `duplicates queued: ${addresses.join(' ')}`);
-      for (const a of addresses) assert.match(a, /^[^\s@<>]+@[^\s@<>]+$/, `queued ${JSON.stringify(a)}`);
-      // nothing goes out from here: a bulk delivery left running would be claimed by a later test's worker
-      assert.equal((await api(h, { method: 'POST', url: `/api/v1/bulk-deliveries/${res.json.id}/cancel` })).status, 200);
-    }),
-    { numRuns: 250 },
-  );
-  t.diagnostic(`${accepted} of 250 random bulk deliveries were accepted`);
-  assert.ok(accepted >= 30, `only ${accepted} of 250 random bulk deliveries were accepted: the generator must reach the accepting side`);
+  const accepted = await postRandom(h, '/api/v1/bulk-deliveries', 'bulk_deliveries', bulkBody(accountId), async (created, body) => {
+    assert.ok(created.total >= 1, `a bulk delivery with no recipient was accepted: ${JSON.stringify(body)}`);
+    for (const s of created.skipped) {
+      assert.ok(['invalid_address', 'duplicate', 'suppressed'].includes(s.reason), JSON.stringify(s));
+      assert.ok(Number.isInteger(s.row) && s.row >= 2, JSON.stringify(s));
+      assert.equal(typeof s.message, 'string');
+    }
+    const got = await api(h, { url: `/api/v1/bulk-deliveries/${created.id}` });
+    assert.equal(got.status, 200);
+    assert.equal(got.json.total, created.total);
+    assert.equal(got.json.pending, created.total);
+    assert.equal(got.json.status, 'running');
+    // every recipient is a distinct, valid address
+    const list = await api(h, { url: `/api/v1/bulk-deliveries/${created.id}/recipients?limit=1000` });
+    assert.equal(list.status, 200, list.raw);
+    const addresses: string[] = list.json.items.map((r: Json) => r.address);
+    assert.equal(addresses.length, created.total);
+    assert.equal(new Set(addresses.map((a) => a.toLowerCase())).size, addresses.length, `duplicates queued: ${addresses.join(' ')}`);
+    for (const a of addresses) assert.match(a, /^[^\s@<>]+@[^\s@<>]+$/, `queued ${JSON.stringify(a)}`);
+    // nothing goes out from here: a bulk delivery left running would be claimed by a later test's worker
+    assert.equal((await api(h, { method: 'POST', url: `/api/v1/bulk-deliveries/${created.id}/cancel` })).status, 200);
+  });
+  t.diagnostic(`${accepted} of ${RUNS} random bulk deliveries were accepted`);
+  assert.ok(accepted >= 30, `only ${accepted} of ${RUNS} random bulk deliveries were accepted: the generator must reach the accepting side`);
 });

@@ -22,7 +22,7 @@
 // Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL] [--no-rate] [--no-peers] [--profile FILE] [--warm 2] [--repeat 1] [--from dist|src]]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import inspector from 'node:inspector/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -172,12 +172,10 @@ async function yubin(port: number, sessions: number): Promise<{ mailsPerSecond: 
     const cpu0 = process.cpuUsage();
     const th0 = threadCpu(Number(values['sink-pid'] ?? 0));
     const elu0 = performance.eventLoopUtilization();
-    if (process.env.MARK) writeSync(1, "=== SEND START\n");
     const worker = startSendWorker(ctx, { sessions });
     // an index lookup, cheap enough not to slow the worker it watches
     while (await ctx.repos.deliveries.hasPending(id)) await new Promise((r) => setTimeout(r, 20));
     const seconds = (performance.now() - t1) / 1000;
-    if (process.env.MARK) writeSync(1, "=== SEND END\n");
     const cpu = process.cpuUsage(cpu0);
     const busy = performance.eventLoopUtilization(elu0).utilization;
     const th = threadCpu(Number(values['sink-pid'] ?? 0));

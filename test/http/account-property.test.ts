@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FORBIDDEN_LOCAL_CHARS } from '../../src/domain/mail-account.ts';
 import { junk, maybe, mostly as anyOf } from '../support/arbitraries.ts';
-import { addServer, api, assertError, harness, snapshot, type Harness, type Json } from './helpers.ts';
+import { addServer, api, harness, randomRequests, snapshot, type Harness, type Json } from './helpers.ts';
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
@@ -87,29 +87,19 @@ test('random accounts never give a 5xx; a refusal changes nothing; every stored 
   // a server that takes the account's own credentials for SMTP, and one that does not
   const plain = await addServer(h);
   const separate = await addServer(h, { name: 'Separate SMTP login', outgoing: { host: 'smtp.example.com', auth: { mechanism: 'PLAIN', useAccountCredentials: false } } });
-  let created = 0;
-  await fc.assert(
-    fc.asyncProperty(
-      fc
-        .constantFrom([plain.id, false] as const, [separate.id, true] as const)
-        .chain(([id, own]) => fc.oneof({ weight: 8, arbitrary: fc.record(accountFields(id, own), { requiredKeys: ['displayName', 'serverId', 'address'] }) }, { weight: 1, arbitrary: junk })),
-      async (body) => {
-        const before = await snapshot(h);
-        const res = await api(h, { method: 'POST', url: '/api/v1/mail-accounts', body });
-        if (res.status === 201) {
-          created++;
-          assertValidAccount(res.json);
-          const again = await api(h, { url: `/api/v1/mail-accounts/${res.json.id}` });
-          assert.deepEqual(again.json, res.json);
-          return;
-        }
-        assert.ok(res.status < 500, `${res.status} for ${JSON.stringify(body)}: ${res.raw.slice(0, 300)}`);
-        assertError(res, res.status);
-        assert.deepEqual(await snapshot(h), before, `a refused account changed something: ${JSON.stringify(body)}`);
-      },
-    ),
-    { numRuns: 200 },
-  );
+  const inputs = fc
+    .constantFrom([plain.id, false] as const, [separate.id, true] as const)
+    .chain(([id, own]) => fc.oneof({ weight: 8, arbitrary: fc.record(accountFields(id, own), { requiredKeys: ['displayName', 'serverId', 'address'] }) }, { weight: 1, arbitrary: junk }));
+  const created = await randomRequests(200, inputs, {
+    send: (body) => api(h, { method: 'POST', url: '/api/v1/mail-accounts', body }),
+    ok: 201,
+    state: () => snapshot(h),
+    check: async (res) => {
+      assertValidAccount(res.json);
+      const again = await api(h, { url: `/api/v1/mail-accounts/${res.json.id}` });
+      assert.deepEqual(again.json, res.json);
+    },
+  });
   await assertAllValid(h);
   t.diagnostic(`${created} of 200 random accounts were stored`);
   assert.ok(created >= 25, `only ${created} of 200 random accounts were valid: the generator must reach the accepting side`);
@@ -127,22 +117,12 @@ test('random PATCHes never give a 5xx, a refusal changes nothing, and every acco
   }
   const fields = accountFields(server.id);
   const patch = fc.record(fields, { requiredKeys: [] });
-  let accepted = 0;
-  await fc.assert(
-    fc.asyncProperty(fc.constantFrom(...ids), fc.oneof({ weight: 8, arbitrary: patch }, { weight: 1, arbitrary: junk }), async (id, body) => {
-      const before = await snapshot(h);
-      const res = await api(h, { method: 'PATCH', url: `/api/v1/mail-accounts/${id}`, body });
-      if (res.status === 200) {
-        accepted++;
-        assertValidAccount(res.json);
-        return;
-      }
-      assert.ok(res.status < 500, `${res.status} for ${JSON.stringify(body)}: ${res.raw.slice(0, 300)}`);
-      assertError(res, res.status);
-      assert.deepEqual(await snapshot(h), before, `a refused change changed something: ${JSON.stringify(body)}`);
-    }),
-    { numRuns: 150 },
-  );
+  const accepted = await randomRequests(150, fc.tuple(fc.constantFrom(...ids), fc.oneof({ weight: 8, arbitrary: patch }, { weight: 1, arbitrary: junk })), {
+    send: ([id, body]) => api(h, { method: 'PATCH', url: `/api/v1/mail-accounts/${id}`, body }),
+    ok: 200,
+    state: () => snapshot(h),
+    check: async (res) => assertValidAccount(res.json),
+  });
   await assertAllValid(h);
   t.diagnostic(`${accepted} of 150 random changes were accepted`);
   assert.ok(accepted >= 20, `only ${accepted} of 150 random changes were accepted`);

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import fc from 'fast-check';
 import { buildApp } from '../../src/http/app.ts';
 import { AuthService } from '../../src/services/auth.ts';
 import type { AppContext } from '../../src/services/context.ts';
@@ -94,6 +95,35 @@ export function assertError(res: CallResult, status: number, code?: string): Jso
     }
   }
   return res.json.error;
+}
+
+/**
+ * The property tests' loop: `runs` requests made from random inputs. An answer other than
+ * `ok` must be a 4xx refusal with the error shape that leaves `state()` as it was; `check`
+ * looks at each accepted one. Returns how many were accepted.
+ */
+export async function randomRequests<T>(
+  runs: number,
+  inputs: fc.Arbitrary<T>,
+  o: { send: (input: T) => Promise<CallResult>; ok: number; state: () => Promise<unknown>; check: (res: CallResult, input: T) => Promise<void> },
+): Promise<number> {
+  let accepted = 0;
+  await fc.assert(
+    fc.asyncProperty(inputs, async (input) => {
+      const before = await o.state();
+      const res = await o.send(input);
+      if (res.status === o.ok) {
+        accepted++;
+        await o.check(res, input);
+        return;
+      }
+      assert.ok(res.status >= 400 && res.status < 500, `${res.status} for ${JSON.stringify(input)}: ${res.raw.slice(0, 500)}`);
+      assertError(res, res.status);
+      assert.deepEqual(await o.state(), before, `refused, and something changed: ${JSON.stringify(input)}`);
+    }),
+    { numRuns: runs },
+  );
+  return accepted;
 }
 
 /** The field paths named by a validation error. */

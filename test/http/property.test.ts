@@ -12,7 +12,6 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const ENCRYPTIONS = ['none', 'starttls', 'tls'];
 const MECHANISMS = ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', null];
 
-
 /** A string with a control character, a NUL or a line break somewhere. */
 const withControl = fc
   .tuple(fc.string({ maxLength: 10 }), fc.constantFrom('\u0000', '\r\n', '\n', '\t', '\u001b', '\u007f', '\u2028'), fc.string({ maxLength: 10 }))
@@ -37,7 +36,6 @@ const host = fc.oneof(
   fc.constantFrom('メール.例え.jp', 'pop.example.com:110', '999.1.1.1', '-bad-.example.com', 'a'.repeat(254), `${'a'.repeat(63)}.`.repeat(4) + 'com', '[::1]', '0'),
   text,
 );
-
 
 const validHost = fc.oneof(fc.domain(), fc.ipV4(), fc.ipV6().map((ip) => `[${ip}]`), fc.domain().map((d) => d.toUpperCase() + '.'));
 const validName = fc

@@ -9,5 +9,5 @@ export const junk = fc.oneof(fc.constantFrom(null, true, false, '', 0, -1, 1.5, 
 export const mostly = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>, odds = 15) =>
   fc.oneof({ weight: odds, arbitrary: valid as fc.Arbitrary<T | U> }, { weight: 1, arbitrary: invalid as fc.Arbitrary<T | U> });
 
-/** A key that is there three times out of four. */
+/** A key left out one time in three (fast-check's `freq`: undefined with odds 1/freq). */
 export const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 3 });

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// The `yubin` command. Runs the compiled CLI from dist/ (built by `npm install`
-// through the `prepare` script, or `npm run build`).
+// The `yubin` command. Runs the bundled CLI in dist/yubin/ (built by `npm install`
+// through the `prepare` script, or `npm run build`: scripts/build-cli.ts).
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const compiled = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const compiled = fileURLToPath(new URL('../dist/yubin/main.js', import.meta.url));
 if (!existsSync(compiled)) {
   console.error('yubin: dist/ is missing — run `npm install` (or `npm run build`) first');
   process.exit(1);

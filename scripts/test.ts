@@ -1,10 +1,13 @@
 // `npm test`: the whole suite. Starts the real servers the suites share (PostgreSQL,
 // Dovecot, smtp-sink — see test/support/global-servers.ts) once, passes their
 // addresses to every test file through the environment, runs `node --test` over
-// test/**/*.test.ts (or the files/folders given as arguments), then stops them.
+// test/**/*.test.ts (or the files/folders given as arguments), then stops them. The CLI
+// the tests run as a child process is bundled first from src/ as bin/yubin.js runs it
+// (scripts/build-cli.ts, into .tmp/test-cli-PID; test/support/cli.ts).
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { buildCli, ROOT } from './build-cli.ts';
 import { startGlobalServers } from '../test/support/global-servers.ts';
 
 function collect(path: string, out: string[]): void {
@@ -27,6 +30,9 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// per run: two runs in one checkout must not bundle over each other's
+const cliDir = join(ROOT, '.tmp', `test-cli-${process.pid}`);
+const cli = await buildCli(cliDir);
 const servers = await startGlobalServers();
 let code = 1;
 try {
@@ -43,11 +49,12 @@ try {
         `--test-timeout=${FILE_TIMEOUT_MS}`,
         ...files.map((f) => relative(process.cwd(), f)),
       ],
-      { stdio: 'inherit', env: { ...process.env, ...servers.env } },
+      { stdio: 'inherit', env: { ...process.env, ...servers.env, YUBIN_TEST_CLI: cli } },
     );
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   });
 } finally {
   await servers.stop();
+  rmSync(cliDir, { recursive: true, force: true });
 }
 process.exit(code);

@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCli } from '../support/cli.ts';
+import { cliArgs, runCli } from '../support/cli.ts';
 import { testMailbed } from '../support/mailbed.ts';
 import { makeMail } from '../support/receive-fixture.ts';
 
@@ -57,7 +57,7 @@ test('yubin serve receives and sends on its own, and stops on SIGTERM', async (t
   const accountId = JSON.parse(acc.stdout).id;
   const token = (await runCli(['token', 'create', '--name', 'serve-test'], { env })).stdout.trim();
 
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import('./src/cli/main.ts').then((m) => m.main(['node', 'yubin', 'serve']))`], {
+  const child = spawn(process.execPath, cliArgs(['serve']), {
     cwd: ROOT,
     env: { ...process.env, ...env, YUBIN_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],

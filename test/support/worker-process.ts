@@ -1,9 +1,9 @@
-// A real `yubin worker` process (the CLI from src/ through tsx, test/support/cli.ts) for the
+// A real `yubin worker` process (the bundled CLI, test/support/cli.ts) for the
 // scale-out tests: started with the environment a deployment would give it, its JSON log
 // lines collected, killed or stopped with a signal of the test's choosing.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { ENTRY, ROOT } from './cli.ts';
+import { cliArgs, ROOT } from './cli.ts';
 
 export interface WorkerProcess {
   readonly name: string;
@@ -20,7 +20,7 @@ export interface WorkerProcess {
 }
 
 export function startWorker(name: string, env: Record<string, string>): WorkerProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', '-e', ENTRY, 'worker'], {
+  const proc = spawn(process.execPath, cliArgs(['worker']), {
     cwd: ROOT,
     env: { ...process.env, YUBIN_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

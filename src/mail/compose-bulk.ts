@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import base64 from 'nodemailer/lib/base64/index.js';
 import mimeFuncs from 'nodemailer/lib/mime-funcs/index.js';
 import qp from 'nodemailer/lib/qp/index.js';
-import { canonicalLines, composeMail, iso2022JpSubjectHeader, isBlankSubject, normalizeAddress, type ComposedMail, type MailAddress, type MailCharset } from './compose.ts';
+import { canonicalLines, composeMail, iso2022JpSubjectHeader, isBlankSubject, normalizeAddress, subjectLine, type ComposedMail, type MailAddress, type MailCharset } from './compose.ts';
 import { encodeIso2022JpBody, unrepresentableIso2022Jp } from './compose-iso2022jp.ts';
 import { compileTemplate, escapeHtml, fillTemplate, type CompiledTemplate } from './template.ts';
 
@@ -61,9 +61,9 @@ export interface BulkMailParts {
   parts: (number | Buffer)[];
 }
 
-/** A bulk mail's subject: the compiled subject template filled in, on one line (a header holds one). */
+/** A bulk mail's subject: the compiled subject template filled in, on one line (subjectLine). */
 export function bulkSubject(subject: CompiledTemplate, fields: Readonly<Record<string, string>>): string {
-  return fillTemplate(subject, fields).replace(/\r\n|\r|\n/g, ' ');
+  return subjectLine(fillTemplate(subject, fields));
 }
 
 /** A shared segment at least this long is written as it is; the bytes between two such are joined (a small copy). */

@@ -92,8 +92,7 @@ export async function composeMail(input: ComposeInput): Promise<ComposedMail> {
   const replyTo = input.replyTo ? normalizeAddress(input.replyTo) : undefined;
   const from = normalizeAddress(input.from);
   if (to.length + cc.length + bcc.length === 0) throw new TypeError('composeMail: no recipient in to, cc or bcc');
-  // a header cannot hold a line break; the subject is one line
-  const subject = input.subject.replace(/\r\n|\r|\n/g, ' ');
+  const subject = subjectLine(input.subject);
   // text in its canonical form, CRLF line ends (RFC 2045 §6.8, RFC 2046 §4.1.1): base64 (most
   // Japanese mail) carries the bytes as they are, and a bare LF would reach the reader
   const body = { text: canonicalLines(input.text), html: canonicalLines(input.html) };
@@ -205,9 +204,20 @@ async function composeIso2022Jp(options: Mail.Options, f: Iso2022JpFields): Prom
 // ---- header writing for the ISO-2022-JP path ----------------------------------------------
 
 /**
- * A subject left out of the mail: nothing but spaces and tabs (line breaks are spaces by
- * then). nodemailer drops such a header on the UTF-8 path, and every path does the same; any
- * other character, a no-break or ideographic space too, is written (encoded if need be).
+ * The subject as the one line a header holds: a line break (CRLF, CR or LF) and every other
+ * control character but tab become a space. A vertical tab or form feed comes with text pasted
+ * from word processors; any other control character no reader can show, and nodemailer would
+ * write it into the header raw.
+ */
+export function subjectLine(subject: string): string {
+  return subject.replace(/\r\n|[\u0000-\u0008\u000a-\u001f\u007f]/g, ' ');
+}
+
+/**
+ * A subject left out of the mail: nothing but spaces and tabs (subjectLine has made every
+ * other control character a space by then). nodemailer drops such a header on the UTF-8
+ * path, and every path does the same; any other character, a no-break or ideographic space
+ * too, is written (encoded if need be).
  */
 export function isBlankSubject(subject: string): boolean {
   return /^[ \t]*$/.test(subject);

@@ -3,7 +3,7 @@
 // bulk delivery's templates and its CSV row; its Message-ID comes from the delivery id, so
 // a retry sends the same Message-ID and a receiver can tell the copies apart from new mail.
 import { BulkMailComposer, type ComposedBulkMail } from '../mail/compose-bulk.ts';
-import { composeMail, type ComposeAttachment, type ComposedMail, type MailCharset } from '../mail/compose.ts';
+import { composeMail, subjectLine, type ComposeAttachment, type ComposedMail, type MailCharset } from '../mail/compose.ts';
 import { renderTemplate } from '../mail/template.ts';
 
 export interface Sender {
@@ -28,10 +28,10 @@ export function messageIdFor(deliveryId: string, sender: Sender): string {
   return `<${deliveryId}@${domain}>`;
 }
 
-/** Replace the merge fields; a header holds one line, so line breaks in the subject become spaces. */
+/** Replace the merge fields; a header holds one line, so line breaks (and other control characters) in the subject become spaces. */
 export function renderBulk(t: BulkTemplates, fields: Readonly<Record<string, string>>): { subject: string; text: string | null; html: string | null } {
   return {
-    subject: renderTemplate(t.subject, fields).text.replace(/\r\n|\r|\n/g, ' '),
+    subject: subjectLine(renderTemplate(t.subject, fields).text),
     text: t.text === null ? null : renderTemplate(t.text, fields).text,
     html: t.html === null ? null : renderTemplate(t.html, fields, { escapeHtml: true }).text,
   };
@@ -79,7 +79,7 @@ export interface SingleMailInput {
 
 /** A single send, composed when it is queued (its size is known before it is accepted). */
 export async function composeSingleMail(input: SingleMailInput, sender: Sender, deliveryId: string): Promise<ComposedDelivery> {
-  const subject = input.subject.replace(/\r\n|\r|\n/g, ' ');
+  const subject = subjectLine(input.subject);
   const mail = await composeMail({
     from: { name: sender.fromName, address: sender.address },
     to: input.to,

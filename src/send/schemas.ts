@@ -32,7 +32,8 @@ export const RecipientStatus = Type.Union([...STATUS_LITERALS], { description: '
 
 export const Attachment = Type.Object(
   {
-    filename: Type.String({ minLength: 1, maxLength: 255 }),
+    // a file name goes into two headers: no control characters (a name no file system gives)
+    filename: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }),
     contentType: Type.String({ minLength: 1, maxLength: 255, pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+/[!#$%&\'*+.^_`|~0-9A-Za-z-]+$', 'x-error': 'send.contentType' }),
     contentBase64: Type.String({ maxLength: 70_000_000 }),
   },

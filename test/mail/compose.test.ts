@@ -104,9 +104,24 @@ test('a line break in the subject cannot inject a header', async () => {
   assert.equal(parsed.subject, 'hello Bcc: x@evil.example');
 });
 
+test('a subject’s control characters (vertical tab, form feed…) become spaces like its line breaks: none reaches the header raw', async () => {
+  for (const charset of ['utf-8', 'iso-2022-jp'] as const) {
+    for (const [subject, read] of [
+      ['a\vb', 'a b'],
+      ['page\fbreak', 'page break'],
+      ['x\u001cy\u007fz\u0001', 'x y z '],
+      ['tab\tkept', 'tab\tkept'],
+    ] as const) {
+      const { mail, parsed } = await parse({ from: FROM, to: ['a@example.com'], subject, text: 't', charset });
+      assert.doesNotMatch(headerBlock(mail.raw), /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/, `${charset} ${JSON.stringify(subject)}`);
+      assert.equal(parsed.subject?.trimEnd(), read.trimEnd(), `${charset} ${JSON.stringify(subject)}`);
+    }
+  }
+});
+
 test('a blank subject (spaces and tabs) is left out in either charset, as nodemailer does for UTF-8; any other is written', async () => {
   for (const charset of ['utf-8', 'iso-2022-jp'] as const) {
-    for (const subject of ['', ' ', '\t ', '\r\n']) {
+    for (const subject of ['', ' ', '\t ', '\r\n', '\v', '\f \u001c']) {
       const mail = await composeMail({ from: FROM, to: ['a@example.com'], subject, text: 't', charset });
       assert.doesNotMatch(headerBlock(mail.raw), /^subject:/im, `${charset} ${JSON.stringify(subject)}`);
     }

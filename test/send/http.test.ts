@@ -65,6 +65,16 @@ test('bad deliveries are 4xx naming the field; nothing is stored', async (t) => 
   assert.deepEqual(account.json.error.fields.map((f: Json) => f.path), ['accountId']);
   const b64 = await post({ accountId: s.accountId, to: ['a@example.com'], subject: 's', attachments: [{ filename: 'a', contentType: 'text/plain', contentBase64: '***' }] });
   assert.deepEqual(b64.json.error.fields.map((f: Json) => f.path), ['attachments.0.contentBase64']);
+  // a file name goes into the Content-Type and Content-Disposition headers: no control characters
+  for (const [lang, filename, message] of [
+    ['en', 'a\u0001b.txt', 'Attachment name must not contain line breaks or control characters.'],
+    ['ja', 'report\u000b.pdf', '添付ファイルの名前に改行や制御文字は使えません。'],
+    ['en', 'line\r\nX-Injected: 1', 'Attachment name must not contain line breaks or control characters.'],
+  ] as const) {
+    const res = await post({ accountId: s.accountId, to: ['a@example.com'], subject: 's', attachments: [{ filename, contentType: 'text/plain', contentBase64: 'aGk=' }] }, lang);
+    assert.equal(res.status, 400, res.raw);
+    assert.deepEqual(res.json.error.fields.map((f: Json) => [f.path, f.message]), [['attachments.0.filename', message]]);
+  }
   const extra = await post({ accountId: s.accountId, to: ['a@example.com'], subject: 's', from: 'spoof@example.com' });
   assert.equal(extra.status, 400);
   assert.deepEqual(extra.json.error.fields.map((f: Json) => f.path), ['from']);

@@ -16,7 +16,7 @@ import { extractApopTimestamp, parseCapabilities } from '../protocols/pop3/proto
 import { formatBytes } from './connection-test-messages.ts';
 import { ProbeConnection, readImapReply, readPop3Body, withTimeout } from './connection-test-probe.ts';
 import { oneLine, openProbe, readGreeting, toMailError, type ConnectionTestWarning, type StageRecorder } from './connection-test-stages.ts';
-import { classifyImapError } from './imap-mailbox.ts';
+import { classifyImapError, imapFlowOptions } from './imap-mailbox.ts';
 import type { ConnectionTestCredentials } from './connection-test.ts';
 
 type Incoming = MailServer['incoming'];
@@ -254,23 +254,7 @@ async function imapCapabilities(rec: StageRecorder, incoming: Incoming, conn: Pr
 async function imapLogin(rec: StageRecorder, incoming: Incoming, creds: IncomingCredentials): Promise<void> {
   const t = rec.ctx.timeouts;
   loginImpossible(rec, creds);
-  const client = new ImapFlow({
-    host: incoming.host,
-    port: incoming.port,
-    secure: incoming.encryption === 'tls',
-    doSTARTTLS: incoming.encryption === 'starttls' ? true : incoming.encryption === 'none' ? false : undefined,
-    auth: creds.accessToken ? { user: creds.username, accessToken: creds.accessToken } : { user: creds.username, pass: creds.password ?? '' },
-    tls: {
-      rejectUnauthorized: !incoming.allowInvalidCertificate,
-      ...(rec.ctx.ca ? { ca: rec.ctx.ca } : {}),
-    },
-    logger: false,
-    disableAutoIdle: true,
-    disableCompression: true,
-    connectionTimeout: t.tcp + t.tls,
-    greetingTimeout: t.reply,
-    socketTimeout: t.mailbox,
-  } as ConstructorParameters<typeof ImapFlow>[0]);
+  const client = new ImapFlow(imapFlowOptions(incoming, creds, { ca: rec.ctx.ca, logger: false, connectionTimeout: t.tcp + t.tls, greetingTimeout: t.reply, socketTimeout: t.mailbox }));
   // imapflow emits 'error' for socket failures; without a listener Node would crash
   let lastError: unknown;
   client.on('error', (err: unknown) => {

@@ -71,9 +71,20 @@ export function watchImapGreeting(onForeign: (error: MailError) => void) {
   };
 }
 
-export async function openImapMailbox(incoming: MailServer['incoming'], creds: MailboxCredentials, opts: OpenMailboxOptions): Promise<MailboxSession> {
-  let foreign: MailError | undefined;
-  const client = new ImapFlow({
+type ImapFlowOptions = NonNullable<ConstructorParameters<typeof ImapFlow>[0]>;
+
+/**
+ * imapflow's options for an incoming server and an account's credentials: one place, so that
+ * the connection test (接続テスト) connects exactly as receiving does (encryption, STARTTLS,
+ * XOAUTH2 or password, certificate checks, no IDLE, no COMPRESS); the caller gives its
+ * timeouts and logger.
+ */
+export function imapFlowOptions(
+  incoming: MailServer['incoming'],
+  creds: MailboxCredentials,
+  opts: { ca?: Buffer | string | undefined; logger: ImapFlowOptions['logger']; connectionTimeout: number; greetingTimeout: number; socketTimeout: number },
+): ImapFlowOptions {
+  return {
     host: incoming.host,
     port: incoming.port,
     secure: incoming.encryption === 'tls',
@@ -83,16 +94,29 @@ export async function openImapMailbox(incoming: MailServer['incoming'], creds: M
       rejectUnauthorized: !incoming.allowInvalidCertificate,
       ...(opts.ca ? { ca: opts.ca } : {}),
     },
-    logger: watchImapGreeting((error) => {
-      foreign = error;
-      setImmediate(() => client.close());
-    }),
+    logger: opts.logger,
     disableAutoIdle: true,
     disableCompression: true,
-    connectionTimeout: IMAP_CONNECTION_TIMEOUT,
-    greetingTimeout: IMAP_GREETING_TIMEOUT,
-    socketTimeout: IMAP_SOCKET_TIMEOUT,
-  } as ConstructorParameters<typeof ImapFlow>[0]);
+    connectionTimeout: opts.connectionTimeout,
+    greetingTimeout: opts.greetingTimeout,
+    socketTimeout: opts.socketTimeout,
+  } as ImapFlowOptions;
+}
+
+export async function openImapMailbox(incoming: MailServer['incoming'], creds: MailboxCredentials, opts: OpenMailboxOptions): Promise<MailboxSession> {
+  let foreign: MailError | undefined;
+  const client = new ImapFlow(
+    imapFlowOptions(incoming, creds, {
+      ca: opts.ca,
+      logger: watchImapGreeting((error) => {
+        foreign = error;
+        setImmediate(() => client.close());
+      }),
+      connectionTimeout: IMAP_CONNECTION_TIMEOUT,
+      greetingTimeout: IMAP_GREETING_TIMEOUT,
+      socketTimeout: IMAP_SOCKET_TIMEOUT,
+    }),
+  );
   // imapflow emits 'error' for socket failures after connect: without a listener Node would crash
   let lastError: unknown;
   client.on('error', (err: unknown) => {

@@ -12,7 +12,7 @@ import { AppError, MessageRef, ValidationError, type FieldIssue } from '../domai
 import { UNSAFE_TEXT, validateSchema } from '../domain/validation.ts';
 import type { Lang, MessageKey } from '../i18n/index.ts';
 import { t } from '../i18n/index.ts';
-import { recipientError } from './views.ts';
+import { recipientError, recipientOutcome } from './views.ts';
 import { compileTemplate, templateFields } from '../mail/template.ts';
 import type { AppContext } from '../services/context.ts';
 import type { NewDelivery, RecipientStatus } from '../store/deliveries.ts';
@@ -253,18 +253,7 @@ export class BulkDeliveryService {
     const after = query.cursor !== undefined && /^\d{1,9}$/.test(query.cursor) ? Number(query.cursor) : undefined;
     if (query.cursor !== undefined && after === undefined) throw new ValidationError([{ path: 'cursor', key: 'validation.type.integer' }]);
     const rows = await repo.bulkRecipients(id, { status: query.status as RecipientStatus | undefined, limit: limit + 1, afterRow: after });
-    const items = rows.slice(0, limit).map((r) => ({
-      row: Number(r.row_number),
-      deliveryId: r.delivery_id,
-      address: r.address,
-      status: r.status as BulkRecipient['status'],
-      attempts: Number(r.attempts),
-      nextAttemptAt: r.status === 'deferred' ? r.next_attempt_at : null,
-      code: r.code === null ? null : Number(r.code),
-      reply: r.reply,
-      error: recipientError(lang, r),
-      sentAt: r.sent_at,
-    }));
+    const items: BulkRecipient[] = rows.slice(0, limit).map((r) => ({ row: Number(r.row_number), deliveryId: r.delivery_id, address: r.address, ...recipientOutcome(r, lang) }));
     const last = items[items.length - 1];
     return { items, nextCursor: rows.length > limit && last ? String(last.row) : null };
   }

@@ -19,9 +19,15 @@ export function aggregateStatus(statuses: string[]): Status {
 }
 
 export function recipientView(r: DeliveryRecipientTable, lang: Lang = 'ja'): DeliveryRecipient {
+  return { address: r.address, kind: r.kind as DeliveryRecipient['kind'], ...recipientOutcome(r, lang) };
+}
+
+/** What became of a recipient, as a single send's and a bulk delivery's recipients show it. */
+export function recipientOutcome(
+  r: Pick<DeliveryRecipientTable, 'status' | 'attempts' | 'next_attempt_at' | 'code' | 'reply' | 'error_code' | 'error_message' | 'sent_at'>,
+  lang: Lang,
+): Pick<DeliveryRecipient, 'status' | 'attempts' | 'nextAttemptAt' | 'code' | 'reply' | 'error' | 'sentAt'> {
   return {
-    address: r.address,
-    kind: r.kind as DeliveryRecipient['kind'],
     status: r.status as DeliveryRecipient['status'],
     attempts: Number(r.attempts),
     nextAttemptAt: r.status === 'deferred' ? r.next_attempt_at : null,

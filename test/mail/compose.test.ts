@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
 import type { AddressObject, ParsedMail } from 'mailparser';
-import { composeMail, LARGE_BODY_CHARS } from '../../src/mail/compose.ts';
+import { composeMail, isBlankSubject, LARGE_BODY_CHARS } from '../../src/mail/compose.ts';
 import type { ComposeInput } from '../../src/mail/compose.ts';
 import { encodeIso2022Jp, encodeIso2022JpWords, unrepresentableIso2022Jp } from '../../src/mail/compose-iso2022jp.ts';
 
@@ -255,11 +255,13 @@ test('iso-2022-jp: any subject and text from the repertoire read back exactly (p
       const { mail, parsed } = await parse({ from: FROM, to: ['a@example.jp'], subject, text, charset: 'iso-2022-jp' });
       assert.equal(mail.charset, 'iso-2022-jp');
       assert7bit(mail.raw);
-      assert.equal(parsed.subject, subject);
+      // a blank subject (spaces only) is left out, as on every path
+      assert.equal(parsed.subject, isBlankSubject(subject) ? undefined : subject);
       // the message ends with a line break (nodemailer adds one, as for UTF-8)
       assert.equal(parsed.text, text.endsWith('\n') ? text : text + '\n');
     }),
-    { numRuns: 60 },
+    // a blank subject every run (drawn by chance only now and then, it once failed in CI alone)
+    { numRuns: 60, examples: [[' ', 'a'], ['  ', 'a\n']] },
   );
 });
 

@@ -16,7 +16,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import base64 from 'nodemailer/lib/base64/index.js';
 import mimeFuncs from 'nodemailer/lib/mime-funcs/index.js';
 import qp from 'nodemailer/lib/qp/index.js';
-import { canonicalLines, composeMail, iso2022JpSubjectHeader, isBlankSubject, normalizeAddress, subjectLine, type ComposedMail, type MailAddress, type MailCharset } from './compose.ts';
+import { canonicalLines, composeMail, iso2022JpSubjectHeader, normalizeAddress, type ComposedMail, type MailAddress, type MailCharset } from './compose.ts';
+import { isBlankSubject, subjectLine } from './subject.ts';
 import { encodeIso2022JpBody, unrepresentableIso2022Jp } from './compose-iso2022jp.ts';
 import { compileTemplate, escapeHtml, fillTemplate, type CompiledTemplate } from './template.ts';
 
@@ -218,21 +219,21 @@ export class BulkMailComposer {
     if (parts.length === 0 || parts.some((p) => p.content === '' || /\r(?!\n)/.test(p.content))) return null;
     const iso = this.#t.charset === 'iso-2022-jp';
     if (iso && unrepresentableIso2022Jp(this.#fieldNames.map((n) => (Object.hasOwn(f.fields, n) ? (f.fields[n] ?? '') : '')).join('\n')).length > 0) return null;
-    const subjectLine = isBlankSubject(subject) ? '' : iso ? iso2022JpSubjectHeader(subject) : utf8SubjectHeader(subject);
+    const subjectHeader = isBlankSubject(subject) ? '' : iso ? iso2022JpSubjectHeader(subject) : utf8SubjectHeader(subject);
     const bodies = parts.map((p): MailBody => {
       const e = iso ? iso2022JpPart(p) : utf8Part(p);
       return { contentType: e.contentType, encoding: e.encoding, parts: [e.body] };
     });
-    const { out, to } = this.#assemble(f, subjectLine, bodies, iso, []);
+    const { out, to } = this.#assemble(f, subjectHeader, bodies, iso, []);
     return { raw: Buffer.concat(out as Buffer[]), to };
   }
 
   /** The header and the bodies in composeMail's order: one part, or multipart/alternative. */
-  #assemble(f: BulkMailFill, subjectLine: string, bodies: MailBody[], iso: boolean, segments: Buffer[]): { out: (number | Buffer)[]; to: string } {
+  #assemble(f: BulkMailFill, subjectHeader: string, bodies: MailBody[], iso: boolean, segments: Buffer[]): { out: (number | Buffer)[]; to: string } {
     const to = normalizeAddress(f.to).address;
     const date = (f.date ?? new Date()).toUTCString().replace(/GMT/, '+0000');
     const head = [this.#fromHeader, `To: ${to}`];
-    if (subjectLine) head.push(subjectLine);
+    if (subjectHeader) head.push(subjectHeader);
     const out: (number | Buffer)[] = [];
     if (bodies.length === 1) {
       const [b] = bodies as [MailBody];

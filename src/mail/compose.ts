@@ -18,6 +18,7 @@ import type Mail from 'nodemailer/lib/mailer/index.js';
 import type MimeNode from 'nodemailer/lib/mime-node/index.js';
 import { randomUUID } from 'node:crypto';
 import { encodeIso2022JpBody, encodeIso2022JpWords, unrepresentableIso2022Jp } from './compose-iso2022jp.ts';
+import { isBlankSubject, subjectLine } from './subject.ts';
 
 export type MailCharset = 'utf-8' | 'iso-2022-jp';
 
@@ -202,26 +203,6 @@ async function composeIso2022Jp(options: Mail.Options, f: Iso2022JpFields): Prom
 }
 
 // ---- header writing for the ISO-2022-JP path ----------------------------------------------
-
-/**
- * The subject as the one line a header holds: a line break (CRLF, CR or LF) and every other
- * control character but tab become a space. A vertical tab or form feed comes with text pasted
- * from word processors; any other control character no reader can show, and nodemailer would
- * write it into the header raw.
- */
-export function subjectLine(subject: string): string {
-  return subject.replace(/\r\n|[\u0000-\u0008\u000a-\u001f\u007f]/g, ' ');
-}
-
-/**
- * A subject left out of the mail: nothing but spaces and tabs (subjectLine has made every
- * other control character a space by then). nodemailer drops such a header on the UTF-8
- * path, and every path does the same; any other character, a no-break or ideographic space
- * too, is written (encoded if need be).
- */
-export function isBlankSubject(subject: string): boolean {
-  return /^[ \t]*$/.test(subject);
-}
 
 /** The Subject header line(s) of an ISO-2022-JP mail, folded, without the final CRLF. */
 export function iso2022JpSubjectHeader(subject: string): string {

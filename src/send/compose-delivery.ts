@@ -3,7 +3,8 @@
 // bulk delivery's templates and its CSV row; its Message-ID comes from the delivery id, so
 // a retry sends the same Message-ID and a receiver can tell the copies apart from new mail.
 import { BulkMailComposer, type ComposedBulkMail } from '../mail/compose-bulk.ts';
-import { composeMail, subjectLine, type ComposeAttachment, type ComposedMail, type MailCharset } from '../mail/compose.ts';
+import { composeMail, type ComposeAttachment, type ComposedMail, type MailCharset } from '../mail/compose.ts';
+import { subjectLine } from '../mail/subject.ts';
 import { renderTemplate } from '../mail/template.ts';
 
 export interface Sender {

@@ -114,6 +114,13 @@ test('bulk delivery: CSV preview, merge preview, start, live progress, filter, p
       assert.equal(await page.getByTestId('preview-missing').count(), 0);
       assert.equal(await text(page, 'preview-to'), 'taro@example.com');
       assert.equal(await text(page, 'preview-subject'), '山田太郎様 ゴールド会員のご案内');
+      // the subject as it will be sent (src/mail/subject.ts): a vertical tab pasted in is a
+      // space, and a blank subject is no subject
+      await page.getByLabel('件名').fill('{{name}}様\v{{plan}}会員のご案内');
+      assert.equal(await page.getByTestId('preview-subject').textContent(), '山田太郎様 ゴールド会員のご案内');
+      await page.getByLabel('件名').fill(' \t ');
+      assert.equal(await text(page, 'preview-subject'), '(件名なし)');
+      await page.getByLabel('件名').fill('{{name}}様 {{plan}}会員のご案内');
       assert.equal(await text(page, 'preview-text'), '山田太郎様\n\nゴールド会員の皆さまへのお知らせです。');
       await page.getByLabel('プレビューする宛先').selectOption({ label: '3行目: hanako@example.com' });
       assert.equal(await text(page, 'preview-to'), 'hanako@example.com');

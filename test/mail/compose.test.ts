@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
 import type { AddressObject, ParsedMail } from 'mailparser';
-import { composeMail, isBlankSubject, LARGE_BODY_CHARS } from '../../src/mail/compose.ts';
+import { composeMail, LARGE_BODY_CHARS } from '../../src/mail/compose.ts';
+import { isBlankSubject } from '../../src/mail/subject.ts';
 import type { ComposeInput } from '../../src/mail/compose.ts';
 import { encodeIso2022Jp, encodeIso2022JpWords, unrepresentableIso2022Jp } from '../../src/mail/compose-iso2022jp.ts';
 

@@ -7,6 +7,7 @@
 // deliveries, found through the audit log (the API has no list of them).
 import { useEffect, useMemo, useState, type ChangeEvent, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
+import { isBlankSubject, subjectLine } from '@yubin/mail/subject.ts';
 import { renderTemplate } from '@yubin/mail/template.ts';
 import type { BulkDelivery, SkippedRow } from '@yubin/send/schemas.ts';
 import { api, ApiError, qs } from '../api/client.ts';
@@ -325,7 +326,7 @@ function MailPreview(props: {
           </tr>
           <tr>
             <th scope="row">{field('subject')}</th>
-            <td data-testid="preview-subject">{subject.text || t('mail.noSubject')}</td>
+            <td data-testid="preview-subject">{isBlankSubject(subjectLine(subject.text)) ? t('mail.noSubject') : subjectLine(subject.text)}</td>
           </tr>
         </tbody>
       </table>

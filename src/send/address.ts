@@ -39,3 +39,18 @@ export function normalizeRecipient(raw: string): string | undefined {
 export function recipientKey(address: string): string {
   return address.trim().toLowerCase();
 }
+
+/** RFC 5322 §3.6.4 msg-id, its brackets optional: printable ASCII with one "@", no "<", ">" or space inside. */
+const MESSAGE_ID = /^(?:<([\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+)>|([\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+))$/;
+/** Longer is no Message-ID a mail system made (RFC 5322 only bounds the line, at 998). */
+export const MAX_MESSAGE_ID = 250;
+
+/**
+ * A Message-ID a mail answers or refers to (In-Reply-To, References), with its angle
+ * brackets, or undefined when it is not one. Trimmed; the brackets may be left out.
+ */
+export function normalizeMessageId(raw: string): string | undefined {
+  const m = MESSAGE_ID.exec(raw.trim());
+  const id = m && (m[1] ?? m[2]);
+  return id && id.length + 2 <= MAX_MESSAGE_ID ? `<${id}>` : undefined;
+}

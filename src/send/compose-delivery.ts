@@ -76,6 +76,10 @@ export interface SingleMailInput {
   html: string | null;
   attachments: ComposeAttachment[];
   charset: MailCharset;
+  replyTo: string | null;
+  /** with angle brackets (normalizeMessageId) */
+  inReplyTo: string | null;
+  references: string[];
 }
 
 /** A single send, composed when it is queued (its size is known before it is accepted). */
@@ -91,6 +95,9 @@ export async function composeSingleMail(input: SingleMailInput, sender: Sender, 
     html: input.html,
     attachments: input.attachments,
     charset: input.charset,
+    replyTo: input.replyTo,
+    inReplyTo: input.inReplyTo,
+    references: input.references.length ? input.references : null,
     messageId: messageIdFor(deliveryId, sender),
   });
   return { ...mail, subject };

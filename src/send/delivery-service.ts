@@ -12,7 +12,7 @@ import type { Transaction } from 'kysely';
 import { rowToAccount } from '../store/mail-accounts.ts';
 import type { Database } from '../store/schema.ts';
 import type { RecipientKind } from '../store/deliveries.ts';
-import { normalizeRecipient, recipientKey } from './address.ts';
+import { normalizeMessageId, normalizeRecipient, recipientKey } from './address.ts';
 import { composeSingleMail } from './compose-delivery.ts';
 import { DeliveryInput, MAX_RECIPIENTS_PER_MAIL, type Delivery } from './schemas.ts';
 import { deliveryView } from './views.ts';
@@ -84,6 +84,16 @@ export class DeliveryService {
       if (recipients.length === 0) issues.push({ path: 'to', key: 'send.noRecipient' });
       else if (recipients.length > MAX_RECIPIENTS_PER_MAIL) issues.push({ path: 'to', key: 'send.tooManyRecipients', params: { max: MAX_RECIPIENTS_PER_MAIL } });
     }
+    const replyTo = input.replyTo ? normalizeRecipient(input.replyTo) : null;
+    if (input.replyTo && !replyTo) issues.push({ path: 'replyTo', key: 'send.address', params: { field: 'Reply-To', address: input.replyTo } });
+    const inReplyTo = input.inReplyTo ? normalizeMessageId(input.inReplyTo) : null;
+    if (input.inReplyTo && !inReplyTo) issues.push({ path: 'inReplyTo', key: 'send.messageId', params: { value: input.inReplyTo } });
+    const references: string[] = [];
+    (input.references ?? []).forEach((raw, i) => {
+      const id = normalizeMessageId(raw);
+      if (id) references.push(id);
+      else issues.push({ path: `references.${i}`, key: 'send.messageId', params: { value: raw } });
+    });
     const attachments: ComposeAttachment[] = [];
     (input.attachments ?? []).forEach((a, i) => {
       const b64 = a.contentBase64.replace(/\s+/g, '');
@@ -96,7 +106,7 @@ export class DeliveryService {
     if (!server) throw new ValidationError([{ path: 'accountId', key: 'validation.serverNotFound', params: { id: account.serverId } }]);
     const id = randomUUID();
     const mail = await composeSingleMail(
-      { ...lists, subject: input.subject, text: input.text ?? null, html: input.html ?? null, attachments, charset: input.charset ?? 'utf-8' },
+      { ...lists, subject: input.subject, text: input.text ?? null, html: input.html ?? null, attachments, charset: input.charset ?? 'utf-8', replyTo: replyTo ?? null, inReplyTo: inReplyTo ?? null, references },
       account,
       id,
     );

@@ -51,6 +51,9 @@ export const DeliveryInput = Type.Object(
     html: Type.Optional(Nullable(Type.String({ maxLength: MAX_TEXT_LENGTH }))),
     attachments: Type.Optional(Type.Array(Attachment, { maxItems: 100 })),
     charset: Type.Optional(Charset),
+    replyTo: Type.Optional(Nullable(Type.String({ maxLength: 1000, description: 'Reply-To: the address replies should go to' }))),
+    inReplyTo: Type.Optional(Nullable(Type.String({ maxLength: 1000, description: 'In-Reply-To: the Message-ID of the mail this one answers (angle brackets optional)' }))),
+    references: Type.Optional(Type.Array(Type.String({ maxLength: 1000 }), { maxItems: 100, description: 'References: the Message-IDs of the thread, oldest first' })),
   },
   { additionalProperties: false, $id: 'DeliveryInput' },
 );

@@ -24,6 +24,11 @@ const address = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('not an address', 'x@@y', '<a@example.com>', 'a@example.com\r\nRCPT TO:<b@example.com>', 'ユーザー@例え.jp', '', ' a@example.com ', 'a@[127.0.0.1]') },
   { weight: 1, arbitrary: text },
 );
+const messageId = fc.oneof(
+  { weight: 6, arbitrary: fc.tuple(fc.constantFrom('', '<'), fc.emailAddress()).map(([open, a]) => (open ? `<${a}>` : a)) },
+  { weight: 1, arbitrary: fc.constantFrom('no-at', '<a@b', 'a b@c', '<a@b>\r\nBcc: victim@example.com', '<>', '@', `<${'x'.repeat(300)}@example.com>`) },
+  { weight: 1, arbitrary: text },
+);
 const attachment = fc.record(
   {
     filename: mostly(fc.oneof(fc.string({ minLength: 1, maxLength: 30 }), fc.constantFrom('請求書.pdf', 'a\r\nContent-Type: text/html', 'x"y.txt', '../../etc/passwd')), junk),
@@ -45,6 +50,9 @@ const deliveryBody = (accountId: string) =>
       html: maybe(mostly(fc.oneof(fc.constantFrom('<p>こんにちは</p>', '<b>x</b>\r\n.\r\n'), text, fc.constant(null)), junk)),
       attachments: maybe(mostly(fc.array(attachment, { maxLength: 2 }), junk)),
       charset: maybe(mostly(fc.constantFrom('utf-8', 'iso-2022-jp'), fc.oneof(fc.constantFrom('UTF-8', 'shift_jis', ''), junk))),
+      replyTo: maybe(mostly(fc.oneof(address, fc.constant(null)), junk)),
+      inReplyTo: maybe(mostly(fc.oneof(messageId, fc.constant(null)), junk)),
+      references: maybe(mostly(fc.array(messageId, { maxLength: 3 }), junk)),
     },
     { requiredKeys: ['accountId', 'to', 'subject'] },
   );
@@ -107,6 +115,11 @@ test('random deliveries never give a 5xx; a refusal stores nothing; a stored mai
     // (RFC 5322 §3.6.5: optional); any other is there once
     assert.equal(count('subject'), /^[\u0000-\u0020\u007f]*$/.test(body.subject) ? 0 : 1, `subject: ${count('subject')} times for ${JSON.stringify(body)}`);
     assert.equal(count('bcc'), 0, 'a Bcc header in the stored mail');
+    // Reply-To, In-Reply-To and References once each when given, else not at all; a Message-ID as one token
+    assert.equal(count('reply-to'), body.replyTo ? 1 : 0, `reply-to for ${JSON.stringify(body)}`);
+    assert.equal(count('in-reply-to'), body.inReplyTo ? 1 : 0, `in-reply-to for ${JSON.stringify(body)}`);
+    assert.equal(count('references'), body.references?.length ? 1 : 0, `references for ${JSON.stringify(body)}`);
+    for (const [name, value] of headers) if (name === 'in-reply-to' || name === 'references') assert.match(value.trim(), /^<[!-;=?-~]+@[!-;=?-~]+>( <[!-;=?-~]+@[!-;=?-~]+>)*$/, `${name}: ${value}`);
     for (const [name] of headers) assert.match(name, /^[!-9;-~]+$/, `header name ${JSON.stringify(name)}`);
     assert.ok(!headers.some(([n]) => n === 'x-injected' || n === 'rcpt to'), `an injected header: ${JSON.stringify(body)}`);
     // the recipients are addresses that were asked for (To, Cc, Bcc), each queued

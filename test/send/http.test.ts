@@ -50,6 +50,42 @@ test('POST /api/v1/deliveries queues one mail per the interface; GET shows each 
   assert.equal((await api(s.h, { url: '/api/v1/deliveries/nope' })).status, 404);
 });
 
+test('a reply: Reply-To, In-Reply-To and References go into the mail as given (brackets added where left out); bad ones are field errors', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const post = (extra: Json, lang: 'ja' | 'en' = 'en') =>
+    api(s.h, { method: 'POST', url: '/api/v1/deliveries', lang, body: { accountId: s.accountId, to: ['customer@example.com'], subject: 'Re: お問い合わせ', text: 'ご連絡ありがとうございます。', ...extra } });
+  const res = await post({ replyTo: ' Support@Example.COM ', inReplyTo: 'q-2@mail.example.jp', references: ['<q-1@mail.example.jp>', ' q-2@mail.example.jp '] });
+  assert.equal(res.status, 201, res.raw);
+  const raw = (await s.h.app.inject({ url: `/api/v1/deliveries/${res.json.id}/raw`, headers: s.h.auth })).rawPayload.toString('latin1');
+  const head = raw.slice(0, raw.indexOf('\r\n\r\n'));
+  assert.match(head, /^Reply-To: Support@example\.com$/m);
+  assert.match(head, /^In-Reply-To: <q-2@mail\.example\.jp>$/m);
+  assert.match(head, /^References: <q-1@mail\.example\.jp> <q-2@mail\.example\.jp>$/m);
+  // none of them: none of the headers
+  const plain = await post({ replyTo: null, inReplyTo: null, references: [] });
+  assert.equal(plain.status, 201, plain.raw);
+  const plainRaw = (await s.h.app.inject({ url: `/api/v1/deliveries/${plain.json.id}/raw`, headers: s.h.auth })).rawPayload.toString('latin1');
+  assert.doesNotMatch(plainRaw.slice(0, plainRaw.indexOf('\r\n\r\n')), /^(reply-to|in-reply-to|references):/im);
+
+  const count = async () => Number((await s.h.ctx.db.kysely.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const before = await count();
+  const bad = await post({ replyTo: 'support at example.com', inReplyTo: 'no-at-sign', references: ['<a@example.jp>', 'two words@example.jp', '<a@b'] });
+  assert.equal(bad.status, 400, bad.raw);
+  assert.deepEqual(
+    bad.json.error.fields.map((f: Json) => [f.path, f.message]),
+    [
+      ['replyTo', 'Reply-To has an address that is not valid: support at example.com'],
+      ['inReplyTo', 'In-Reply-To is not a Message-ID (<…@…>): no-at-sign'],
+      ['references.1', 'References (entry 2) is not a Message-ID (<…@…>): two words@example.jp'],
+      ['references.2', 'References (entry 3) is not a Message-ID (<…@…>): <a@b'],
+    ],
+  );
+  const ja = await post({ inReplyTo: '<>' }, 'ja');
+  assert.deepEqual(ja.json.error.fields.map((f: Json) => [f.path, f.message]), [['inReplyTo', '返信元のメッセージID（In-Reply-To）はメッセージID（<…@…>）ではありません: <>']]);
+  assert.equal(await count(), before, 'nothing stored');
+});
+
 test('bad deliveries are 4xx naming the field; nothing is stored', async (t) => {
   const s = await setup(t);
   if (!s) return;

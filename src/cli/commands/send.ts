@@ -21,6 +21,9 @@ interface SendFlags {
   htmlFile?: string;
   attach: string[];
   charset?: string;
+  replyTo?: string;
+  inReplyTo?: string;
+  references: string[];
   input?: string;
   wait: boolean;
   json?: boolean;
@@ -66,6 +69,9 @@ export function registerSendCommand(program: Command): void {
     .option('--html-file <file>', 'HTML本文 from a UTF-8 or Shift_JIS file (- for stdin)')
     .option('--attach <file>', 'attachment (repeatable)', collect, [])
     .option('--charset <charset>', 'utf-8 (default) or iso-2022-jp')
+    .option('--reply-to <address>', 'Reply-To: where replies should go')
+    .option('--in-reply-to <message-id>', 'In-Reply-To: the Message-ID of the mail this one answers')
+    .option('--references <message-id>', 'References: a Message-ID of the thread, oldest first (repeatable)', collect, [])
     .option('--input <file>', 'JSON DeliveryInput (- for stdin); flags override it')
     .option('--no-wait', 'queue only: a running `yubin serve` or `yubin worker` sends it')
     .option('--json', 'print JSON')
@@ -87,6 +93,9 @@ export function registerSendCommand(program: Command): void {
       if (f.textFile !== undefined) body.text = readTextOption('--text-file', f.textFile);
       if (f.htmlFile !== undefined) body.html = readTextOption('--html-file', f.htmlFile);
       if (f.charset !== undefined) body.charset = f.charset;
+      if (f.replyTo !== undefined) body.replyTo = f.replyTo;
+      if (f.inReplyTo !== undefined) body.inReplyTo = f.inReplyTo;
+      if (f.references.length) body.references = f.references;
       if (f.attach.length) {
         body.attachments = f.attach.map((file) => ({
           filename: basename(file),

@@ -34,7 +34,7 @@ test('yubin send sends at once; yubin bulk create reads a Shift_JIS CSV, reports
   await addSendingAccount(ctx, { port: smtp.port, address: 'info@example.jp', fromName: 'インフォ' });
 
   const send = await runCli(
-    ['send', '--json', '--account', 'info@example.jp', '--to', 'a@example.net', '--cc', 'b@example.net', '--subject', 'CLIから', '--text', '本文', '--reply-to', 'support@example.jp', '--in-reply-to', 'q-2@example.net', '--references', 'q-1@example.net', '--references', '<q-2@example.net>'],
+    ['send', '--json', '--account', 'info@example.jp', '--to', 'a@example.net', '--cc', 'b@example.net', '--subject', 'CLIから', '--text', '本文', '--reply-to', 'support@example.jp', '--in-reply-to', 'q-2@example.net', '--references', '<q-0@example.net> q-1@example.net', '--references', '<q-2@example.net>'],
     { env },
   );
   assert.equal(send.code, 0, send.stderr);
@@ -48,7 +48,7 @@ test('yubin send sends at once; yubin bulk create reads a Shift_JIS CSV, reports
   const sentHead = smtp.mails[0]!.raw.toString('latin1').split('\r\n\r\n')[0]!;
   assert.match(sentHead, /^Reply-To: support@example\.jp$/m);
   assert.match(sentHead, /^In-Reply-To: <q-2@example\.net>$/m);
-  assert.match(sentHead, /^References: <q-1@example\.net> <q-2@example\.net>$/m);
+  assert.match(sentHead, /^References: <q-0@example\.net> <q-1@example\.net> <q-2@example\.net>$/m);
 
   const csvFile = join(dir, 'list.csv');
   writeFileSync(csvFile, iconv.encode('メールアドレス,氏名\r\nyamada@example.jp,山田\r\nyamada@example.jp,重複\r\nsuzuki@example.jp,鈴木\r\n', 'cp932'));

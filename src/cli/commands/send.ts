@@ -71,7 +71,7 @@ export function registerSendCommand(program: Command): void {
     .option('--charset <charset>', 'utf-8 (default) or iso-2022-jp')
     .option('--reply-to <address>', 'Reply-To: where replies should go')
     .option('--in-reply-to <message-id>', 'In-Reply-To: the Message-ID of the mail this one answers')
-    .option('--references <message-id>', 'References: a Message-ID of the thread, oldest first (repeatable)', collect, [])
+    .option('--references <message-ids>', 'References: Message-IDs of the thread, oldest first (space-separated, repeatable)', collect, [])
     .option('--input <file>', 'JSON DeliveryInput (- for stdin); flags override it')
     .option('--no-wait', 'queue only: a running `yubin serve` or `yubin worker` sends it')
     .option('--json', 'print JSON')
@@ -95,7 +95,8 @@ export function registerSendCommand(program: Command): void {
       if (f.charset !== undefined) body.charset = f.charset;
       if (f.replyTo !== undefined) body.replyTo = f.replyTo;
       if (f.inReplyTo !== undefined) body.inReplyTo = f.inReplyTo;
-      if (f.references.length) body.references = f.references;
+      // a References header copied whole ("<a@x> <b@y>") is its Message-IDs: none holds a space
+      if (f.references.length) body.references = f.references.flatMap((r) => r.split(/\s+/).filter(Boolean));
       if (f.attach.length) {
         body.attachments = f.attach.map((file) => ({
           filename: basename(file),

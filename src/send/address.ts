@@ -41,7 +41,7 @@ export function recipientKey(address: string): string {
 }
 
 /** RFC 5322 §3.6.4 msg-id, its brackets optional: printable ASCII with one "@", no "<", ">" or space inside. */
-const MESSAGE_ID = /^(?:<([\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+)>|([\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+))$/;
+const MESSAGE_ID = /^(?:<([!-;=?A-~]+@[!-;=?A-~]+)>|([!-;=?A-~]+@[!-;=?A-~]+))$/;
 /** Longer is no Message-ID a mail system made (RFC 5322 only bounds the line, at 998). */
 export const MAX_MESSAGE_ID = 250;
 

@@ -70,7 +70,7 @@ test('a reply: Reply-To, In-Reply-To and References go into the mail as given (b
 
   const count = async () => Number((await s.h.ctx.db.kysely.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   const before = await count();
-  const bad = await post({ replyTo: 'support at example.com', inReplyTo: 'no-at-sign', references: ['<a@example.jp>', 'two words@example.jp', '<a@b'] });
+  const bad = await post({ replyTo: 'support at example.com', inReplyTo: 'no-at-sign', references: ['<a@example.jp>', 'two words@example.jp', '<a@b', 'a@b@c'] });
   assert.equal(bad.status, 400, bad.raw);
   assert.deepEqual(
     bad.json.error.fields.map((f: Json) => [f.path, f.message]),
@@ -79,6 +79,7 @@ test('a reply: Reply-To, In-Reply-To and References go into the mail as given (b
       ['inReplyTo', 'In-Reply-To is not a Message-ID (<…@…>): no-at-sign'],
       ['references.1', 'References (entry 2) is not a Message-ID (<…@…>): two words@example.jp'],
       ['references.2', 'References (entry 3) is not a Message-ID (<…@…>): <a@b'],
+      ['references.3', 'References (entry 4) is not a Message-ID (<…@…>): a@b@c'],
     ],
   );
   const ja = await post({ inReplyTo: '<>' }, 'ja');

@@ -17,8 +17,8 @@
 // Prints mails/s and Yubin ÷ smtp-source (the connection-reusing one, like Yubin). Asserts
 // nothing; the numbers depend on the machine. Needs /usr/sbin/smtp-sink and smtp-source
 // (Debian package postfix).
-// Yubin runs from dist/ (as `yubin worker` does; `npm run bench:send` builds it first), or from
-// src/ through tsx with --from src.
+// Yubin runs from dist/ (tsc's per-file build of the code `yubin worker` runs bundled from
+// dist/yubin/; `npm run bench:send` builds both first), or from src/ through tsx with --from src.
 // Run: npm run bench:send [-- --count 10000 --sessions 1,8 [--postgres URL] [--no-rate] [--no-peers] [--profile FILE] [--warm 2] [--repeat 1] [--from dist|src]]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -62,7 +62,7 @@ const { values } = parseArgs({
     child: { type: 'string' },
     // run the whole comparison this many times per session count and add the median ratios
     repeat: { type: 'string', default: '1' },
-    // Yubin's code as `npm run build` compiles it (dist/, what `yubin worker` runs), or src/
+    // Yubin's code as `npm run build` compiles it (dist/; `yubin worker` runs the same code bundled), or src/
     // through tsx, which wraps functions (esbuild's keepNames) and so measures a little slower
     from: { type: 'string', default: 'dist' },
   },

@@ -105,25 +105,38 @@ test('random accounts never give a 5xx; a refusal changes nothing; every stored 
   assert.ok(created >= 25, `only ${created} of 200 random accounts were valid: the generator must reach the accepting side`);
 });
 
-test('random PATCHes never give a 5xx, a refusal changes nothing, and every account stays valid', async (t) => {
+test('random PATCHes never give a 5xx, a refusal changes nothing, and every account stays valid, also when it moves to a server that wants its own SMTP login', async (t) => {
   const h = await harness(t);
   if (!h) return;
   const server = await addServer(h);
+  const separate = await addServer(h, { name: 'Separate SMTP login', outgoing: { host: 'smtp.example.com', auth: { mechanism: 'PLAIN', useAccountCredentials: false } } });
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) {
     const res = await api(h, { method: 'POST', url: '/api/v1/mail-accounts', body: { displayName: `Target ${i}`, serverId: server.id, address: `target${i}@example.com`, username: `t${i}`, password: 'pw' } });
     assert.equal(res.status, 201, res.raw);
     ids.push(res.json.id);
   }
-  const fields = accountFields(server.id);
-  const patch = fc.record(fields, { requiredKeys: [] });
+  // a change stays on the account's server (no serverId) or names one of the two: moved to the
+  // second without its own SMTP user name and password, the account must be refused
+  const patch = fc
+    .constantFrom([server.id, false] as const, [server.id, false] as const, [separate.id, true] as const)
+    .chain(([id, own]) => fc.record(accountFields(id, own), { requiredKeys: [] }));
+  const ownLogin = async (res: { json: Json }) => {
+    assertValidAccount(res.json);
+    if (res.json.serverId !== separate.id) return;
+    assert.ok(res.json.smtpUsername, `on the server that wants its own SMTP login without a user name: ${JSON.stringify(res.json)}`);
+    const row = await h.ctx.db.kysely.selectFrom('mail_accounts').select('smtp_password_enc').where('id', '=', res.json.id).executeTakeFirstOrThrow();
+    assert.ok(row.smtp_password_enc, 'on the server that wants its own SMTP login without a password');
+  };
   const accepted = await randomRequests(150, fc.tuple(fc.constantFrom(...ids), fc.oneof({ weight: 8, arbitrary: patch }, { weight: 1, arbitrary: junk })), {
     send: ([id, body]) => api(h, { method: 'PATCH', url: `/api/v1/mail-accounts/${id}`, body }),
     ok: 200,
     state: () => snapshot(h),
-    check: async (res) => assertValidAccount(res.json),
+    check: ownLogin,
   });
-  await assertAllValid(h);
+  for (const a of await assertAllValid(h)) await ownLogin({ json: a });
+  const moved = (await assertAllValid(h)).filter((a) => a.serverId === separate.id).length;
+  t.diagnostic(`${moved} of ${ids.length} accounts ended on the server that wants its own SMTP login`);
   t.diagnostic(`${accepted} of 150 random changes were accepted`);
   assert.ok(accepted >= 20, `only ${accepted} of 150 random changes were accepted`);
 });

@@ -292,6 +292,8 @@ function MailPreview(props: {
   const { t, field } = useI18n();
   const { recipient: r } = props;
   const subject = renderTemplate(props.subject, r.fields);
+  // the subject as it will be sent (one line; blank means none)
+  const subjectText = subjectLine(subject.text);
   const text = renderTemplate(props.text, r.fields);
   const html = props.html ? renderTemplate(props.html, r.fields, { escapeHtml: true }) : undefined;
   const missing = [...new Set([...subject.missing, ...text.missing, ...(html?.missing ?? [])])];
@@ -326,7 +328,7 @@ function MailPreview(props: {
           </tr>
           <tr>
             <th scope="row">{field('subject')}</th>
-            <td data-testid="preview-subject">{isBlankSubject(subjectLine(subject.text)) ? t('mail.noSubject') : subjectLine(subject.text)}</td>
+            <td data-testid="preview-subject">{isBlankSubject(subjectText) ? t('mail.noSubject') : subjectText}</td>
           </tr>
         </tbody>
       </table>

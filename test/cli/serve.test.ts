@@ -2,7 +2,7 @@
 // mail from Dovecot on its own, the send worker sends a single mail, the UI and the
 // API answer, /metrics counts the mail, the stall monitor runs, the background checkpointer
 // carries the WAL into the database file, restore refuses to run under it, and SIGTERM stops
-// it cleanly.
+// it cleanly; `npm start` passes a supervisor's SIGTERM on to it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -152,4 +152,45 @@ test('yubin serve on a busy port says so and exits, leaving no "serve" registere
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
   assert.deepEqual(readdirSync(join(dir, 'processes')), [], 'no process left registered');
+});
+
+test('npm start: a SIGTERM sent to npm (a supervisor stopping it) stops the server cleanly, leaving no orphan', { timeout: 60_000 }, async (t) => {
+  // npm runs the start script through `sh -c`; without `exec` the shell stayed between npm and
+  // node, npm's forwarded SIGTERM ended the shell only, and the server ran on as an orphan
+  const dir = mkdtempSync(join(tmpdir(), 'yubin-npm-start-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const child = spawn('npm', ['start'], {
+    cwd: ROOT,
+    env: { ...process.env, YUBIN_DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', YUBIN_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const base = `http://127.0.0.1:${port}`;
+  await until('healthz', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined));
+  const [record] = readdirSync(join(dir, 'processes'));
+  assert.ok(record, 'serve registered itself');
+  const servePid = Number(/\d+/.exec(record)?.[0]);
+  t.after(() => {
+    try {
+      process.kill(servePid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  child.kill('SIGTERM');
+  assert.notEqual(await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]), 'timeout', output);
+  await until('the server to exit', async () => {
+    try {
+      process.kill(servePid, 0);
+      return undefined;
+    } catch {
+      return true;
+    }
+  }, 10_000);
+  assert.deepEqual(readdirSync(join(dir, 'processes')), [], 'serve shut down cleanly and removed its record');
+  await assert.rejects(fetch(`${base}/healthz`), 'nothing listens on the port any more');
 });

@@ -23,6 +23,8 @@ import { compileTemplate, escapeHtml, fillTemplate, type CompiledTemplate } from
 
 export interface BulkMailTemplate {
   from: MailAddress;
+  /** the same Reply-To in every mail of the delivery */
+  replyTo?: string | MailAddress | null | undefined;
   subject: string;
   text: string | null;
   html: string | null;
@@ -137,6 +139,8 @@ export class BulkMailComposer {
   readonly #text: CompiledTemplate | null;
   readonly #html: CompiledTemplate | null;
   readonly #fromHeader: string;
+  /** the Reply-To header as composeMail writes it ('' for none) */
+  readonly #replyToHeader: string;
   readonly #envelopeFrom: string;
   readonly #boundary: string;
   /** the merge-field names the templates use */
@@ -148,12 +152,13 @@ export class BulkMailComposer {
   /** per body template (text, html), its literals as base segments; null when a literal is not plain text */
   readonly #plain: { subtype: 'plain' | 'html'; template: CompiledTemplate; literals: PlainSegment[] }[] | null;
 
-  private constructor(t: BulkMailTemplate, fromHeader: string, alwaysComposeMail: boolean) {
+  private constructor(t: BulkMailTemplate, fromHeader: string, replyToHeader: string, alwaysComposeMail: boolean) {
     this.#t = t;
     this.#subject = compileTemplate(t.subject);
     this.#text = t.text === null ? null : compileTemplate(t.text);
     this.#html = t.html === null ? null : compileTemplate(t.html);
     this.#fromHeader = fromHeader;
+    this.#replyToHeader = replyToHeader;
     this.#envelopeFrom = normalizeAddress(t.from).address;
     this.#boundary = `--_NmP-${randomBytes(8).toString('hex')}-Part_1`;
     this.#alwaysComposeMail = alwaysComposeMail;
@@ -164,16 +169,29 @@ export class BulkMailComposer {
   }
 
   static async compile(t: BulkMailTemplate): Promise<BulkMailComposer> {
-    // the From header exactly as composeMail writes it, taken from a probe mail
-    const probe = await composeMail({ from: t.from, to: ['probe@example.invalid'], subject: '', text: 'x', charset: t.charset, messageId: '<probe@example.invalid>' });
+    // the From and Reply-To headers exactly as composeMail writes them, taken from a probe
+    // mail (both charsets write Reply-To right after To)
+    const probe = await composeMail({ from: t.from, to: ['probe@example.invalid'], replyTo: t.replyTo, subject: '', text: 'x', charset: t.charset, messageId: '<probe@example.invalid>' });
     const head = probe.raw.toString('latin1');
     const fromHeader = head.slice(0, head.indexOf('\r\nTo: '));
     let always = probe.charset !== t.charset || !fromHeader.startsWith('From: ');
+    let replyToHeader = '';
+    if (t.replyTo) {
+      const at = head.indexOf('\r\nTo: probe@example.invalid\r\nReply-To:');
+      if (at < 0) always = true;
+      else {
+        const start = head.indexOf('\r\nReply-To:', at) + 2;
+        // up to the next header: the first line break not followed by a folding space or tab
+        let end = head.indexOf('\r\n', start);
+        while (end >= 0 && (head[end + 2] === ' ' || head[end + 2] === '\t')) end = head.indexOf('\r\n', end + 2);
+        replyToHeader = head.slice(start, end);
+      }
+    }
     if (t.charset === 'iso-2022-jp') {
       const literals = [t.subject, t.text ?? '', t.html ?? ''].map((x) => compileTemplate(x).literals.join('')).join('\n');
       always ||= unrepresentableIso2022Jp(literals).length > 0;
     }
-    return new BulkMailComposer(t, fromHeader, always);
+    return new BulkMailComposer(t, fromHeader, replyToHeader, always);
   }
 
   /** The mail; at once (no promise) unless nodemailer has to write it. */
@@ -187,7 +205,7 @@ export class BulkMailComposer {
     const html = this.#html && canonicalLines(fillTemplate(this.#html, f.fields, { escapeHtml: true }));
     const fast = this.#fast(f, subject, text, html);
     if (fast) return { raw: fast.raw, messageId: f.messageId, envelope: { from: this.#envelopeFrom, to: [fast.to] }, charset: this.#t.charset, subject };
-    return composeMail({ from: this.#t.from, to: [f.to], subject, text, html, charset: this.#t.charset, messageId: f.messageId, date: f.date }).then((mail) => ({ ...mail, subject }));
+    return composeMail({ from: this.#t.from, to: [f.to], replyTo: this.#t.replyTo, subject, text, html, charset: this.#t.charset, messageId: f.messageId, date: f.date }).then((mail) => ({ ...mail, subject }));
   }
 
   /**
@@ -233,6 +251,7 @@ export class BulkMailComposer {
     const to = normalizeAddress(f.to).address;
     const date = (f.date ?? new Date()).toUTCString().replace(/GMT/, '+0000');
     const head = [this.#fromHeader, `To: ${to}`];
+    if (this.#replyToHeader) head.push(this.#replyToHeader);
     if (subjectHeader) head.push(subjectHeader);
     const out: (number | Buffer)[] = [];
     if (bodies.length === 1) {

@@ -17,6 +17,8 @@ export interface BulkTemplates {
   text: string | null;
   html: string | null;
   charset: MailCharset;
+  /** the same Reply-To address in every mail of the delivery */
+  replyTo?: string | null | undefined;
 }
 
 export interface ComposedDelivery extends ComposedMail {
@@ -44,6 +46,7 @@ export async function composeBulkMail(t: BulkTemplates, sender: Sender, to: stri
   const mail = await composeMail({
     from: { name: sender.fromName, address: sender.address },
     to: [to],
+    replyTo: t.replyTo,
     subject: r.subject,
     text: r.text,
     html: r.html,
@@ -61,7 +64,7 @@ export interface CompiledBulkMail {
 }
 
 export async function compileBulkMail(t: BulkTemplates, sender: Sender): Promise<CompiledBulkMail> {
-  const composer = await BulkMailComposer.compile({ from: { name: sender.fromName, address: sender.address }, subject: t.subject, text: t.text, html: t.html, charset: t.charset });
+  const composer = await BulkMailComposer.compile({ from: { name: sender.fromName, address: sender.address }, replyTo: t.replyTo, subject: t.subject, text: t.text, html: t.html, charset: t.charset });
   return {
     compose: (to, fields, deliveryId, date, messageId) => composer.compose({ to, fields, messageId: messageId ?? messageIdFor(deliveryId, sender), date }),
   };

@@ -39,10 +39,11 @@ async function assertSame(t: BulkTemplates, to: string, fields: Record<string, s
   assertPartsRebuild(fast);
   assert.deepEqual([fast.subject, fast.messageId, fast.charset, fast.envelope, fast.charsetFallback], [reference.subject, reference.messageId, reference.charset, reference.envelope, reference.charsetFallback]);
   const [a, b] = await Promise.all([simpleParser(fast.raw), simpleParser(reference.raw)]);
-  assert.deepEqual([a.subject, a.from?.text, (a.to as { text: string } | undefined)?.text, a.text, a.html, a.messageId, a.date?.toISOString()], [
+  assert.deepEqual([a.subject, a.from?.text, (a.to as { text: string } | undefined)?.text, a.replyTo?.text, a.text, a.html, a.messageId, a.date?.toISOString()], [
     b.subject,
     b.from?.text,
     (b.to as { text: string } | undefined)?.text,
+    b.replyTo?.text,
     b.text,
     b.html,
     b.messageId,
@@ -66,8 +67,15 @@ const CASES: Array<[string, BulkTemplates, Record<string, string>]> = [
   ['ISO-2022-JP that cannot carry a field value: UTF-8 with the characters listed', { subject: '{{name}}様', text: '{{name}}様\n', html: null, charset: 'iso-2022-jp' }, { name: '😀 ｶﾀｶﾅ' }],
   ['ISO-2022-JP that cannot carry the template itself', { subject: '〜 {{name}}', text: '{{name}}\n', html: null, charset: 'iso-2022-jp' }, { name: 'a' }],
   ['a field missing from the row, an empty subject', { subject: '{{missing}}', text: 'Dear {{name}}{{missing}}\n', html: null, charset: 'utf-8' }, { name: 'A' }],
+  ['a Reply-To, 7bit from shared segments', { subject: 'Notice for {{name}}', text: `Dear {{name}},\n\n${LOREM}`, html: null, charset: 'utf-8', replyTo: 'support@example.com' }, { name: 'Customer 1' }],
+  ['a Reply-To long enough to be folded, text and HTML', { subject: '{{name}}様', text: '{{name}}様\n', html: '<p>{{name}}様</p>', charset: 'utf-8', replyTo: `reply+${'long-'.repeat(14)}x@example.com` }, { name: '山田' }],
+  ['ISO-2022-JP with a Reply-To', { subject: '{{name}}様へのお知らせ', text: `{{name}}様\n\n${NIHONGO}`, html: null, charset: 'iso-2022-jp', replyTo: 'sales@example.co.jp' }, { name: '山田' }],
+  ['a Reply-To at an internationalized domain (punycode, as composeMail writes it)', { subject: 'x {{name}}', text: 'Hi {{name}}\n', html: null, charset: 'utf-8', replyTo: 'info@例え.jp' }, { name: 'y' }],
   ['a value with line breaks and dots', { subject: 'multi {{name}}', text: 'Hello\n{{name}}\n.\n', html: null, charset: 'utf-8' }, { name: 'line one\r\n.line two\nthree' }],
 ];
+
+/** No Reply-To, a short one, one that nodemailer folds onto a line of its own. */
+const REPLY_TO = fc.constantFrom(null, 'support@example.com', `reply+${'x'.repeat(70)}@example.com`);
 
 for (const [name, t, fields] of CASES) {
   test(`the same mail as composeMail: ${name}`, async () => {
@@ -94,8 +102,8 @@ test('random merge-field values: the same bytes as composeMail (property)', asyn
     fc.string({ unit: fc.constantFrom('a', 'Z', ' ', '.', '-', '\n'), maxLength: 120 }),
   );
   await fc.assert(
-    fc.asyncProperty(value, value, fc.constantFrom<BulkTemplates['charset']>('utf-8', 'iso-2022-jp'), fc.boolean(), fc.constantFrom(`{{name}}様\n\n{{note}}\n${NIHONGO}`, `Dear {{name}},\n\n{{note}}\n${LOREM}`), async (name, note, charset, withHtml, text) => {
-      const t: BulkTemplates = { subject: '{{name}} へのお知らせ', text, html: withHtml ? '<p>{{name}}</p><p>{{note}}</p>' : null, charset };
+    fc.asyncProperty(value, value, fc.constantFrom<BulkTemplates['charset']>('utf-8', 'iso-2022-jp'), fc.boolean(), fc.constantFrom(`{{name}}様\n\n{{note}}\n${NIHONGO}`, `Dear {{name}},\n\n{{note}}\n${LOREM}`), REPLY_TO, async (name, note, charset, withHtml, text, replyTo) => {
+      const t: BulkTemplates = { subject: '{{name}} へのお知らせ', text, html: withHtml ? '<p>{{name}}</p><p>{{note}}</p>' : null, charset, replyTo };
       const { fast, reference } = await both(t, 'rcpt@example.net', { name, note });
       assert.equal(unboundary(fast.raw), unboundary(reference.raw));
       assert.deepEqual(fast.charsetFallback, reference.charsetFallback);
@@ -113,8 +121,8 @@ test('plain 7-bit mail is made of the templates’ shared segments and the field
   const withCr = fc.oneof(piece, fc.string({ unit: fc.constantFrom('a', '\n', '\r', 'x'.repeat(19)), maxLength: 6 }));
   let withParts = 0;
   await fc.assert(
-    fc.asyncProperty(piece, piece, piece, piece, withCr, fc.boolean(), async (a, b, c, name, note, withHtml) => {
-      const t: BulkTemplates = { subject: 'S {{name}}', text: `${a}{{name}}${b}{{note}}${c}`, html: withHtml ? `<p>${a}{{name}}</p>{{note}}` : null, charset: 'utf-8' };
+    fc.asyncProperty(piece, piece, piece, piece, withCr, fc.boolean(), REPLY_TO, async (a, b, c, name, note, withHtml, replyTo) => {
+      const t: BulkTemplates = { subject: 'S {{name}}', text: `${a}{{name}}${b}{{note}}${c}`, html: withHtml ? `<p>${a}{{name}}</p>{{note}}` : null, charset: 'utf-8', replyTo };
       const { fast, reference } = await both(t, 'rcpt@example.net', { name, note });
       assert.equal(unboundary(fast.raw), unboundary(reference.raw));
       assertPartsRebuild(fast);

@@ -4,6 +4,7 @@
 // local parts with consecutive or trailing dots ("taro..yamada@docomo.ne.jp") that still
 // receive mail, so dots are allowed anywhere in the local part.
 import { domainToASCII } from 'node:url';
+import type { FieldIssue } from '../domain/errors.ts';
 
 /** RFC 5321 §4.5.3.1: local part ≤ 64 octets, the whole path ≤ 256 (254 without the brackets). */
 export const MAX_LOCAL_PART = 64;
@@ -53,4 +54,12 @@ export function normalizeMessageId(raw: string): string | undefined {
   const m = MESSAGE_ID.exec(raw.trim());
   const id = m && (m[1] ?? m[2]);
   return id && id.length + 2 <= MAX_MESSAGE_ID ? `<${id}>` : undefined;
+}
+
+/** A Reply-To address as typed (single and bulk sends): normalized, or null with a field error in `issues`. */
+export function replyToAddress(raw: string | null | undefined, issues: FieldIssue[]): string | null {
+  if (!raw) return null;
+  const address = normalizeRecipient(raw);
+  if (!address) issues.push({ path: 'replyTo', key: 'send.address', params: { field: 'Reply-To', address: raw } });
+  return address ?? null;
 }

@@ -17,7 +17,7 @@ import { compileTemplate, templateFields } from '../mail/template.ts';
 import type { AppContext } from '../services/context.ts';
 import type { NewDelivery, RecipientStatus } from '../store/deliveries.ts';
 import type { BulkDeliveryTable } from '../store/schema.ts';
-import { normalizeRecipient, recipientKey } from './address.ts';
+import { normalizeRecipient, recipientKey, replyToAddress } from './address.ts';
 import { bulkSubject } from '../mail/compose-bulk.ts';
 import { composeBulkMail, messageIdFor } from './compose-delivery.ts';
 import { decodeCsv, parseCsv, type CsvError } from './csv.ts';
@@ -120,6 +120,7 @@ export class BulkDeliveryService {
       const missing = names.filter((f) => !known.has(f));
       if (missing.length) issues.push({ path, key: 'bulk.missingField', params: { fields: missing.map((f) => `{{${f}}}`).join(' ') } });
     }
+    const replyTo = replyToAddress(input.replyTo, issues);
     if (issues.length || !account) throw new ValidationError(issues);
 
     // rows → recipients and skips. Each keeps the values of the merge fields the templates use,
@@ -162,7 +163,7 @@ export class BulkDeliveryService {
     const server = await this.ctx.repos.servers.get(account.serverId);
     if (!server) throw new ValidationError([{ path: 'accountId', key: 'validation.serverNotFound', params: { id: account.serverId } }]);
     const charset = input.charset ?? 'utf-8';
-    const templates = { subject: input.subject, text: input.text ?? null, html: input.html ?? null, charset };
+    const templates = { subject: input.subject, text: input.text ?? null, html: input.html ?? null, charset, replyTo };
     const limit = server.outgoing.maxMessageBytes;
     if (limit !== null) {
       const weight = (c: (typeof recipients)[number]) => Object.values(c.fields).reduce((n, v) => n + Buffer.byteLength(v), 0);
@@ -200,7 +201,7 @@ export class BulkDeliveryService {
       const now = new Date().toISOString();
       await repo.insertBulk(
         trx,
-        { id, accountId: account.id, subjectTemplate: input.subject, textTemplate: templates.text, htmlTemplate: templates.html, charset, total: recipients.length, skipped, createdBy: actor },
+        { id, accountId: account.id, subjectTemplate: input.subject, textTemplate: templates.text, htmlTemplate: templates.html, charset, replyTo, total: recipients.length, skipped, createdBy: actor },
         now,
       );
       await repo.insertDeliveries(trx, deliveries, now);
@@ -233,6 +234,7 @@ export class BulkDeliveryService {
       pauseError: recipientError(lang, { error_code: b.pause_error_code, error_message: b.pause_error_message, reply: null }),
       subject: b.subject_template,
       charset: b.charset as BulkDelivery['charset'],
+      replyTo: b.reply_to,
       total: Number(b.total),
       sent: counts.sent,
       failed: counts.failed,

@@ -12,7 +12,7 @@ import type { Transaction } from 'kysely';
 import { rowToAccount } from '../store/mail-accounts.ts';
 import type { Database } from '../store/schema.ts';
 import type { RecipientKind } from '../store/deliveries.ts';
-import { normalizeMessageId, normalizeRecipient, recipientKey } from './address.ts';
+import { normalizeMessageId, normalizeRecipient, recipientKey, replyToAddress } from './address.ts';
 import { composeSingleMail } from './compose-delivery.ts';
 import { DeliveryInput, MAX_RECIPIENTS_PER_MAIL, type Delivery } from './schemas.ts';
 import { deliveryView } from './views.ts';
@@ -84,8 +84,7 @@ export class DeliveryService {
       if (recipients.length === 0) issues.push({ path: 'to', key: 'send.noRecipient' });
       else if (recipients.length > MAX_RECIPIENTS_PER_MAIL) issues.push({ path: 'to', key: 'send.tooManyRecipients', params: { max: MAX_RECIPIENTS_PER_MAIL } });
     }
-    const replyTo = input.replyTo ? normalizeRecipient(input.replyTo) : null;
-    if (input.replyTo && !replyTo) issues.push({ path: 'replyTo', key: 'send.address', params: { field: 'Reply-To', address: input.replyTo } });
+    const replyTo = replyToAddress(input.replyTo, issues);
     const inReplyTo = input.inReplyTo ? normalizeMessageId(input.inReplyTo) : null;
     if (input.inReplyTo && !inReplyTo) issues.push({ path: 'inReplyTo', key: 'send.messageId', params: { value: input.inReplyTo } });
     const references: string[] = [];

@@ -99,6 +99,7 @@ export const BulkDeliveryInput = Type.Object(
     text: Type.Optional(Nullable(Type.String({ maxLength: MAX_TEXT_LENGTH }))),
     html: Type.Optional(Nullable(Type.String({ maxLength: MAX_TEXT_LENGTH, description: 'template; values are HTML-escaped' }))),
     charset: Type.Optional(Charset),
+    replyTo: Type.Optional(Nullable(Type.String({ maxLength: 1000, description: 'Reply-To: the address replies to every mail should go to' }))),
     recipientsCsv: Type.Optional(Type.String({ maxLength: MAX_TEXT_LENGTH, description: 'CSV text with a header row; one column holds the address' })),
     recipientsCsvBase64: Type.Optional(
       Type.String({ maxLength: 2 * MAX_TEXT_LENGTH, description: 'the CSV file’s bytes, base64: UTF-8 (with or without BOM), Shift_JIS or UTF-16 with BOM' }),
@@ -141,6 +142,7 @@ export const BulkDelivery = Type.Object(
     ),
     subject: Type.String({ description: 'the subject template' }),
     charset: Charset,
+    replyTo: Nullable(Type.String({ description: 'the Reply-To address of every mail' })),
     total: Type.Integer(),
     sent: Type.Integer(),
     failed: Type.Integer(),

@@ -856,7 +856,7 @@ class Worker implements SendWorker {
     let c = this.#composers.get(key);
     if (!c) {
       const entry: { compiling: Promise<CompiledBulkMail>; ready?: CompiledBulkMail } = {
-        compiling: compileBulkMail({ subject: bulk.subject_template, text: bulk.text_template, html: bulk.html_template, charset }, actx.account),
+        compiling: compileBulkMail({ subject: bulk.subject_template, text: bulk.text_template, html: bulk.html_template, charset, replyTo: bulk.reply_to }, actx.account),
       };
       entry.compiling.then(
         (ready) => (entry.ready = ready),

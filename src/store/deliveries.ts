@@ -70,6 +70,7 @@ export interface NewBulkDelivery {
   textTemplate: string | null;
   htmlTemplate: string | null;
   charset: string;
+  replyTo: string | null;
   total: number;
   skipped: unknown[];
   createdBy: string;
@@ -377,6 +378,7 @@ export class DeliveryRepository {
         text_template: b.textTemplate,
         html_template: b.htmlTemplate,
         charset: b.charset,
+        reply_to: b.replyTo,
         total: b.total,
         skipped_json: JSON.stringify(b.skipped),
         created_by: b.createdBy,

@@ -12,6 +12,7 @@ import * as m0008 from './migrations/0008-claim-by-bulk.ts';
 import * as m0009 from './migrations/0009-stale-by-bulk.ts';
 import * as m0010 from './migrations/0010-pause-error.ts';
 import * as m0011 from './migrations/0011-receive-run-histogram.ts';
+import * as m0012 from './migrations/0012-bulk-reply-to.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009-stale-by-bulk': m0009,
   '0010-pause-error': m0010,
   '0011-receive-run-histogram': m0011,
+  '0012-bulk-reply-to': m0012,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -233,6 +233,8 @@ export interface BulkDeliveryTable {
   text_template: string | null;
   html_template: string | null;
   charset: string;
+  /** the Reply-To address of every mail (migration 0012) */
+  reply_to: string | null;
   total: number;
   /** JSON array of skipped CSV rows */
   skipped_json: string;

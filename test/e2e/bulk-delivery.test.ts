@@ -134,6 +134,19 @@ test('bulk delivery: CSV preview, merge preview, start, live progress, filter, p
       await ui.shot('bulk-mail-preview');
     });
 
+    await t.test('返信先（Reply-To）: shown in the preview; one that is not an address is refused next to the field, nothing queued', async () => {
+      const replyTo = page.getByLabel('返信先（Reply-To）');
+      await replyTo.fill('support at example.com');
+      assert.equal(await text(page, 'preview-reply-to'), 'support at example.com');
+      await page.getByRole('button', { name: '配信を開始する' }).click();
+      const error = field(page, 'replyTo').locator('.field-error');
+      await error.waitFor();
+      assert.equal(await error.textContent(), 'Reply-Toのメールアドレスが正しくありません: support at example.com');
+      assert.equal((await ctx.db.kysely.selectFrom('bulk_deliveries').select('id').execute()).length, 0, 'nothing was queued');
+      await replyTo.fill('support@example.com');
+      assert.equal(await text(page, 'preview-reply-to'), 'support@example.com');
+    });
+
     await t.test('配信を開始する: the progress page, the estimate under the per-minute limit, the bar advancing live to done', async () => {
       await page.getByRole('button', { name: '配信を開始する' }).click();
       await page.waitForURL(/\/bulk\/[0-9a-f-]{36}$/);
@@ -155,6 +168,7 @@ test('bulk delivery: CSV preview, merge preview, start, live progress, filter, p
         ],
       );
       assert.equal(await page.locator('[data-testid="bulk-facts"] [data-status]').textContent(), '配信中');
+      assert.equal(await text(page, 'bulk-reply-to'), 'support@example.com');
       await ui.shot('bulk-progress-start');
 
       worker = startSendWorker(ctx, { rateWindowMs: 3000, pollIntervalMs: 100 });
@@ -175,6 +189,7 @@ test('bulk delivery: CSV preview, merge preview, start, live progress, filter, p
       assert.equal(parsed.subject, '山田太郎様 ゴールド会員のご案内');
       assert.match(parsed.text ?? '', /ゴールド会員の皆さまへのお知らせです。/);
       assert.equal(parsed.from?.value[0]?.address, 'news@example.com');
+      assert.deepEqual(smtp.mails.map((m) => /^Reply-To: (.*)$/m.exec(m.raw.toString('latin1').split('\r\n\r\n')[0]!)?.[1]), Array(4).fill('support@example.com'));
     });
 
     await t.test('the per-recipient list, filtered by status', async () => {

@@ -58,7 +58,7 @@ test('yubin send sends at once; yubin bulk create reads a Shift_JIS CSV, reports
   assert.equal(bulk.total, 2);
   assert.deepEqual(bulk.skipped.map((s: { row: number; reason: string; message: string }) => [s.row, s.reason, s.message]), [[3, 'duplicate', '2行目と同じメールアドレスです。']]);
 
-  const waited = await runCli(['bulk', 'create', '--wait', '--account', 'info@example.jp', '--csv', csvFile, '--subject', '{{氏名}}様', '--text', 'x'], { env });
+  const waited = await runCli(['bulk', 'create', '--wait', '--account', 'info@example.jp', '--csv', csvFile, '--subject', '{{氏名}}様', '--text', 'x', '--reply-to', 'Support@Example.jp'], { env });
   assert.equal(waited.code, 0, waited.stderr);
   // in Japanese (YUBIN_LANG=ja), the web UI's words with the status code kept
   assert.match(waited.stdout, /\[█{30}\] 100%\s+送信済み 2\s+失敗 0\s+未送信 0 \/ 2\s+完了 \(done\)/);
@@ -70,6 +70,9 @@ test('yubin send sends at once; yubin bulk create reads a Shift_JIS CSV, reports
   assert.equal(first.sent, 2);
   assert.equal(smtp.mails.length, 1 + 2 + 2);
   assert.deepEqual(smtp.mails.slice(1).map((m) => m.to[0]).sort(), ['suzuki@example.jp', 'suzuki@example.jp', 'yamada@example.jp', 'yamada@example.jp']);
+  // --reply-to: every mail of the second bulk delivery, none of the first
+  const replyTo = smtp.mails.slice(1).map((m) => /^Reply-To: (.*)$/m.exec(m.raw.toString('latin1').split('\r\n\r\n')[0]!)?.[1] ?? null);
+  assert.deepEqual(replyTo.sort(), ['Support@example.jp', 'Support@example.jp', null, null]);
 });
 
 test('yubin send exits 1 when any recipient failed, 0 when the rest were only deferred (queued for a retry: not to be sent again)', async (t) => {

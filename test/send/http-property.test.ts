@@ -176,6 +176,7 @@ const bulkBody = (accountId: string) =>
           text: maybe(mostly(fc.oneof(fc.constantFrom('{{name}} 様\r\n本文', 'plain'), text, fc.constant(null)), junk)),
           html: maybe(mostly(fc.oneof(fc.constantFrom('<p>{{name}}</p>', '<p>&amp;</p>'), fc.constant(null)), fc.oneof(fc.constant('<p>{{名前}}</p>'), junk))),
           charset: maybe(mostly(fc.constantFrom('utf-8', 'iso-2022-jp'), junk)),
+          replyTo: maybe(anyOf(fc.oneof(fc.emailAddress(), fc.constant(null)), fc.oneof(address, junk), 30)),
         },
         { requiredKeys: ['accountId', 'subject'] },
       ),
@@ -199,6 +200,8 @@ test('random bulk deliveries never give a 5xx; a refusal stores nothing; an acce
     assert.equal(got.json.total, created.total);
     assert.equal(got.json.pending, created.total);
     assert.equal(got.json.status, 'running');
+    if (body.replyTo) assert.match(got.json.replyTo, /^[^\s@<>]+@[^\s@<>]+$/, `Reply-To ${JSON.stringify(got.json.replyTo)} for ${JSON.stringify(body.replyTo)}`);
+    else assert.equal(got.json.replyTo, null);
     // every recipient is a distinct, valid address
     const list = await api(h, { url: `/api/v1/bulk-deliveries/${created.id}/recipients?limit=1000` });
     assert.equal(list.status, 200, list.raw);

@@ -199,7 +199,7 @@ test('POST /api/v1/bulk-deliveries: Shift_JIS CSV, skipped rows reported, progre
   const progress = await api(s.h, { url: `/api/v1/bulk-deliveries/${res.json.id}` });
   assert.equal(progress.status, 200);
   const p = progress.json;
-  assert.deepEqual([p.status, p.total, p.sent, p.failed, p.pending], ['running', 2, 0, 0, 2]);
+  assert.deepEqual([p.status, p.total, p.sent, p.failed, p.pending, p.replyTo], ['running', 2, 0, 0, 2, null]);
   assert.equal(p.skipped.length, 3);
   const recipients = await api(s.h, { url: `/api/v1/bulk-deliveries/${res.json.id}/recipients?limit=1` });
   assert.deepEqual(recipients.json.items.map((r: Json) => [r.row, r.address, r.status]), [[2, 'yamada@example.com', 'queued']]);
@@ -225,6 +225,27 @@ test('POST /api/v1/bulk-deliveries: Shift_JIS CSV, skipped rows reported, progre
   const conflict = await api(s.h, { method: 'POST', url: `/api/v1/bulk-deliveries/${res.json.id}/resume`, lang: 'en' });
   assert.equal(conflict.status, 409);
   assert.match(conflict.json.error.message, /cancelled and cannot be resumed/);
+});
+
+test('POST /api/v1/bulk-deliveries: a Reply-To for every mail is kept and shown; a bad one is a field error in ja and en, and nothing is stored', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const post = (replyTo: string, lang: 'ja' | 'en') =>
+    api(s.h, { method: 'POST', url: '/api/v1/bulk-deliveries', lang, body: { accountId: s.accountId, subject: 'お知らせ', text: '{{name}}様', replyTo, recipientsCsv: 'email,name\na@example.com,A\n' } });
+  const ok = await post(' Support@Example.COM ', 'en');
+  assert.equal(ok.status, 201, ok.raw);
+  assert.equal((await api(s.h, { url: `/api/v1/bulk-deliveries/${ok.json.id}` })).json.replyTo, 'Support@example.com');
+  const count = async () => Number((await s.h.ctx.db.kysely.selectFrom('bulk_deliveries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const before = await count();
+  for (const [lang, message] of [
+    ['en', 'Reply-To has an address that is not valid: support at example.com'],
+    ['ja', 'Reply-Toのメールアドレスが正しくありません: support at example.com'],
+  ] as const) {
+    const bad = await post('support at example.com', lang);
+    assert.equal(bad.status, 400, bad.raw);
+    assert.deepEqual(bad.json.error.fields.map((f: Json) => [f.path, f.message]), [['replyTo', message]]);
+  }
+  assert.equal(await count(), before, 'nothing stored');
 });
 
 test('bulk CSV problems are listed before anything is queued: broken rows with their numbers, unknown merge fields, no address column', async (t) => {

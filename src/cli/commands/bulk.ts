@@ -30,6 +30,7 @@ interface CreateFlags {
   textFile?: string;
   htmlFile?: string;
   charset?: string;
+  replyTo?: string;
   addressColumn?: string;
   wait?: boolean;
   json?: boolean;
@@ -117,6 +118,7 @@ export function registerBulkCommands(program: Command): Command {
     .option('--text-file <file>', '本文 template from a UTF-8 or Shift_JIS file (- for stdin)')
     .option('--html-file <file>', 'HTML本文 template from a UTF-8 or Shift_JIS file (- for stdin)')
     .option('--charset <charset>', 'utf-8 (default) or iso-2022-jp')
+    .option('--reply-to <address>', 'Reply-To of every mail: where replies should go')
     .option('--address-column <name>', 'the CSV column with the address (default: email / メールアドレス …)')
     .option('--wait', 'send from this process too, and show progress until done')
     .option('--json', 'print JSON')
@@ -137,6 +139,7 @@ export function registerBulkCommands(program: Command): Command {
       if (f.textFile !== undefined) body.text = readTextOption('--text-file', f.textFile);
       if (f.htmlFile !== undefined) body.html = readTextOption('--html-file', f.htmlFile);
       if (f.charset !== undefined) body.charset = f.charset;
+      if (f.replyTo !== undefined) body.replyTo = f.replyTo;
       if (f.addressColumn !== undefined) body.addressColumn = f.addressColumn;
       await withContext(async (ctx) => {
         const created = await new BulkDeliveryService(ctx).create(cliActor(), body, langFromEnv());

@@ -289,6 +289,7 @@ export const en: Record<keyof typeof ja, string> = {
   'bulk.skippedNone': 'No row is skipped.',
   'bulk.fieldsHelp': 'Write {{column}} in the subject and body to insert that CSV column for each recipient. Merge fields:',
   'bulk.fieldsNone': 'Choose the recipients CSV to see the merge fields.',
+  'bulk.replyToHelp': 'For replies to go to another address than the sending account’s. Every mail gets the same Reply-To.',
   'bulk.htmlHelp': 'For an HTML mail as well. Merged values are HTML-escaped.',
   'bulk.charset.utf8': 'UTF-8',
   'bulk.charset.iso2022jp': 'ISO-2022-JP (JIS)',

@@ -289,6 +289,7 @@ export const ja = {
   'bulk.skippedNone': 'スキップする行はありません。',
   'bulk.fieldsHelp': '件名と本文に {{列名}} と書くと、宛先ごとにCSVの値に置き換わります。使える差し込み項目:',
   'bulk.fieldsNone': '宛先CSVを選ぶと、使える差し込み項目を表示します。',
+  'bulk.replyToHelp': '返信を送信元とは別のメールアドレスで受け取る場合に入力します。すべてのメールに同じ返信先が入ります。',
   'bulk.htmlHelp': 'HTMLメールも送る場合に入力します。差し込む値はHTML用にエスケープされます。',
   'bulk.charset.utf8': 'UTF-8',
   'bulk.charset.iso2022jp': 'ISO-2022-JP（JIS）',

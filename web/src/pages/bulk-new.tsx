@@ -35,7 +35,7 @@ interface CsvFile {
 
 type Charset = 'utf-8' | 'iso-2022-jp';
 
-const SHOWN = ['accountId', 'subject', 'text', 'html', 'charset', 'recipientsCsv', 'recipientsCsvBase64', 'addressColumn'];
+const SHOWN = ['accountId', 'subject', 'replyTo', 'text', 'html', 'charset', 'recipientsCsv', 'recipientsCsvBase64', 'addressColumn'];
 const ENCODING_NAMES: Record<CsvEncoding, string> = { 'utf-8': 'UTF-8', 'utf-16le': 'UTF-16LE', 'utf-16be': 'UTF-16BE', shift_jis: 'Shift_JIS' };
 
 export function BulkNewPage() {
@@ -46,6 +46,7 @@ export function BulkNewPage() {
     csv: useFieldId('recipientsCsv'),
     addressColumn: useFieldId('addressColumn'),
     subject: useFieldId('subject'),
+    replyTo: useFieldId('replyTo'),
     text: useFieldId('text'),
     html: useFieldId('html'),
     preview: useFieldId('preview'),
@@ -56,6 +57,7 @@ export function BulkNewPage() {
   const [reading, setReading] = useState(false);
   const [addressColumn, setAddressColumn] = useState('');
   const [subject, setSubject] = useState('');
+  const [replyTo, setReplyTo] = useState('');
   const [text, setText] = useState('');
   const [html, setHtml] = useState('');
   const [charset, setCharset] = useState<Charset>('utf-8');
@@ -97,6 +99,7 @@ export function BulkNewPage() {
     setError(undefined);
     try {
       const body: Record<string, unknown> = { accountId, subject, text: text || null, html: html || null, charset };
+      if (replyTo.trim()) body.replyTo = replyTo;
       if (csv) {
         body.recipientsCsvBase64 = bytesToBase64(csv.bytes);
         if (addressColumn) body.addressColumn = addressColumn;
@@ -225,6 +228,9 @@ export function BulkNewPage() {
         <Row path="subject" label={field('subject')} htmlFor={ids.subject} error={err('subject')} required>
           <input id={ids.subject} className="bulk-subject" value={subject} onChange={(e) => setSubject(e.target.value)} {...invalid('subject')} />
         </Row>
+        <Row path="replyTo" label={field('replyTo')} htmlFor={ids.replyTo} error={err('replyTo')} help={t('bulk.replyToHelp')}>
+          <input id={ids.replyTo} type="email" autoComplete="off" value={replyTo} onChange={(e) => setReplyTo(e.target.value)} {...invalid('replyTo')} />
+        </Row>
         <Row path="text" label={field('text')} htmlFor={ids.text} error={err('text')}>
           <textarea id={ids.text} rows={10} value={text} onChange={(e) => setText(e.target.value)} {...invalid('text')} />
         </Row>
@@ -251,6 +257,7 @@ export function BulkNewPage() {
             onPick={setPreviewRow}
             from={sender?.account ? (sender.account.fromName ? `${sender.account.fromName} <${sender.account.address}>` : sender.account.address) : ''}
             subject={subject}
+            replyTo={replyTo.trim()}
             text={text}
             html={html}
           />
@@ -286,6 +293,7 @@ function MailPreview(props: {
   onPick(row: number): void;
   from: string;
   subject: string;
+  replyTo: string;
   text: string;
   html: string;
 }) {
@@ -326,6 +334,12 @@ function MailPreview(props: {
             <th scope="row">{t('message.to')}</th>
             <td data-testid="preview-to">{r.address}</td>
           </tr>
+          {props.replyTo ? (
+            <tr>
+              <th scope="row">{field('replyTo')}</th>
+              <td data-testid="preview-reply-to">{props.replyTo}</td>
+            </tr>
+          ) : null}
           <tr>
             <th scope="row">{field('subject')}</th>
             <td data-testid="preview-subject">{isBlankSubject(subjectText) ? t('mail.noSubject') : subjectText}</td>

@@ -147,6 +147,12 @@ export function BulkProgressPage() {
             <dd>{bulk.subject || t('mail.noSubject')}</dd>
             <dt>{t('bulk.col.account')}</dt>
             <dd>{account ? `${account.displayName} <${account.address}>` : bulk.accountId}</dd>
+            {bulk.replyTo ? (
+              <>
+                <dt>{field('replyTo')}</dt>
+                <dd data-testid="bulk-reply-to">{bulk.replyTo}</dd>
+              </>
+            ) : null}
             <dt>{t('bulk.col.status')}</dt>
             <dd>
               <BulkStatusLabel status={bulk.status} />

@@ -19,6 +19,7 @@ import type { NewDelivery, RecipientStatus } from '../store/deliveries.ts';
 import type { BulkDeliveryTable } from '../store/schema.ts';
 import { normalizeRecipient, recipientKey, replyToAddress } from './address.ts';
 import { bulkSubject } from '../mail/compose-bulk.ts';
+import { subjectLine } from '../mail/subject.ts';
 import { composeBulkMail, messageIdFor } from './compose-delivery.ts';
 import { decodeCsv, parseCsv, type CsvError } from './csv.ts';
 import { findSendingAccount } from './delivery-service.ts';
@@ -106,11 +107,14 @@ export class BulkDeliveryService {
     }
     if (table.rows.length > MAX_BULK_RECIPIENTS) issues.push({ path: 'recipientsCsv', key: 'bulk.csv.tooManyRows', params: { max: MAX_BULK_RECIPIENTS, count: table.rows.length } });
 
+    // the subject template as it is used and shown: one line (a line break or a vertical tab
+    // pasted in is a space, as in every mail: subjectLine)
+    const subjectTemplate = subjectLine(input.subject);
     // every merge field must be a column: found now, not as blanks in sent mail
     const known = new Set(columns);
     const used = new Set<string>();
     for (const [path, template] of [
-      ['subject', input.subject],
+      ['subject', subjectTemplate],
       ['text', input.text],
       ['html', input.html],
     ] as const) {
@@ -163,7 +167,7 @@ export class BulkDeliveryService {
     const server = await this.ctx.repos.servers.get(account.serverId);
     if (!server) throw new ValidationError([{ path: 'accountId', key: 'validation.serverNotFound', params: { id: account.serverId } }]);
     const charset = input.charset ?? 'utf-8';
-    const templates = { subject: input.subject, text: input.text ?? null, html: input.html ?? null, charset, replyTo };
+    const templates = { subject: subjectTemplate, text: input.text ?? null, html: input.html ?? null, charset, replyTo };
     const limit = server.outgoing.maxMessageBytes;
     if (limit !== null) {
       const weight = (c: (typeof recipients)[number]) => Object.values(c.fields).reduce((n, v) => n + Buffer.byteLength(v), 0);
@@ -177,7 +181,7 @@ export class BulkDeliveryService {
     // land at the end of their indexes, in the order they are sent. Each mail's subject and
     // Message-ID are known now and written with it: sending it then leaves its row alone (one
     // write fewer per mail), and the API shows them while it waits.
-    const subject = compileTemplate(input.subject);
+    const subject = compileTemplate(subjectTemplate);
     const deliveries: NewDelivery[] = recipients.map((c) => {
       const deliveryId = uuidv7();
       return {
@@ -201,7 +205,7 @@ export class BulkDeliveryService {
       const now = new Date().toISOString();
       await repo.insertBulk(
         trx,
-        { id, accountId: account.id, subjectTemplate: input.subject, textTemplate: templates.text, htmlTemplate: templates.html, charset, replyTo, total: recipients.length, skipped, createdBy: actor },
+        { id, accountId: account.id, subjectTemplate, textTemplate: templates.text, htmlTemplate: templates.html, charset, replyTo, total: recipients.length, skipped, createdBy: actor },
         now,
       );
       await repo.insertDeliveries(trx, deliveries, now);

@@ -248,6 +248,21 @@ test('POST /api/v1/bulk-deliveries: a Reply-To for every mail is kept and shown;
   assert.equal(await count(), before, 'nothing stored');
 });
 
+test('a bulk subject template is kept as the one line every mail gets: line breaks and control characters pasted in are spaces', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const res = await api(s.h, {
+    method: 'POST',
+    url: '/api/v1/bulk-deliveries',
+    body: { accountId: s.accountId, subject: 'お知らせ\v{{name}}様\r\nご確認ください\u001c', text: 'x', recipientsCsv: 'email,name\na@example.com,山田\n' },
+  });
+  assert.equal(res.status, 201, res.raw);
+  const bulk = (await api(s.h, { url: `/api/v1/bulk-deliveries/${res.json.id}` })).json;
+  assert.equal(bulk.subject, 'お知らせ {{name}}様 ご確認ください ');
+  const [recipient] = (await api(s.h, { url: `/api/v1/bulk-deliveries/${res.json.id}/recipients` })).json.items;
+  assert.equal((await api(s.h, { url: `/api/v1/deliveries/${recipient.deliveryId}` })).json.subject, 'お知らせ 山田様 ご確認ください ');
+});
+
 test('bulk CSV problems are listed before anything is queued: broken rows with their numbers, unknown merge fields, no address column', async (t) => {
   const s = await setup(t);
   if (!s) return;

@@ -169,6 +169,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'cli.bulk.cancelledCount': 'cancelled {count}',
     'cli.bulk.pauseReason': '({reason})',
     'cli.bulk.title': 'bulk delivery {id}  {subject}',
+    'cli.bulk.replyTo': 'Reply-To: {address}',
     'cli.bulk.accountError': 'account error: {code} {message} ({at})',
     'cli.bulk.skipped': 'skipped {count}:',
     'cli.bulk.skippedRow': '  row {row}: {address} — {message}',

@@ -168,6 +168,7 @@ export const ja = {
     'cli.bulk.cancelledCount': '中止 {count}',
     'cli.bulk.pauseReason': '一時停止の理由: {reason}',
     'cli.bulk.title': '一斉配信 {id}  {subject}',
+    'cli.bulk.replyTo': '返信先（Reply-To）: {address}',
     'cli.bulk.accountError': 'メールアカウントのエラー: {code} {message} ({at})',
     'cli.bulk.skipped': 'スキップ {count}件:',
     'cli.bulk.skippedRow': '  {row}行目: {address} — {message}',

@@ -148,17 +148,17 @@ test('send prints one line per recipient with the status word and code; bulk sta
 
   const csv = join(dir, 'list.csv');
   writeFileSync(csv, 'email,name\nx@example.org,X\nbad,B\ny@example.org,Y\n');
-  const created = await runCli(['bulk', 'create', '--account', 'info@example.jp', '--csv', csv, '--subject', '{{name}}様', '--text', 't'], { env: ja });
+  const created = await runCli(['bulk', 'create', '--account', 'info@example.jp', '--csv', csv, '--subject', '{{name}}様', '--text', 't', '--reply-to', 'support@example.jp'], { env: ja });
   assert.equal(created.code, 0, created.stderr);
   assert.match(created.stdout, /^一斉配信 (\S+): 2件の宛先を送信待ちにしました。\nスキップ 1件:\n {2}3行目: bad — メールアドレスが正しくありません。\n$/);
   const id = /^一斉配信 (\S+):/.exec(created.stdout)![1]!;
 
   const status = await runCli(['bulk', 'status', id], { env: ja });
   assert.equal(status.code, 0, status.stderr);
-  assert.equal(status.stdout.split('\n')[0], `一斉配信 ${id}  {{name}}様`);
+  assert.deepEqual(status.stdout.split('\n').slice(0, 2), [`一斉配信 ${id}  {{name}}様`, '返信先（Reply-To）: support@example.jp']);
   assert.match(status.stdout, /\n\[░{30}\] {3}0% {2}送信済み 0 {2}失敗 0 {2}未送信 2 \/ 2 {2}配信中 \(running\)\n/);
   const statusEn = await runCli(['bulk', 'status', id], { env: en });
-  assert.match(statusEn.stdout, /\n\[░{30}\] {3}0% {2}sent 0 {2}failed 0 {2}pending 2 \/ 2 {2}running\nskipped 1:\n {2}row 3: bad — /);
+  assert.match(statusEn.stdout, /\nReply-To: support@example\.jp\n\[░{30}\] {3}0% {2}sent 0 {2}failed 0 {2}pending 2 \/ 2 {2}running\nskipped 1:\n {2}row 3: bad — /);
   const [statusJson, statusJsonEn] = await Promise.all([runCli(['bulk', 'status', id, '--json'], { env: ja }), runCli(['bulk', 'status', id, '--json'], { env: en })]);
   assert.equal(JSON.parse(statusJson.stdout).status, 'running');
   assert.deepEqual(JSON.parse(statusJson.stdout).skipped.map((s: { reason: string }) => s.reason), JSON.parse(statusJsonEn.stdout).skipped.map((s: { reason: string }) => s.reason));

@@ -63,6 +63,7 @@ function skippedText(skipped: SkippedRow[]): string[] {
 function describeBulk(b: BulkDelivery): string {
   return [
     say('cli.bulk.title', { id: b.id, subject: b.subject }),
+    ...(b.replyTo ? [say('cli.bulk.replyTo', { address: b.replyTo })] : []),
     progressLine(b, langFromEnv()),
     ...(b.accountError ? [say('cli.bulk.accountError', { code: b.accountError.code, message: b.accountError.message, at: b.accountError.at })] : []),
     ...(b.pauseError && !b.accountError ? [b.pauseError.message] : []),

@@ -3,10 +3,12 @@
 // (dot-stuffing on the POP3 wire), bare LF line ends (Dovecot sends CRLF), lines far over 998
 // octets, mails over IMAP's 64 KiB streaming parts — the receive run stores exactly the bytes
 // Dovecot serves, each mail once, reports no error, and deletes the server's copies only once
-// stored. The interop tests check one hand-made mail of each kind; this draws them at random.
+// stored; each can be shown decoded. The interop tests check one hand-made mail of each
+// kind; this draws them at random.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { decodeMessage } from '../../src/mail/decode-body.ts';
 import { receiveAccount } from '../../src/receive/receive-run.ts';
 import { contextFor } from '../support/app-context.ts';
 import { receiveFixture } from '../support/receive-fixture.ts';
@@ -43,8 +45,10 @@ for (const protocol of ['pop3', 'imap4'] as const) {
         const r = await receiveAccount(ctx, ctx.repos.messages, f.accountId, { ca: f.bed.ca });
         assert.deepEqual([r.received, r.errors], [mails.length, []], JSON.stringify(r));
         const rows = (await ctx.db.kysely.selectFrom('messages').select('id').execute()).filter((x) => !before.has(x.id));
-        const stored = (await Promise.all(rows.map((x) => ctx.repos.messages.rawBuffer(x.id)))).map((b) => b.toString('hex')).sort();
-        assert.deepEqual(stored, mails.map((m) => servedBytes(m).toString('hex')).sort());
+        const raws = await Promise.all(rows.map((x) => ctx.repos.messages.rawBuffer(x.id)));
+        assert.deepEqual(raws.map((b) => b.toString('hex')).sort(), mails.map((m) => servedBytes(m).toString('hex')).sort());
+        // and the web UI can show each (GET /api/v1/messages/:id decodes it)
+        for (const raw of raws) await decodeMessage(raw);
         assert.equal(await f.bed.count(f.user), 0, 'the server copies are deleted once stored');
         total += mails.length;
       }),

@@ -27,6 +27,7 @@ import {
   BulkDeliveryInput,
   MAX_BULK_RECIPIENTS,
   type BulkDelivery,
+  type BulkListQuery,
   type BulkRecipient,
   type BulkRecipientsQuery,
   type SkippedRow,
@@ -250,6 +251,21 @@ export class BulkDeliveryService {
       updatedAt: b.updated_at,
       finishedAt: b.finished_at,
     };
+  }
+
+  /** Bulk deliveries, newest first, each with its progress as `get` gives it. */
+  async list(query: BulkListQuery, lang: Lang = 'ja'): Promise<{ items: BulkDelivery[]; nextCursor: string | null }> {
+    const page = await this.ctx.repos.deliveries.listBulks({ limit: query.limit ?? 20, before: query.cursor });
+    const items: BulkDelivery[] = [];
+    for (const id of page.ids) {
+      try {
+        items.push(await this.get(id, lang));
+      } catch (err) {
+        // deleted since (its account was): not listed
+        if (!(err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
+      }
+    }
+    return { items, nextCursor: page.nextCursor };
   }
 
   async recipients(id: string, query: BulkRecipientsQuery, lang: Lang = 'ja'): Promise<{ items: BulkRecipient[]; nextCursor: string | null }> {

@@ -172,6 +172,15 @@ export const BulkRecipient = Type.Object({
 });
 export type BulkRecipient = Static<typeof BulkRecipient>;
 
+export const BulkListQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'default 20' })),
+    cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the page before' })),
+  },
+  { additionalProperties: false },
+);
+export type BulkListQuery = Static<typeof BulkListQuery>;
+
 export const BulkRecipientsQuery = Type.Object(
   {
     status: Type.Optional(RecipientStatus),

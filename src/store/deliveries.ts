@@ -16,6 +16,7 @@
 // loop (and, with two connections in one process, the lock holder itself).
 import { randomUUID } from 'node:crypto';
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
+import { decodeCursor, encodeCursor } from './cursor.ts';
 import type { Db } from './database.ts';
 import { uuidv7 } from './ids.ts';
 import { decodeBase, decodeRecipe, encodeBase, encodeRecipe, recipeSize, type RecipePart } from './delivery-raw.ts';
@@ -423,6 +424,19 @@ export class DeliveryRepository {
 
   async getBulk(id: string, q: Q = this.db): Promise<BulkDeliveryTable | undefined> {
     return q.selectFrom('bulk_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Bulk deliveries, newest first; `before`: the cursor after the last one of the page before (its created_at and id). */
+  async listBulks(opts: { limit: number; before?: string | undefined }): Promise<{ ids: string[]; nextCursor: string | null }> {
+    let q = this.db.selectFrom('bulk_deliveries').select(['id', 'created_at']).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit + 1);
+    if (opts.before !== undefined) {
+      const [at, id] = decodeCursor(opts.before);
+      q = q.where((eb) => eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]));
+    }
+    const rows = await q.execute();
+    const page = rows.slice(0, opts.limit);
+    const last = page[page.length - 1];
+    return { ids: page.map((r) => r.id), nextCursor: rows.length > opts.limit && last ? encodeCursor(last.created_at, last.id) : null };
   }
 
   async bulkCounts(bulkId: string, q: Q = this.db): Promise<BulkCounts> {

@@ -146,6 +146,7 @@ test('send prints one line per recipient with the status word and code; bulk sta
   assert.match(deferred.stdout, /\n {2}to {2}c@example\.net {2}再試行待ち \(deferred\)（次の試行: \d{4}-\d\d-\d\dT[^）]+）/);
   assert.match(deferred.stdout, /\n（実行中の yubin serve または yubin worker が再試行します）\n$/);
 
+  assert.equal((await runCli(['bulk', 'list'], { env: ja })).stdout, '一斉配信はまだありません。\n');
   const csv = join(dir, 'list.csv');
   writeFileSync(csv, 'email,name\nx@example.org,X\nbad,B\ny@example.org,Y\n');
   const created = await runCli(['bulk', 'create', '--account', 'info@example.jp', '--csv', csv, '--subject', '{{name}}様', '--text', 't', '--reply-to', 'support@example.jp'], { env: ja });
@@ -162,6 +163,15 @@ test('send prints one line per recipient with the status word and code; bulk sta
   const [statusJson, statusJsonEn] = await Promise.all([runCli(['bulk', 'status', id, '--json'], { env: ja }), runCli(['bulk', 'status', id, '--json'], { env: en })]);
   assert.equal(JSON.parse(statusJson.stdout).status, 'running');
   assert.deepEqual(JSON.parse(statusJson.stdout).skipped.map((s: { reason: string }) => s.reason), JSON.parse(statusJsonEn.stdout).skipped.map((s: { reason: string }) => s.reason));
+
+  const list = await runCli(['bulk', 'list'], { env: ja });
+  assert.equal(list.code, 0, list.stderr);
+  const [head, row, more] = list.stdout.split('\n');
+  assert.match(head!, /^ID +開始日時 +状態 +送信済み \/ 宛先 {2}件名$/);
+  assert.match(row!, new RegExp(`^${id} {2}\\d{4}-\\d\\d-\\d\\dT\\S+ {2}配信中 \\(running\\) +0 / 2 +\\{\\{name\\}\\}様$`));
+  assert.equal(more, '');
+  const listJson = JSON.parse((await runCli(['bulk', 'list', '--json', '--limit', '1'], { env: en })).stdout);
+  assert.deepEqual([listJson.items.map((b: { id: string }) => b.id), listJson.nextCursor], [[id], null]);
 
   const recipients = await runCli(['bulk', 'recipients', id], { env: ja });
   assert.match(recipients.stdout, /^行 {2}メールアドレス +状態 +試行回数 {2}応答コード {2}サーバーの応答\n2 {3}x@example\.org +送信待ち \(queued\) +0\n/);

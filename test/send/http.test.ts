@@ -248,6 +248,35 @@ test('POST /api/v1/bulk-deliveries: a Reply-To for every mail is kept and shown;
   assert.equal(await count(), before, 'nothing stored');
 });
 
+test('GET /api/v1/bulk-deliveries lists them newest first with their progress, page by page; a bad cursor or limit is a field error', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const empty = await api(s.h, { url: '/api/v1/bulk-deliveries' });
+  assert.deepEqual(empty.json, { items: [], nextCursor: null });
+  for (const subject of ['first', 'second', 'third']) {
+    const r = await api(s.h, { method: 'POST', url: '/api/v1/bulk-deliveries', body: { accountId: s.accountId, subject, text: 'x', recipientsCsv: 'email\na@example.com\nb@example.com\n' } });
+    assert.equal(r.status, 201, r.raw);
+  }
+  const rows = await s.h.ctx.db.kysely.selectFrom('bulk_deliveries').select(['id', 'subject_template']).orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
+  const first = await api(s.h, { url: '/api/v1/bulk-deliveries?limit=2' });
+  assert.equal(first.status, 200, first.raw);
+  assert.deepEqual(first.json.items.map((b: Json) => [b.id, b.subject, b.status, b.total, b.pending]), rows.slice(0, 2).map((r) => [r.id, r.subject_template, 'running', 2, 2]));
+  assert.equal(typeof first.json.nextCursor, 'string');
+  const second = await api(s.h, { url: `/api/v1/bulk-deliveries?limit=2&cursor=${first.json.nextCursor}` });
+  assert.deepEqual([second.json.items.map((b: Json) => b.id), second.json.nextCursor], [[rows[2]!.id], null]);
+  for (const [query, path] of [
+    ['cursor=not-a-cursor', 'cursor'],
+    ['limit=0', 'limit'],
+    ['limit=101', 'limit'],
+  ] as const) {
+    const bad = await api(s.h, { url: `/api/v1/bulk-deliveries?${query}`, lang: 'en' });
+    assert.equal(bad.status, 400, bad.raw);
+    assert.deepEqual(bad.json.error.fields.map((f: Json) => f.path), [path], bad.raw);
+  }
+  // nothing goes out from here
+  for (const r of rows) await api(s.h, { method: 'POST', url: `/api/v1/bulk-deliveries/${r.id}/cancel` });
+});
+
 test('a bulk subject template is kept as the one line every mail gets: line breaks and control characters pasted in are spaces', async (t) => {
   const s = await setup(t);
   if (!s) return;
@@ -307,6 +336,7 @@ test('the suppression list: add, list, remove; the OpenAPI document lists the se
     ['/api/v1/deliveries', 'post'],
     ['/api/v1/deliveries/{id}', 'get'],
     ['/api/v1/bulk-deliveries', 'post'],
+    ['/api/v1/bulk-deliveries', 'get'],
     ['/api/v1/bulk-deliveries/{id}', 'get'],
     ['/api/v1/bulk-deliveries/{id}/recipients', 'get'],
     ['/api/v1/bulk-deliveries/{id}/pause', 'post'],

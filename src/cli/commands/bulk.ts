@@ -176,6 +176,27 @@ export function registerBulkCommands(program: Command): Command {
     });
 
   bulk
+    .command('list')
+    .description('bulk deliveries, newest first, with their progress')
+    .addOption(integerOption('--limit <n>', 'at most this many (default 20)', { min: 1, max: 100 }))
+    .option('--cursor <cursor>', 'the page after the one that printed it')
+    .option('--json', 'print JSON')
+    .action(async (f: { limit?: number; cursor?: string; json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const lang = langFromEnv();
+        const page = await new BulkDeliveryService(ctx).list({ limit: f.limit, cursor: f.cursor }, lang);
+        output(f.json, page, () =>
+          page.items.length === 0
+            ? say('cli.bulk.none')
+            : table([
+                [say('cli.bulk.col.id'), say('cli.bulk.col.created'), say('cli.col.status'), say('cli.bulk.col.progress'), say('cli.bulk.col.subject')],
+                ...page.items.map((b) => [b.id, b.createdAt, codeWord('cli.bulkStatus', b.status, lang), `${b.sent} / ${b.total}`, b.subject]),
+              ]) + (page.nextCursor ? `\n${say('cli.more', { cursor: page.nextCursor })}` : ''),
+        );
+      });
+    });
+
+  bulk
     .command('recipients <id>')
     .description('per-recipient status in CSV order')
     .addOption(choiceOption('--status <status>', `only ${RECIPIENT_STATUSES.join(' | ')}`, RECIPIENT_STATUSES))

@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { AppContext } from '../../services/context.ts';
 import { BulkDeliveryService } from '../../send/bulk-service.ts';
-import { BulkDelivery, BulkDeliveryCreated, BulkDeliveryInput, BulkRecipient, BulkRecipientsQuery, Suppression, SuppressionInput } from '../../send/schemas.ts';
+import { BulkDelivery, BulkDeliveryCreated, BulkDeliveryInput, BulkListQuery, BulkRecipient, BulkRecipientsQuery, Suppression, SuppressionInput } from '../../send/schemas.ts';
 import { SuppressionService } from '../../send/suppression-service.ts';
 import { requestLang } from '../lang.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
@@ -37,6 +37,18 @@ export function bulkDeliveryRoutes(ctx: AppContext): FastifyPluginAsync {
         reply.status(201);
         return created;
       },
+    );
+    app.get(
+      '/bulk-deliveries',
+      {
+        schema: {
+          tags,
+          summary: 'Bulk deliveries, newest first, each with its progress (cursor: nextCursor of the page before)',
+          querystring: BulkListQuery,
+          response: { 200: Type.Object({ items: Type.Array(BulkDelivery), nextCursor: NextCursor }), ...errorResponses },
+        },
+      },
+      async (req) => service.list(req.query, requestLang(req)),
     );
     app.get('/bulk-deliveries/:id', { schema: { tags, summary: 'Progress: total, sent, failed, pending, and the skipped rows', params: IdParams, response: { 200: BulkDelivery, ...errorResponses } } }, async (req) =>
       service.get(req.params.id, requestLang(req)),

@@ -305,7 +305,7 @@ export const en: Record<keyof typeof ja, string> = {
   'bulk.start': 'Start delivery',
   'bulk.starting': 'Starting…',
   'bulk.recent': 'Recent bulk deliveries',
-  'bulk.recentLead': 'Recent bulk deliveries, as recorded in the audit log.',
+  'bulk.recentLead': 'Newest first. Choose a subject to see how its delivery is going.',
   'bulk.recentNone': 'No recent bulk delivery.',
   'bulk.col.createdAt': 'Started',
   'bulk.col.account': 'From',

@@ -305,7 +305,7 @@ export const ja = {
   'bulk.start': '配信を開始する',
   'bulk.starting': '開始しています…',
   'bulk.recent': '最近の一斉配信',
-  'bulk.recentLead': '監査ログに記録されている最近の一斉配信です。',
+  'bulk.recentLead': '新しいものから表示します。件名を選ぶと、配信の状況を表示します。',
   'bulk.recentNone': '最近の一斉配信はありません。',
   'bulk.col.createdAt': '開始日時',
   'bulk.col.account': '送信元',

@@ -11,7 +11,7 @@ import { isBlankSubject, subjectLine } from '@yubin/mail/subject.ts';
 import { renderTemplate } from '@yubin/mail/template.ts';
 import type { BulkDelivery, SkippedRow } from '@yubin/send/schemas.ts';
 import { api, ApiError, qs } from '../api/client.ts';
-import type { AuditEntry, MailAccount, Page as ApiPage } from '../api/types.ts';
+import type { MailAccount, Page as ApiPage } from '../api/types.ts';
 import { ErrorBanner, Notice, Row, useFieldId } from '../components/form.tsx';
 import { Page } from '../components/layout.tsx';
 import { useLoad } from '../components/use-load.ts';
@@ -23,7 +23,6 @@ import { BULK, BulkStatusLabel, loadSender, minutesFor, SkippedTable } from './b
 /** Rows of the CSV shown as they are. */
 export const PREVIEW_ROWS = 5;
 /** Audit entries searched for recent bulk deliveries, and how many of them are shown. */
-const RECENT_AUDIT_ENTRIES = 500;
 const RECENT_SHOWN = 10;
 
 interface CsvFile {
@@ -281,7 +280,7 @@ export function BulkNewPage() {
         </div>
       </form>
 
-      <RecentBulkDeliveries />
+      <RecentBulkDeliveries accounts={accounts} />
     </Page>
   );
 }
@@ -368,30 +367,15 @@ function MailPreview(props: {
   );
 }
 
-interface RecentItem {
-  id: string;
-  at: string;
-  from: string | null;
-  bulk: BulkDelivery | undefined;
+/** The latest bulk deliveries, newest first, with their progress. */
+async function loadRecent(): Promise<BulkDelivery[]> {
+  return (await api<ApiPage<BulkDelivery>>('GET', '/api/v1/bulk-deliveries' + qs({ limit: RECENT_SHOWN }))).items;
 }
 
-/** The latest bulk deliveries: the API has no list, but creating one is in the audit log. */
-async function loadRecent(): Promise<RecentItem[]> {
-  const audit = await api<ApiPage<AuditEntry>>('GET', '/api/v1/audit-log' + qs({ limit: RECENT_AUDIT_ENTRIES }));
-  const created = audit.items.filter((e) => e.action === 'bulk_delivery.create' && e.targetId).slice(0, RECENT_SHOWN);
-  return Promise.all(
-    created.map(async (e) => ({
-      id: e.targetId!,
-      at: e.at,
-      from: e.targetName,
-      bulk: await api<BulkDelivery>('GET', `/api/v1/bulk-deliveries/${encodeURIComponent(e.targetId!)}`).catch(() => undefined),
-    })),
-  );
-}
-
-function RecentBulkDeliveries() {
+function RecentBulkDeliveries({ accounts }: { accounts: MailAccount[] | undefined }) {
   const { t, field, dateTime } = useI18n();
   const { data, error } = useLoad(loadRecent, []);
+  const addressOf = (id: string) => accounts?.find((a) => a.id === id)?.address ?? '';
   return (
     <section aria-labelledby="bulk-recent">
       <h2 id="bulk-recent">{t('bulk.recent')}</h2>
@@ -411,15 +395,17 @@ function RecentBulkDeliveries() {
               </tr>
             </thead>
             <tbody>
-              {data.map((r) => (
-                <tr key={r.id} data-bulk-id={r.id}>
-                  <td className="date">{dateTime(r.at)}</td>
+              {data.map((b) => (
+                <tr key={b.id} data-bulk-id={b.id}>
+                  <td className="date">{dateTime(b.createdAt)}</td>
                   <td>
-                    <Link to={`${BULK}/${r.id}`}>{r.bulk ? r.bulk.subject || t('mail.noSubject') : r.id}</Link>
+                    <Link to={`${BULK}/${b.id}`}>{b.subject || t('mail.noSubject')}</Link>
                   </td>
-                  <td>{r.from ?? ''}</td>
-                  <td>{r.bulk ? <BulkStatusLabel status={r.bulk.status} /> : null}</td>
-                  <td className="num">{r.bulk ? `${r.bulk.sent} / ${r.bulk.total}` : ''}</td>
+                  <td>{addressOf(b.accountId)}</td>
+                  <td>
+                    <BulkStatusLabel status={b.status} />
+                  </td>
+                  <td className="num">{`${b.sent} / ${b.total}`}</td>
                 </tr>
               ))}
             </tbody>

@@ -172,6 +172,29 @@ for (const engine of ENGINES) {
       assert.deepEqual(rest.map(source), ['limited', 'limited', 'limited', 'limited', 'paused', 'paused', 'paused', 'paused', 'paused']);
     });
 
+    it('bulk deliveries list newest first, page by page, ties in time by id, with none left out or twice', async (t) => {
+      const ctx = await contextFor(t, engine);
+      if (!ctx) return;
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await queueBulk(ctx, 1)).bulkId);
+      // two of them at the same moment: the id orders them
+      await ctx.db.kysely.updateTable('bulk_deliveries').set({ created_at: '2026-12-01T00:00:00.000Z' }).where('id', 'in', [ids[1]!, ids[2]!]).execute();
+      const rows = await ctx.db.kysely.selectFrom('bulk_deliveries').select(['id', 'created_at']).execute();
+      const expected = rows.sort((a, b) => (a.created_at === b.created_at ? (a.id < b.id ? 1 : -1) : a.created_at < b.created_at ? 1 : -1)).map((r) => r.id);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await ctx.repos.deliveries.listBulks({ limit: 2, before: cursor });
+        seen.push(...page.ids);
+        if (!page.nextCursor) break;
+        cursor = page.nextCursor;
+      }
+      // the same set, in the engine's order: newest first, and the tied pair by id either way the collation sorts
+      assert.deepEqual([...seen].sort(), [...ids].sort());
+      assert.deepEqual(seen.filter((id) => id !== ids[1] && id !== ids[2]), expected.filter((id) => id !== ids[1] && id !== ids[2]));
+      assert.deepEqual(seen.slice(-2).sort(), [ids[1]!, ids[2]!].sort(), 'the two oldest come last');
+    });
+
     it('a recipient handed back after its bulk delivery was cancelled is cancelled, not left queued', async (t) => {
       const ctx = await contextFor(t, engine);
       if (!ctx) return;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
-import { startSendWorker } from '../../src/send/send-worker.ts';
+import { ACCOUNT_CACHE_MS, BULK_STATUS_CACHE_MS, startSendWorker } from '../../src/send/send-worker.ts';
 import { contextFor } from '../support/app-context.ts';
 import { startSmtpServer } from '../protocols/smtp/smtp-test-servers.ts';
 import { addSendingAccount, cleanups, waitFor } from './send-fixture.ts';
@@ -47,18 +47,25 @@ test('sessions that start together share one read of the account, the bulk deliv
   accounts.getRow = (accountId) => ((reads.account += accountId === f.accountId ? 1 : 0), getRow(accountId));
   deliveries.getBulk = (bulkId) => ((reads.bulk += bulkId === id ? 1 : 0), getBulk(bulkId));
   deliveries.bulkStatuses = (ids) => ((reads.status += ids.includes(id) ? 1 : 0), bulkStatuses(ids));
+  const started = Date.now();
   const w = startSendWorker(ctx, { sessions: 8, pollIntervalMs: 50 });
   later(() => w.stop());
   // (the server's count: the test's own bulk.get would read the bulk delivery too)
   await waitFor('every mail at the server', async () => (smtp.mails.length === 256 ? true : undefined));
   const counted = { ...reads };
+  const elapsed = Date.now() - started;
   assert.equal(smtp.connections, 8, 'every session sent');
   // one read of the account's context (which reads its row three times: the row, the
-  // account, its login) well within ACCOUNT_CACHE_MS, not one per session (8 × 3); the
-  // status once, then by the refresh timer at most once per BULK_STATUS_CACHE_MS
-  assert.ok(counted.account <= 3, `the account's row was read ${counted.account} times`);
+  // account, its login), not one per session (8 × 3), and again only after ACCOUNT_CACHE_MS;
+  // the status once, then by the refresh timer at most once per BULK_STATUS_CACHE_MS. The
+  // bounds follow the time the sending took (a loaded CI host once took long enough for a
+  // third refresh), so a read per session shows whenever the sending takes under ~3 s.
+  t.diagnostic(`in ${elapsed} ms: account row read ${counted.account} times, status ${counted.status}`);
+  const accountReads = 3 * (1 + Math.floor(elapsed / ACCOUNT_CACHE_MS));
+  const statusReads = 1 + Math.ceil(elapsed / BULK_STATUS_CACHE_MS);
+  assert.ok(counted.account <= accountReads, `the account's row was read ${counted.account} times in ${elapsed} ms`);
   assert.equal(counted.bulk, 1, `the bulk delivery was read ${counted.bulk} times`);
-  assert.ok(counted.status <= 3, `its status was read ${counted.status} times`);
+  assert.ok(counted.status <= statusReads, `its status was read ${counted.status} times in ${elapsed} ms`);
   await waitFor('every result committed', async () => ((await bulk.get(id)).sent === 256 ? true : undefined));
 });
 

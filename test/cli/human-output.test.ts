@@ -183,6 +183,13 @@ test('send prints one line per recipient with the status word and code; bulk sta
   assert.match(waited.stderr, /送信済み 2 {2}失敗 0 {2}未送信 0 \/ 2 {2}完了 \(done\)\n$/);
   const done = await runCli(['bulk', 'recipients', id], { env: ja });
   assert.match(done.stdout, /\n2 {3}x@example\.org +送信済み \(sent\) +1 +250 /);
+
+  // the suppression list a page at a time: the next page's --cursor is printed
+  assert.equal((await runCli(['bulk', 'suppress', 's1@example.com', 's2@example.com', 's3@example.com', '--reason', '配信停止の依頼'], { env: ja })).code, 0);
+  const firstPage = await runCli(['bulk', 'suppressions', '--limit', '2'], { env: ja });
+  assert.match(firstPage.stdout, /^メールアドレス +理由 +実行者 +日時\ns1@example\.com +配信停止の依頼 .+\ns2@example\.com .+\n（続き: --cursor s2@example\.com）\n$/);
+  const nextPage = await runCli(['bulk', 'suppressions', '--limit', '2', '--cursor', 's2@example.com'], { env: ja });
+  assert.match(nextPage.stdout, /^メールアドレス .+\ns3@example\.com .+\n$/);
 });
 
 test('receive sums up in Japanese by default (and English with YUBIN_LANG=en), its error lines too', async (t) => {

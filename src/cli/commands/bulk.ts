@@ -260,7 +260,13 @@ export function registerBulkCommands(program: Command): Command {
     .action(async (f: { limit?: number; cursor?: string; json?: boolean }) => {
       await withContext(async (ctx) => {
         const page = await new SuppressionService(ctx).list({ limit: f.limit, cursor: f.cursor });
-        output(f.json, page, () => table([[say('cli.col.address'), say('cli.col.reason'), say('cli.bulk.col.by'), say('cli.col.at')], ...page.items.map((s) => [s.address, s.reason ?? '', s.createdBy, s.createdAt])]));
+        output(
+          f.json,
+          page,
+          () =>
+            table([[say('cli.col.address'), say('cli.col.reason'), say('cli.bulk.col.by'), say('cli.col.at')], ...page.items.map((s) => [s.address, s.reason ?? '', s.createdBy, s.createdAt])]) +
+            (page.nextCursor ? `\n${say('cli.more', { cursor: page.nextCursor })}` : ''),
+        );
       });
     });
   return bulk;

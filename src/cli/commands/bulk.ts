@@ -60,6 +60,11 @@ function skippedText(skipped: SkippedRow[]): string[] {
   return skipped.map((s) => say('cli.bulk.skippedRow', { row: s.row, address: s.address || say('cli.bulk.emptyAddress'), message: s.message }));
 }
 
+/** Under a page of a list: how to ask for the next one, when there is more. */
+function moreLine(cursor: string | null): string {
+  return cursor ? `\n${say('cli.more', { cursor })}` : '';
+}
+
 function describeBulk(b: BulkDelivery): string {
   return [
     say('cli.bulk.title', { id: b.id, subject: b.subject }),
@@ -191,7 +196,7 @@ export function registerBulkCommands(program: Command): Command {
             : table([
                 [say('cli.bulk.col.id'), say('cli.bulk.col.created'), say('cli.col.status'), say('cli.bulk.col.progress'), say('cli.bulk.col.subject')],
                 ...page.items.map((b) => [b.id, b.createdAt, codeWord('cli.bulkStatus', b.status, lang), `${b.sent} / ${b.total}`, b.subject]),
-              ]) + (page.nextCursor ? `\n${say('cli.more', { cursor: page.nextCursor })}` : ''),
+              ]) + moreLine(page.nextCursor),
         );
       });
     });
@@ -211,7 +216,7 @@ export function registerBulkCommands(program: Command): Command {
           table([
             [say('cli.bulk.col.row'), say('cli.col.address'), say('cli.col.status'), say('cli.bulk.col.attempts'), say('cli.bulk.col.code'), say('cli.bulk.col.reply')],
             ...page.items.map((r) => [String(r.row), r.address, codeWord('cli.status', r.status), String(r.attempts), r.code === null ? '' : String(r.code), (r.reply ?? r.error?.message ?? '').replace(/\s+/g, ' ')]),
-          ]) + (page.nextCursor ? `\n${say('cli.more', { cursor: page.nextCursor })}` : ''),
+          ]) + moreLine(page.nextCursor),
         );
       });
     });
@@ -265,7 +270,7 @@ export function registerBulkCommands(program: Command): Command {
           page,
           () =>
             table([[say('cli.col.address'), say('cli.col.reason'), say('cli.bulk.col.by'), say('cli.col.at')], ...page.items.map((s) => [s.address, s.reason ?? '', s.createdBy, s.createdAt])]) +
-            (page.nextCursor ? `\n${say('cli.more', { cursor: page.nextCursor })}` : ''),
+            moreLine(page.nextCursor),
         );
       });
     });

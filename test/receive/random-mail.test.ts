@@ -3,14 +3,14 @@
 // (dot-stuffing on the POP3 wire), bare LF line ends (Dovecot sends CRLF), lines far over 998
 // octets, mails over IMAP's 64 KiB streaming parts — the receive run stores exactly the bytes
 // Dovecot serves, each mail once, reports no error, and deletes the server's copies only once
-// stored; each can be shown decoded. The interop tests check one hand-made mail of each
-// kind; this draws them at random.
+// stored; each can be shown decoded; on SQLite and PostgreSQL. The interop tests check one
+// hand-made mail of each kind; this draws them at random.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decodeMessage } from '../../src/mail/decode-body.ts';
 import { receiveAccount } from '../../src/receive/receive-run.ts';
-import { contextFor } from '../support/app-context.ts';
+import { contextFor, ENGINES } from '../support/app-context.ts';
 import { receiveFixture } from '../support/receive-fixture.ts';
 import { servedBytes } from '../support/receive-invariants.ts';
 
@@ -29,9 +29,12 @@ const body = fc.oneof({ weight: 4, arbitrary: lines }, { weight: 1, arbitrary: f
 /** A mail: a unique header (a mail stored once is found by its SHA-256), a Subject of any bytes, the body. */
 const mail = fc.tuple(lineBytes, body).map(([subject, b]) => (seq: number) => Buffer.concat([Buffer.from(`From: a@example.com\r\nX-Seq: ${seq}\r\nSubject: `), subject, Buffer.from('\r\n\r\n'), b]));
 
-for (const protocol of ['pop3', 'imap4'] as const) {
-  test(`${protocol}: random mails come back exactly as Dovecot serves them, each once, the server's copies deleted (property)`, async (t) => {
-    const ctx = await contextFor(t, 'sqlite');
+// both engines: PostgreSQL stores a mail's bytes in chunks of its own
+const CASES = ENGINES.flatMap((engine) => (['pop3', 'imap4'] as const).map((protocol) => [engine, protocol] as const));
+
+for (const [engine, protocol] of CASES) {
+  test(`${protocol} on ${engine}: random mails come back exactly as Dovecot serves them, each once, the server's copies deleted (property)`, async (t) => {
+    const ctx = await contextFor(t, engine);
     if (!ctx) return;
     const f = await receiveFixture(t, ctx, { protocol });
     if (!f) return;
@@ -54,6 +57,6 @@ for (const protocol of ['pop3', 'imap4'] as const) {
       }),
       { numRuns: 6 },
     );
-    t.diagnostic(`${total} random mails received over ${protocol}`);
+    t.diagnostic(`${total} random mails received over ${protocol} on ${engine}`);
   });
 }

@@ -105,7 +105,7 @@ export class DeliveryService {
     if (!server) throw new ValidationError([{ path: 'accountId', key: 'validation.serverNotFound', params: { id: account.serverId } }]);
     const id = randomUUID();
     const mail = await composeSingleMail(
-      { ...lists, subject: input.subject, text: input.text ?? null, html: input.html ?? null, attachments, charset: input.charset ?? 'utf-8', replyTo: replyTo ?? null, inReplyTo: inReplyTo ?? null, references },
+      { ...lists, subject: input.subject, text: input.text ?? null, html: input.html ?? null, attachments, charset: input.charset ?? 'utf-8', replyTo, inReplyTo: inReplyTo ?? null, references },
       account,
       id,
     );

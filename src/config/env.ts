@@ -18,6 +18,11 @@ export interface AppConfig {
   receiveMaxBytes?: number | undefined;
   /** Yubin's address as browsers reach it (OAuth 2.0 redirect URI); undefined = from each request */
   publicUrl?: string | undefined;
+  /**
+   * where recipients reach Yubin's unsubscribe page (YUBIN_UNSUBSCRIBE_URL), without a
+   * trailing slash; bulk mail then carries List-Unsubscribe links under it. undefined = none.
+   */
+  unsubscribeUrl?: string | undefined;
   /** how often the stall monitor looks, in seconds (YUBIN_STALL_CHECK_SECONDS); undefined = 60 */
   stallCheckSeconds?: number | undefined;
   /** bearer token that /metrics requires (YUBIN_METRICS_TOKEN); undefined = loopback clients only */
@@ -101,20 +106,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 
   // behind a reverse proxy the request's own host and scheme are not what the browser (and
   // the OAuth provider's registered redirect URI) sees
-  const rawPublic = nonEmpty(env, 'YUBIN_PUBLIC_URL');
-  let publicUrl: string | undefined;
-  if (rawPublic !== undefined) {
-    let u: URL | undefined;
-    try {
-      u = new URL(rawPublic);
-    } catch {
-      u = undefined;
-    }
-    if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash) {
-      throw new ConfigError('YUBIN_PUBLIC_URL', 'config.publicUrl', { value: rawPublic });
-    }
-    publicUrl = u.href.replace(/\/+$/, '');
-  }
+  const publicUrl = baseUrl(env, 'YUBIN_PUBLIC_URL', 'config.publicUrl');
+  // the unsubscribe links in bulk mail: a page that recipients' mail providers must reach,
+  // so its own setting (an intranet YUBIN_PUBLIC_URL would make every link a dead one)
+  const unsubscribeUrl = baseUrl(env, 'YUBIN_UNSUBSCRIBE_URL', 'config.unsubscribeUrl');
 
   const stallCheckSeconds = positiveInt(env, 'YUBIN_STALL_CHECK_SECONDS');
   const metricsToken = nonEmpty(env, 'YUBIN_METRICS_TOKEN');
@@ -140,10 +135,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     receiveMaxMessages,
     receiveMaxBytes,
     publicUrl,
+    unsubscribeUrl,
     stallCheckSeconds,
     metricsToken,
     ...(anyWorker ? { worker } : {}),
   };
+}
+
+/** An http(s) URL without query or fragment, its trailing slashes cut (ASCII: the URL parser encodes the rest). */
+function baseUrl(env: NodeJS.ProcessEnv, name: string, key: MessageKey): string | undefined {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return undefined;
+  let u: URL | undefined;
+  try {
+    u = new URL(raw);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash || raw.includes('?') || raw.includes('#')) {
+    throw new ConfigError(name, key, { value: raw });
+  }
+  return u.href.replace(/\/+$/, '');
 }
 
 /** A duration in seconds, fractions allowed ("0.5"), as milliseconds. */

@@ -33,6 +33,7 @@ import { operationsRoutes } from './routes/operations.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { receivingRoutes } from './routes/receiving.ts';
 import { registerWebUi, type WebUi } from './static.ts';
+import { unsubscribeRoutes } from './routes/unsubscribe.ts';
 
 export interface BuildAppOptions {
   /** pino logger options, or false for none (tests) */
@@ -145,6 +146,8 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
 
   await app.register(authRoutes(services.auth, ctx), { prefix: '/api/auth' });
   await app.register(oauthCallbackRoute(ctx));
+  // public: bulk mail's unsubscribe links
+  await app.register(unsubscribeRoutes(ctx));
 
   await app.register(
     async (v1) => {

@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import base64 from 'nodemailer/lib/base64/index.js';
 import mimeFuncs from 'nodemailer/lib/mime-funcs/index.js';
 import qp from 'nodemailer/lib/qp/index.js';
-import { canonicalLines, composeMail, iso2022JpSubjectHeader, normalizeAddress, type ComposedMail, type MailAddress, type MailCharset } from './compose.ts';
+import { canonicalLines, composeMail, iso2022JpSubjectHeader, listUnsubscribeHeaders, normalizeAddress, type ComposedMail, type MailAddress, type MailCharset } from './compose.ts';
 import { isBlankSubject, subjectLine } from './subject.ts';
 import { encodeIso2022JpBody, unrepresentableIso2022Jp } from './compose-iso2022jp.ts';
 import { compileTemplate, escapeHtml, fillTemplate, type CompiledTemplate } from './template.ts';
@@ -37,6 +37,8 @@ export interface BulkMailFill {
   /** With angle brackets. */
   messageId: string;
   date?: Date | undefined;
+  /** this recipient's unsubscribe link (composeMail's listUnsubscribe) */
+  listUnsubscribe?: string | null | undefined;
 }
 
 export interface ComposedBulkMail extends ComposedMail {
@@ -205,7 +207,7 @@ export class BulkMailComposer {
     const html = this.#html && canonicalLines(fillTemplate(this.#html, f.fields, { escapeHtml: true }));
     const fast = this.#fast(f, subject, text, html);
     if (fast) return { raw: fast.raw, messageId: f.messageId, envelope: { from: this.#envelopeFrom, to: [fast.to] }, charset: this.#t.charset, subject };
-    return composeMail({ from: this.#t.from, to: [f.to], replyTo: this.#t.replyTo, subject, text, html, charset: this.#t.charset, messageId: f.messageId, date: f.date }).then((mail) => ({ ...mail, subject }));
+    return composeMail({ from: this.#t.from, to: [f.to], replyTo: this.#t.replyTo, subject, text, html, charset: this.#t.charset, messageId: f.messageId, date: f.date, listUnsubscribe: f.listUnsubscribe }).then((mail) => ({ ...mail, subject }));
   }
 
   /**
@@ -260,11 +262,13 @@ export class BulkMailComposer {
       if (iso) head.push(`Content-Transfer-Encoding: ${b.encoding}`, `Message-ID: ${f.messageId}`, `Date: ${date}`);
       else head.push(`Message-ID: ${f.messageId}`, `Date: ${date}`, `Content-Transfer-Encoding: ${b.encoding}`);
       head.push('MIME-Version: 1.0', `Content-Type: ${b.contentType}`);
+      if (f.listUnsubscribe) head.push(listUnsubscribeHeaders(f.listUnsubscribe));
       out.push(Buffer.from(head.join('\r\n') + '\r\n\r\n', 'latin1'), ...b.parts);
       if (!endsWithCrlf(out, segments)) out.push(CRLF);
       return { out, to };
     }
     head.push(`Message-ID: ${f.messageId}`, `Date: ${date}`, 'MIME-Version: 1.0', `Content-Type: multipart/alternative;\r\n boundary="${this.#boundary}"`);
+    if (f.listUnsubscribe) head.push(listUnsubscribeHeaders(f.listUnsubscribe));
     out.push(Buffer.from(head.join('\r\n') + '\r\n\r\n', 'latin1'));
     bodies.forEach((b, i) => {
       out.push(Buffer.from(`${i > 0 ? '\r\n' : ''}--${this.#boundary}\r\nContent-Type: ${b.contentType}\r\nContent-Transfer-Encoding: ${b.encoding}\r\n\r\n`, 'latin1'), ...b.parts);

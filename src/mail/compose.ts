@@ -51,6 +51,8 @@ export interface ComposeInput {
   /** Fixed Message-ID (with or without angle brackets); a random one on the sender's domain otherwise. */
   messageId?: string | undefined;
   date?: Date | undefined;
+  /** An unsubscribe link (http(s), ASCII): List-Unsubscribe and List-Unsubscribe-Post headers (listUnsubscribeHeaders). */
+  listUnsubscribe?: string | null | undefined;
 }
 
 export interface ComposedMail {
@@ -150,7 +152,21 @@ export async function composeMail(input: ComposeInput): Promise<ComposedMail> {
   } else {
     ({ raw, messageId } = await composeIso2022Jp(options, { from, to, cc, replyTo, subject, text: body.text, html: body.html }));
   }
+  if (input.listUnsubscribe) {
+    // at the end of the header, where compose-bulk writes them too
+    const end = raw.indexOf('\r\n\r\n');
+    raw = Buffer.concat([raw.subarray(0, end), Buffer.from(`\r\n${listUnsubscribeHeaders(input.listUnsubscribe)}`, 'latin1'), raw.subarray(end)]);
+  }
   return { raw, messageId, envelope, charset, ...(charsetFallback ? { charsetFallback } : {}) };
+}
+
+/**
+ * The headers of a one-click unsubscribe link (RFC 2369 §3.2, RFC 8058 §3.1), without the
+ * last line break: mail clients show an unsubscribe button, and a mailbox provider POSTs
+ * `List-Unsubscribe=One-Click` to the link for its user.
+ */
+export function listUnsubscribeHeaders(url: string): string {
+  return `List-Unsubscribe: <${url}>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click`;
 }
 
 interface Iso2022JpFields {

@@ -20,7 +20,8 @@ import type { BulkDeliveryTable } from '../store/schema.ts';
 import { normalizeRecipient, recipientKey, replyToAddress } from './address.ts';
 import { bulkSubject } from '../mail/compose-bulk.ts';
 import { subjectLine } from '../mail/subject.ts';
-import { composeBulkMail, messageIdFor } from './compose-delivery.ts';
+import { composeBulkMail, messageIdFor, withLink } from './compose-delivery.ts';
+import { UNSUBSCRIBE_FIELD, unsubscribeLinks } from './unsubscribe.ts';
 import { decodeCsv, parseCsv, type CsvError } from './csv.ts';
 import { findSendingAccount } from './delivery-service.ts';
 import {
@@ -113,6 +114,9 @@ export class BulkDeliveryService {
     const subjectTemplate = subjectLine(input.subject);
     // every merge field must be a column: found now, not as blanks in sent mail
     const known = new Set(columns);
+    // {{unsubscribe_url}} is Yubin's to fill in when the mails carry unsubscribe links
+    const links = unsubscribeLinks(this.ctx);
+    if (links) known.add(UNSUBSCRIBE_FIELD);
     const used = new Set<string>();
     for (const [path, template] of [
       ['subject', subjectTemplate],
@@ -123,7 +127,10 @@ export class BulkDeliveryService {
       const names = templateFields(template);
       for (const name of names) used.add(name);
       const missing = names.filter((f) => !known.has(f));
-      if (missing.length) issues.push({ path, key: 'bulk.missingField', params: { fields: missing.map((f) => `{{${f}}}`).join(' ') } });
+      const noLinks = missing.includes(UNSUBSCRIBE_FIELD);
+      const columnsMissing = missing.filter((f) => f !== UNSUBSCRIBE_FIELD);
+      if (columnsMissing.length) issues.push({ path, key: 'bulk.missingField', params: { fields: columnsMissing.map((f) => `{{${f}}}`).join(' ') } });
+      if (noLinks) issues.push({ path, key: 'bulk.unsubscribeFieldOff', params: { fields: `{{${UNSUBSCRIBE_FIELD}}}` } });
     }
     const replyTo = replyToAddress(input.replyTo, issues);
     if (issues.length || !account) throw new ValidationError(issues);
@@ -131,7 +138,7 @@ export class BulkDeliveryService {
     // rows → recipients and skips. Each keeps the values of the merge fields the templates use,
     // not the whole row: a wide spreadsheet export is neither stored per recipient nor read
     // again for every mail sent (column names are unique: parseCsv refuses a repeated one)
-    const usedColumns = [...used].map((name) => [name, table.header.indexOf(name)] as const);
+    const usedColumns = [...used].filter((name) => !(links && name === UNSUBSCRIBE_FIELD)).map((name) => [name, table.header.indexOf(name)] as const);
     const skipped: StoredSkip[] = [];
     const firstRowOf = new Map<string, number>();
     const candidates: { row: number; line: number; address: string; key: string; fields: Record<string, string> }[] = [];
@@ -173,7 +180,7 @@ export class BulkDeliveryService {
     if (limit !== null) {
       const weight = (c: (typeof recipients)[number]) => Object.values(c.fields).reduce((n, v) => n + Buffer.byteLength(v), 0);
       const largest = recipients.reduce((a, b) => (weight(b) > weight(a) ? b : a));
-      const mail = await composeBulkMail(templates, account, largest.address, largest.fields, randomUUID());
+      const mail = await composeBulkMail(templates, account, largest.address, largest.fields, randomUUID(), undefined, links?.(largest.address));
       if (mail.raw.length > limit) throw new AppError('PAYLOAD_TOO_LARGE', 'send.bulkMessageTooLarge', { row: largest.row, size: mail.raw.length, limit });
     }
 
@@ -183,6 +190,7 @@ export class BulkDeliveryService {
     // Message-ID are known now and written with it: sending it then leaves its row alone (one
     // write fewer per mail), and the API shows them while it waits.
     const subject = compileTemplate(subjectTemplate);
+    const linkInSubject = links !== null && templateFields(subjectTemplate).includes(UNSUBSCRIBE_FIELD);
     const deliveries: NewDelivery[] = recipients.map((c) => {
       const deliveryId = uuidv7();
       return {
@@ -191,7 +199,7 @@ export class BulkDeliveryService {
         bulkId: id,
         rowNumber: c.row,
         fields: c.fields,
-        subject: bulkSubject(subject, c.fields),
+        subject: bulkSubject(subject, linkInSubject ? withLink(c.fields, links(c.address)) : c.fields),
         messageId: messageIdFor(deliveryId, account),
         size: null,
         charset,

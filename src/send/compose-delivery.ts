@@ -5,7 +5,8 @@
 import { BulkMailComposer, type ComposedBulkMail } from '../mail/compose-bulk.ts';
 import { composeMail, type ComposeAttachment, type ComposedMail, type MailCharset } from '../mail/compose.ts';
 import { subjectLine } from '../mail/subject.ts';
-import { renderTemplate } from '../mail/template.ts';
+import { renderTemplate, templateFields } from '../mail/template.ts';
+import { UNSUBSCRIBE_FIELD } from './unsubscribe.ts';
 
 export interface Sender {
   fromName: string;
@@ -40,9 +41,9 @@ export function renderBulk(t: BulkTemplates, fields: Readonly<Record<string, str
   };
 }
 
-/** One bulk mail: one recipient in To. */
-export async function composeBulkMail(t: BulkTemplates, sender: Sender, to: string, fields: Readonly<Record<string, string>>, deliveryId: string, date?: Date): Promise<ComposedDelivery> {
-  const r = renderBulk(t, fields);
+/** One bulk mail: one recipient in To; `listUnsubscribe`: this recipient's unsubscribe link. */
+export async function composeBulkMail(t: BulkTemplates, sender: Sender, to: string, fields: Readonly<Record<string, string>>, deliveryId: string, date?: Date, listUnsubscribe?: string | null): Promise<ComposedDelivery> {
+  const r = renderBulk(t, withLink(fields, listUnsubscribe));
   const mail = await composeMail({
     from: { name: sender.fromName, address: sender.address },
     to: [to],
@@ -53,6 +54,7 @@ export async function composeBulkMail(t: BulkTemplates, sender: Sender, to: stri
     charset: t.charset,
     messageId: messageIdFor(deliveryId, sender),
     date,
+    listUnsubscribe,
   });
   return { ...mail, subject: r.subject };
 }
@@ -63,11 +65,28 @@ export interface CompiledBulkMail {
   compose(to: string, fields: Readonly<Record<string, string>>, deliveryId: string, date?: Date, messageId?: string): ComposedBulkMail | Promise<ComposedBulkMail>;
 }
 
-export async function compileBulkMail(t: BulkTemplates, sender: Sender): Promise<CompiledBulkMail> {
+/** `unsubscribe`: each recipient's unsubscribe link (src/send/unsubscribe.ts), when the mails carry one. */
+export async function compileBulkMail(t: BulkTemplates, sender: Sender, unsubscribe?: ((to: string) => string) | null): Promise<CompiledBulkMail> {
   const composer = await BulkMailComposer.compile({ from: { name: sender.fromName, address: sender.address }, replyTo: t.replyTo, subject: t.subject, text: t.text, html: t.html, charset: t.charset });
+  if (!unsubscribe) return { compose: (to, fields, deliveryId, date, messageId) => composer.compose({ to, fields, messageId: messageId ?? messageIdFor(deliveryId, sender), date }) };
+  // a copy of the fields per mail only when a template has the link in it
+  const inTemplates = usesUnsubscribeField(t);
   return {
-    compose: (to, fields, deliveryId, date, messageId) => composer.compose({ to, fields, messageId: messageId ?? messageIdFor(deliveryId, sender), date }),
+    compose: (to, fields, deliveryId, date, messageId) => {
+      const link = unsubscribe(to);
+      return composer.compose({ to, fields: inTemplates ? withLink(fields, link) : fields, messageId: messageId ?? messageIdFor(deliveryId, sender), date, listUnsubscribe: link });
+    },
   };
+}
+
+/** A template of the delivery puts the unsubscribe link somewhere ({{unsubscribe_url}}). */
+export function usesUnsubscribeField(t: Pick<BulkTemplates, 'subject' | 'text' | 'html'>): boolean {
+  return [t.subject, t.text, t.html].some((x) => x !== null && templateFields(x).includes(UNSUBSCRIBE_FIELD));
+}
+
+/** The row's fields with the recipient's unsubscribe link as {{unsubscribe_url}}. */
+export function withLink(fields: Readonly<Record<string, string>>, link: string | null | undefined): Readonly<Record<string, string>> {
+  return link ? { ...fields, [UNSUBSCRIBE_FIELD]: link } : fields;
 }
 
 export interface SingleMailInput {

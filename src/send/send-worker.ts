@@ -34,6 +34,7 @@ import type { ClaimedRecipient, RecipientResult } from '../store/deliveries.ts';
 import type { BulkDeliveryTable } from '../store/schema.ts';
 import { BulkStatusCache } from './bulk-status-cache.ts';
 import { compileBulkMail, type CompiledBulkMail } from './compose-delivery.ts';
+import { unsubscribeLinks } from './unsubscribe.ts';
 import { decideDelivery, type DeliveryDecision } from './outcome.ts';
 import { COMMIT_RETRY_MS, ResultCommitter } from './result-committer.ts';
 import { shared } from './shared-load.ts';
@@ -856,7 +857,7 @@ class Worker implements SendWorker {
     let c = this.#composers.get(key);
     if (!c) {
       const entry: { compiling: Promise<CompiledBulkMail>; ready?: CompiledBulkMail } = {
-        compiling: compileBulkMail({ subject: bulk.subject_template, text: bulk.text_template, html: bulk.html_template, charset, replyTo: bulk.reply_to }, actx.account),
+        compiling: compileBulkMail({ subject: bulk.subject_template, text: bulk.text_template, html: bulk.html_template, charset, replyTo: bulk.reply_to }, actx.account, unsubscribeLinks(this.#ctx)),
       };
       entry.compiling.then(
         (ready) => (entry.ready = ready),

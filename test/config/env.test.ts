@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       receiveMaxBytes: undefined,
       publicUrl: undefined,
       stallCheckSeconds: undefined,
+      unsubscribeUrl: undefined,
       metricsToken: undefined,
       port: 8080,
     });
@@ -48,6 +49,16 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ YUBIN_PUBLIC_URL: 'https://example.com/yubin' }).publicUrl, 'https://example.com/yubin');
     for (const bad of ['yubin.example.com', 'ftp://example.com', 'https://example.com/?a=1']) {
       assert.throws(() => loadConfig({ YUBIN_PUBLIC_URL: bad }), /YUBIN_PUBLIC_URL/);
+    }
+  });
+
+  it('YUBIN_UNSUBSCRIBE_URL: the base of bulk mail’s unsubscribe links, ASCII, without a trailing slash; unset = no links', () => {
+    assert.equal(loadConfig({}).unsubscribeUrl, undefined);
+    assert.equal(loadConfig({ YUBIN_UNSUBSCRIBE_URL: 'https://news.example.com/unsubscribe/' }).unsubscribeUrl, 'https://news.example.com/unsubscribe');
+    // what goes into a header: the host as punycode, the path percent-encoded
+    assert.equal(loadConfig({ YUBIN_UNSUBSCRIBE_URL: 'https://例え.jp/配信停止' }).unsubscribeUrl, 'https://xn--r8jz45g.jp/%E9%85%8D%E4%BF%A1%E5%81%9C%E6%AD%A2');
+    for (const bad of ['news.example.com/unsubscribe', 'mailto:stop@example.com', 'https://example.com/u?x=1', 'https://example.com/u#top', 'https://example.com/u?']) {
+      assert.throws(() => loadConfig({ YUBIN_UNSUBSCRIBE_URL: bad }), (err: Error) => err.message.includes('YUBIN_UNSUBSCRIBE_URL') && err.message.includes(bad));
     }
   });
 

@@ -15,10 +15,13 @@ const SENDER = { fromName: '郵便 送信係', address: 'news@Example.com' };
 const DATE = new Date('2026-12-02T09:30:00Z');
 const unboundary = (raw: Buffer): string => raw.toString('latin1').replace(/--_NmP-[0-9a-f]+-Part_1/g, '<boundary>');
 
-async function both(t: BulkTemplates, to: string, fields: Record<string, string>) {
-  const compiled = await compileBulkMail(t, SENDER);
+/** A recipient's unsubscribe link as src/send/unsubscribe.ts makes them (the address in it, base64url). */
+const unsubscribeLink = (to: string): string => `https://news.example.com/unsubscribe/${Buffer.from(to).toString('base64url')}.c2lnbmF0dXJl`;
+
+async function both(t: BulkTemplates, to: string, fields: Record<string, string>, withLink = false) {
+  const compiled = await compileBulkMail(t, SENDER, withLink ? unsubscribeLink : null);
   const fast = await compiled.compose(to, fields, 'delivery-1', DATE);
-  const reference = await composeBulkMail(t, SENDER, to, fields, 'delivery-1', DATE);
+  const reference = await composeBulkMail(t, SENDER, to, fields, 'delivery-1', DATE, withLink ? unsubscribeLink(to) : null);
   return { fast, reference };
 }
 
@@ -33,8 +36,8 @@ function assertPartsRebuild(mail: ComposedBulkMail): void {
   assert.equal(hasBareLineBreak(mail.raw), false, 'a mail made of segments has a bare CR or LF');
 }
 
-async function assertSame(t: BulkTemplates, to: string, fields: Record<string, string>): Promise<void> {
-  const { fast, reference } = await both(t, to, fields);
+async function assertSame(t: BulkTemplates, to: string, fields: Record<string, string>, withLink = false): Promise<void> {
+  const { fast, reference } = await both(t, to, fields, withLink);
   assert.equal(unboundary(fast.raw), unboundary(reference.raw));
   assertPartsRebuild(fast);
   assert.deepEqual([fast.subject, fast.messageId, fast.charset, fast.envelope, fast.charsetFallback], [reference.subject, reference.messageId, reference.charset, reference.envelope, reference.charsetFallback]);
@@ -49,6 +52,10 @@ async function assertSame(t: BulkTemplates, to: string, fields: Record<string, s
     b.messageId,
     b.date?.toISOString(),
   ]);
+  const listLines = (m: typeof a): string[] => m.headerLines.filter((h) => h.key.startsWith('list-')).map((h) => h.line);
+  const link = listLines(a);
+  assert.deepEqual(link, listLines(b));
+  assert.deepEqual(link, withLink ? [`List-Unsubscribe: <${unsubscribeLink(to)}>`, 'List-Unsubscribe-Post: List-Unsubscribe=One-Click'] : [], 'the unsubscribe headers are not read back');
 }
 
 const LOREM = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.\n'.repeat(20);
@@ -80,6 +87,8 @@ const REPLY_TO = fc.constantFrom(null, 'support@example.com', `reply+${'x'.repea
 for (const [name, t, fields] of CASES) {
   test(`the same mail as composeMail: ${name}`, async () => {
     await assertSame(t, 'Rcpt@Example.NET', fields);
+    // with an unsubscribe link (List-Unsubscribe, List-Unsubscribe-Post) at the end of the header
+    await assertSame(t, 'Rcpt@Example.NET', fields, true);
   });
 }
 
@@ -102,9 +111,9 @@ test('random merge-field values: the same bytes as composeMail (property)', asyn
     fc.string({ unit: fc.constantFrom('a', 'Z', ' ', '.', '-', '\n'), maxLength: 120 }),
   );
   await fc.assert(
-    fc.asyncProperty(value, value, fc.constantFrom<BulkTemplates['charset']>('utf-8', 'iso-2022-jp'), fc.boolean(), fc.constantFrom(`{{name}}様\n\n{{note}}\n${NIHONGO}`, `Dear {{name}},\n\n{{note}}\n${LOREM}`), REPLY_TO, async (name, note, charset, withHtml, text, replyTo) => {
+    fc.asyncProperty(value, value, fc.constantFrom<BulkTemplates['charset']>('utf-8', 'iso-2022-jp'), fc.boolean(), fc.constantFrom(`{{name}}様\n\n{{note}}\n${NIHONGO}`, `Dear {{name}},\n\n{{note}}\n${LOREM}`), REPLY_TO, fc.boolean(), async (name, note, charset, withHtml, text, replyTo, withLink) => {
       const t: BulkTemplates = { subject: '{{name}} へのお知らせ', text, html: withHtml ? '<p>{{name}}</p><p>{{note}}</p>' : null, charset, replyTo };
-      const { fast, reference } = await both(t, 'rcpt@example.net', { name, note });
+      const { fast, reference } = await both(t, 'rcpt@example.net', { name, note }, withLink);
       assert.equal(unboundary(fast.raw), unboundary(reference.raw));
       assert.deepEqual(fast.charsetFallback, reference.charsetFallback);
       assertPartsRebuild(fast);
@@ -121,9 +130,9 @@ test('plain 7-bit mail is made of the templates’ shared segments and the field
   const withCr = fc.oneof(piece, fc.string({ unit: fc.constantFrom('a', '\n', '\r', 'x'.repeat(19)), maxLength: 6 }));
   let withParts = 0;
   await fc.assert(
-    fc.asyncProperty(piece, piece, piece, piece, withCr, fc.boolean(), REPLY_TO, async (a, b, c, name, note, withHtml, replyTo) => {
+    fc.asyncProperty(piece, piece, piece, piece, withCr, fc.boolean(), REPLY_TO, fc.boolean(), async (a, b, c, name, note, withHtml, replyTo, withLink) => {
       const t: BulkTemplates = { subject: 'S {{name}}', text: `${a}{{name}}${b}{{note}}${c}`, html: withHtml ? `<p>${a}{{name}}</p>{{note}}` : null, charset: 'utf-8', replyTo };
-      const { fast, reference } = await both(t, 'rcpt@example.net', { name, note });
+      const { fast, reference } = await both(t, 'rcpt@example.net', { name, note }, withLink);
       assert.equal(unboundary(fast.raw), unboundary(reference.raw));
       assertPartsRebuild(fast);
       if (fast.parts) withParts++;

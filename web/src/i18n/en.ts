@@ -289,6 +289,8 @@ export const en: Record<keyof typeof ja, string> = {
   'bulk.skippedNone': 'No row is skipped.',
   'bulk.fieldsHelp': 'Write {{column}} in the subject and body to insert that CSV column for each recipient. Merge fields:',
   'bulk.fieldsNone': 'Choose the recipients CSV to see the merge fields.',
+  'bulk.unsubscribeOn': 'Unsubscribe link: every mail carries a one-click unsubscribe link (the List-Unsubscribe header). Write {field} in the body to put the link there too. Addresses that unsubscribe go on the suppression list and later bulk deliveries skip them.',
+  'bulk.unsubscribeOff': 'No unsubscribe link (YUBIN_UNSUBSCRIBE_URL is not set on the server). Gmail and others ask senders of much mail for a one-click unsubscribe link.',
   'bulk.replyToHelp': 'For replies to go to another address than the sending account’s. Every mail gets the same Reply-To.',
   'bulk.htmlHelp': 'For an HTML mail as well. Merged values are HTML-escaped.',
   'bulk.charset.utf8': 'UTF-8',

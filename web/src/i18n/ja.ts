@@ -289,6 +289,8 @@ export const ja = {
   'bulk.skippedNone': 'スキップする行はありません。',
   'bulk.fieldsHelp': '件名と本文に {{列名}} と書くと、宛先ごとにCSVの値に置き換わります。使える差し込み項目:',
   'bulk.fieldsNone': '宛先CSVを選ぶと、使える差し込み項目を表示します。',
+  'bulk.unsubscribeOn': '配信停止リンク: すべてのメールに、受信者がワンクリックで配信停止できるリンク（List-Unsubscribe ヘッダー）が付きます。本文に {field} と書くと、そこにもリンクが入ります。停止した宛先は配信停止リストに入り、以後の一斉配信でスキップされます。',
+  'bulk.unsubscribeOff': '配信停止リンクは付きません（サーバーの YUBIN_UNSUBSCRIBE_URL が未設定）。大量に送る場合、Gmail などはワンクリックの配信停止リンクを求めています。',
   'bulk.replyToHelp': '返信を送信元とは別のメールアドレスで受け取る場合に入力します。すべてのメールに同じ返信先が入ります。',
   'bulk.htmlHelp': 'HTMLメールも送る場合に入力します。差し込む値はHTML用にエスケープされます。',
   'bulk.charset.utf8': 'UTF-8',

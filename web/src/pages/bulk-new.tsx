@@ -3,8 +3,9 @@
 // fields, the mail to one recipient as it will be sent, and 配信を開始する (POST
 // /bulk-deliveries with the file's bytes, so the server reads exactly what was previewed),
 // which opens the progress page. The API's field errors (a merge field that is not a
-// column, a CSV row it cannot read) show next to their fields. Below, the recent bulk
-// deliveries, found through the audit log (the API has no list of them).
+// column, a CSV row it cannot read) show next to their fields. Whether the mails carry an
+// unsubscribe link (YUBIN_UNSUBSCRIBE_URL) is said above the templates, and {{unsubscribe_url}}
+// is offered as a merge field when they do. Below, the recent bulk deliveries.
 import { useEffect, useMemo, useState, type ChangeEvent, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { isBlankSubject, subjectLine } from '@yubin/mail/subject.ts';
@@ -22,7 +23,7 @@ import { BULK, BulkStatusLabel, loadSender, minutesFor, SkippedTable } from './b
 
 /** Rows of the CSV shown as they are. */
 export const PREVIEW_ROWS = 5;
-/** Audit entries searched for recent bulk deliveries, and how many of them are shown. */
+/** How many recent bulk deliveries are shown. */
 const RECENT_SHOWN = 10;
 
 interface CsvFile {
@@ -33,6 +34,13 @@ interface CsvFile {
 }
 
 type Charset = 'utf-8' | 'iso-2022-jp';
+
+/** GET /api/v1/settings/unsubscribe-links */
+interface UnsubscribeLinks {
+  enabled: boolean;
+  baseUrl: string | null;
+  field: string;
+}
 
 const SHOWN = ['accountId', 'subject', 'replyTo', 'text', 'html', 'charset', 'recipientsCsv', 'recipientsCsvBase64', 'addressColumn'];
 const ENCODING_NAMES: Record<CsvEncoding, string> = { 'utf-8': 'UTF-8', 'utf-16le': 'UTF-16LE', 'utf-16be': 'UTF-16BE', shift_jis: 'Shift_JIS' };
@@ -51,6 +59,7 @@ export function BulkNewPage() {
     preview: useFieldId('preview'),
   };
   const { data: accounts, error: accountsError } = useLoad(() => api<{ items: MailAccount[] }>('GET', '/api/v1/mail-accounts').then((r) => r.items), []);
+  const { data: links } = useLoad(() => api<UnsubscribeLinks>('GET', '/api/v1/settings/unsubscribe-links'), []);
   const [accountId, setAccountId] = useState('');
   const [csv, setCsv] = useState<CsvFile | undefined>();
   const [reading, setReading] = useState(false);
@@ -223,7 +232,18 @@ export function BulkNewPage() {
           ) : (
             t('bulk.fieldsNone')
           )}
+          {links?.enabled ? (
+            <>
+              {' '}
+              <code className="merge-field" data-testid="merge-field-unsubscribe">{`{{${links.field}}}`}</code>
+            </>
+          ) : null}
         </div>
+        {links ? (
+          <p className="hint" data-testid="unsubscribe-note">
+            {links.enabled ? t('bulk.unsubscribeOn', { field: `{{${links.field}}}` }) : t('bulk.unsubscribeOff')}
+          </p>
+        ) : null}
         <Row path="subject" label={field('subject')} htmlFor={ids.subject} error={err('subject')} required>
           <input id={ids.subject} className="bulk-subject" value={subject} onChange={(e) => setSubject(e.target.value)} {...invalid('subject')} />
         </Row>
@@ -259,6 +279,7 @@ export function BulkNewPage() {
             replyTo={replyTo.trim()}
             text={text}
             html={html}
+            links={links}
           />
         ) : (
           <p className="hint">{t('bulk.previewNeedsCsv')}</p>
@@ -295,9 +316,13 @@ function MailPreview(props: {
   replyTo: string;
   text: string;
   html: string;
+  links: UnsubscribeLinks | undefined;
 }) {
   const { t, field } = useI18n();
-  const { recipient: r } = props;
+  const { links } = props;
+  // each recipient's link ends in a token made by the server: shown as an ellipsis
+  const link = links?.enabled ? `${links.baseUrl}/…` : undefined;
+  const r = link && links ? { ...props.recipient, fields: { ...props.recipient.fields, [links.field]: link } } : props.recipient;
   const subject = renderTemplate(props.subject, r.fields);
   // the subject as it will be sent (one line; blank means none)
   const subjectText = subjectLine(subject.text);
@@ -337,6 +362,12 @@ function MailPreview(props: {
             <tr>
               <th scope="row">{field('replyTo')}</th>
               <td data-testid="preview-reply-to">{props.replyTo}</td>
+            </tr>
+          ) : null}
+          {link ? (
+            <tr>
+              <th scope="row">List-Unsubscribe</th>
+              <td data-testid="preview-unsubscribe">{`<${link}>`}</td>
             </tr>
           ) : null}
           <tr>

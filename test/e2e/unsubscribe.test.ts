@@ -77,4 +77,10 @@ test('unsubscribe links: the form, the preview, the mail, the recipient’s page
   await page.getByTestId('unsubscribe-note').waitFor();
   assert.match(await text('unsubscribe-note'), /^配信停止リンクは付きません（サーバーの YUBIN_UNSUBSCRIBE_URL が未設定）/);
   assert.equal(await page.getByTestId('merge-field-unsubscribe').count(), 0);
+
+  // the audit log names who did it
+  await page.goto(`${ui.baseUrl}/settings/general/audit-log`);
+  const row = page.locator('tr', { hasText: '受信者（配信停止リンク）' });
+  await row.first().waitFor();
+  assert.match((await row.first().textContent()) ?? '', /hanako@example\.com/);
 });

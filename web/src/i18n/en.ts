@@ -263,6 +263,7 @@ export const en: Record<keyof typeof ja, string> = {
   'audit.action.suppression.add': 'Added to the suppression list',
   'audit.action.suppression.remove': 'Removed from the suppression list',
   'audit.actor.cli': 'Command line',
+  'audit.actor.recipient': 'A recipient (unsubscribe link)',
   'audit.actor.setup': 'First-run setup',
   'audit.actor.token': 'API token “{name}”',
 

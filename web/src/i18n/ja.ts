@@ -263,6 +263,7 @@ export const ja = {
   'audit.action.suppression.add': '配信停止リストに追加',
   'audit.action.suppression.remove': '配信停止リストから削除',
   'audit.actor.cli': 'コマンドライン',
+  'audit.actor.recipient': '受信者（配信停止リンク）',
   'audit.actor.setup': '初期設定',
   'audit.actor.token': 'APIトークン「{name}」',
 

@@ -41,7 +41,7 @@ export function AuditLogPage() {
   const actor = (a: string) => {
     if (a.startsWith('admin:')) return a.slice('admin:'.length);
     if (a.startsWith('token:')) return t('audit.actor.token', { name: a.slice('token:'.length) });
-    if (a === 'cli' || a === 'setup') return t(`audit.actor.${a}`);
+    if (a === 'cli' || a === 'setup' || a === 'recipient') return t(`audit.actor.${a}`);
     return a;
   };
   const action = (a: string) => {

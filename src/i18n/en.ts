@@ -179,6 +179,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'cli.bulk.skipped': 'skipped {count}:',
     'cli.bulk.skippedRow': '  row {row}: {address} — {message}',
     'cli.bulk.emptyAddress': '(empty)',
+    'cli.bulk.unsubscribeLinks': 'with unsubscribe links (List-Unsubscribe): {url}/…',
     'cli.bulk.created': 'bulk delivery {id}: {total} recipients queued',
     'cli.bulk.col.id': 'ID',
     'cli.bulk.col.created': 'CREATED',

@@ -178,6 +178,7 @@ export const ja = {
     'cli.bulk.skipped': 'スキップ {count}件:',
     'cli.bulk.skippedRow': '  {row}行目: {address} — {message}',
     'cli.bulk.emptyAddress': '（空欄）',
+    'cli.bulk.unsubscribeLinks': '配信停止リンク（List-Unsubscribe）付き: {url}/…',
     'cli.bulk.created': '一斉配信 {id}: {total}件の宛先を送信待ちにしました。',
     'cli.bulk.col.id': 'ID',
     'cli.bulk.col.created': '開始日時',

@@ -60,6 +60,6 @@ export function normalizeMessageId(raw: string): string | undefined {
 export function replyToAddress(raw: string | null | undefined, issues: FieldIssue[]): string | null {
   if (!raw) return null;
   const address = normalizeRecipient(raw);
-  if (!address) issues.push({ path: 'replyTo', key: 'send.address', params: { field: 'Reply-To', address: raw } });
+  if (!address) issues.push({ path: 'replyTo', key: 'send.address', params: { address: raw } });
   return address ?? null;
 }

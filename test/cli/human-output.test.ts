@@ -151,7 +151,7 @@ test('send prints one line per recipient with the status word and code; bulk sta
   writeFileSync(csv, 'email,name\nx@example.org,X\nbad,B\ny@example.org,Y\n');
   const created = await runCli(['bulk', 'create', '--account', 'info@example.jp', '--csv', csv, '--subject', '{{name}}様', '--text', 't', '--reply-to', 'support@example.jp'], { env: ja });
   assert.equal(created.code, 0, created.stderr);
-  assert.match(created.stdout, /^一斉配信 (\S+): 2件の宛先を送信待ちにしました。\nスキップ 1件:\n {2}3行目: bad — メールアドレスが正しくありません。\n$/);
+  assert.match(created.stdout, /^一斉配信 (\S+): 2件の宛先を送信待ちにしました。\n返信先（Reply-To）: support@example\.jp\nスキップ 1件:\n {2}3行目: bad — メールアドレスが正しくありません。\n$/);
   const id = /^一斉配信 (\S+):/.exec(created.stdout)![1]!;
 
   const status = await runCli(['bulk', 'status', id], { env: ja });

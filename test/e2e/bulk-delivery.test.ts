@@ -107,6 +107,13 @@ test('bulk delivery: CSV preview, merge preview, start, live progress, filter, p
       assert.equal(await field(page, 'subject').locator('.field-error').count(), 0);
       assert.equal((await ctx.db.kysely.selectFrom('bulk_deliveries').select('id').execute()).length, 0, 'nothing was queued');
       await ui.shot('bulk-merge-field-error');
+      // the error was about the old text: editing the body takes it away, and the next
+      // answer that names the body brings it back
+      await page.getByLabel('本文', { exact: true }).fill('{{name}}様\n\n{{nick}}さん、こんにちは。');
+      await error.waitFor({ state: 'detached' });
+      assert.equal(await field(page, 'text').getAttribute('class'), 'form-row');
+      await page.getByRole('button', { name: '配信を開始する' }).click();
+      await field(page, 'text').locator('.field-error', { hasText: '{{nick}}' }).waitFor();
     });
 
     await t.test('the mail to one recipient, merged as it will be sent', async () => {
@@ -141,7 +148,7 @@ test('bulk delivery: CSV preview, merge preview, start, live progress, filter, p
       await page.getByRole('button', { name: '配信を開始する' }).click();
       const error = field(page, 'replyTo').locator('.field-error');
       await error.waitFor();
-      assert.equal(await error.textContent(), 'Reply-Toのメールアドレスが正しくありません: support at example.com');
+      assert.equal(await error.textContent(), '返信先（Reply-To）のメールアドレスが正しくありません: support at example.com');
       assert.equal((await ctx.db.kysely.selectFrom('bulk_deliveries').select('id').execute()).length, 0, 'nothing was queued');
       await replyTo.fill('support@example.com');
       assert.equal(await text(page, 'preview-reply-to'), 'support@example.com');

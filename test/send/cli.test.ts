@@ -10,6 +10,7 @@ import iconv from 'iconv-lite';
 import { pino } from 'pino';
 import { progressLine } from '../../src/cli/commands/bulk.ts';
 import type { BulkDelivery } from '../../src/send/schemas.ts';
+import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
 import { openContext } from '../../src/services/context.ts';
 import { runCli } from '../support/cli.ts';
 import { startScriptedServer, startSmtpServer } from '../protocols/smtp/smtp-test-servers.ts';
@@ -56,6 +57,13 @@ test('yubin send sends at once; yubin bulk create reads a Shift_JIS CSV, reports
   assert.equal(created.code, 0, created.stderr);
   const bulk = JSON.parse(created.stdout);
   assert.equal(bulk.total, 2);
+  // the human output names the stored Reply-To and the unsubscribe links the mails will carry
+  const told = await runCli(['bulk', 'create', '--account', 'info@example.jp', '--csv', csvFile, '--subject', 's', '--text', 'x', '--reply-to', 'Help@Example.JP'], {
+    env: { ...env, YUBIN_UNSUBSCRIBE_URL: 'https://news.example.jp/unsubscribe/' },
+  });
+  assert.equal(told.code, 0, told.stderr);
+  assert.match(told.stdout, /^一斉配信 \S+: 2件の宛先を送信待ちにしました。\n返信先（Reply-To）: Help@example\.jp\n配信停止リンク（List-Unsubscribe）付き: https:\/\/news\.example\.jp\/unsubscribe\/…\n/);
+  await new BulkDeliveryService(ctx).cancel('test', /^一斉配信 (\S+):/.exec(told.stdout)![1]!);
   assert.deepEqual(bulk.skipped.map((s: { row: number; reason: string; message: string }) => [s.row, s.reason, s.message]), [[3, 'duplicate', '2行目と同じメールアドレスです。']]);
 
   const waited = await runCli(['bulk', 'create', '--wait', '--account', 'info@example.jp', '--csv', csvFile, '--subject', '{{氏名}}様', '--text', 'x', '--reply-to', 'Support@Example.jp'], { env });

@@ -239,7 +239,7 @@ test('POST /api/v1/bulk-deliveries: a Reply-To for every mail is kept and shown;
   const before = await count();
   for (const [lang, message] of [
     ['en', 'Reply-To has an address that is not valid: support at example.com'],
-    ['ja', 'Reply-Toのメールアドレスが正しくありません: support at example.com'],
+    ['ja', '返信先（Reply-To）のメールアドレスが正しくありません: support at example.com'],
   ] as const) {
     const bad = await post('support at example.com', lang);
     assert.equal(bad.status, 400, bad.raw);

@@ -148,10 +148,18 @@ export function registerBulkCommands(program: Command): Command {
       if (f.replyTo !== undefined) body.replyTo = f.replyTo;
       if (f.addressColumn !== undefined) body.addressColumn = f.addressColumn;
       await withContext(async (ctx) => {
-        const created = await new BulkDeliveryService(ctx).create(cliActor(), body, langFromEnv());
+        const service = new BulkDeliveryService(ctx);
+        const created = await service.create(cliActor(), body, langFromEnv());
         if (!f.wait) {
+          // the Reply-To as stored (normalized), and whether the mails carry unsubscribe links
+          const replyTo = f.replyTo !== undefined && !f.json ? (await service.get(created.id)).replyTo : null;
           output(f.json, created, () =>
-            [say('cli.bulk.created', { id: created.id, total: created.total }), ...(created.skipped.length ? [say('cli.bulk.skipped', { count: created.skipped.length }), ...skippedText(created.skipped)] : [])].join('\n'),
+            [
+              say('cli.bulk.created', { id: created.id, total: created.total }),
+              ...(replyTo ? [say('cli.bulk.replyTo', { address: replyTo })] : []),
+              ...(ctx.config.unsubscribeUrl ? [say('cli.bulk.unsubscribeLinks', { url: ctx.config.unsubscribeUrl })] : []),
+              ...(created.skipped.length ? [say('cli.bulk.skipped', { count: created.skipped.length }), ...skippedText(created.skipped)] : []),
+            ].join('\n'),
           );
           return;
         }

@@ -1,7 +1,21 @@
 // Form building blocks: a labelled row with its help text and the API's error for
-// that field right next to it, and the banner with the API's message.
-import { useId, type ReactNode } from 'react';
+// that field right next to it, and the banner with the API's message. Inside a
+// Form, a row's error goes away once its field is edited (the answer was about the old
+// value) and comes back only with the next answer that names it.
+import { createContext, useContext, useId, useState, type FormHTMLAttributes, type ReactNode } from 'react';
 import type { ApiError } from '../api/client.ts';
+
+/** The API's answer that the rows' errors come from: a new one (each submit) shows them all again. */
+const ErrorScope = createContext<object | undefined>(undefined);
+
+/** A <form> whose rows show `error`'s field errors until their fields are edited. */
+export function Form({ error, children, ...props }: FormHTMLAttributes<HTMLFormElement> & { error: ApiError | undefined | null }) {
+  return (
+    <form {...props}>
+      <ErrorScope.Provider value={error ?? undefined}>{children}</ErrorScope.Provider>
+    </form>
+  );
+}
 
 export interface RowProps {
   /** the API path of the field (e.g. "incoming.port"): errors for it show in this row */
@@ -15,9 +29,16 @@ export interface RowProps {
   children: ReactNode;
 }
 
-export function Row({ path, label, htmlFor, help, error, required, children }: RowProps) {
+export function Row({ path, label, htmlFor, help, error: given, required, children }: RowProps) {
+  const answer = useContext(ErrorScope);
+  // the answer whose error for this row was edited away
+  const [editedAfter, setEditedAfter] = useState<object | undefined>();
+  const error = answer !== undefined && editedAfter === answer ? undefined : given;
+  const edited = () => {
+    if (given && answer !== undefined && editedAfter !== answer) setEditedAfter(answer);
+  };
   return (
-    <div className={'form-row' + (error ? ' has-error' : '')} data-field={path}>
+    <div className={'form-row' + (error ? ' has-error' : '')} data-field={path} onInput={edited} onChange={edited}>
       <div className="form-label">
         {htmlFor ? <label htmlFor={htmlFor}>{label}</label> : <span>{label}</span>}
         {required ? <span className="required" aria-hidden="true">*</span> : null}

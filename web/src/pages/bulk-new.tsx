@@ -13,7 +13,7 @@ import { renderTemplate } from '@yubin/mail/template.ts';
 import type { BulkDelivery, SkippedRow } from '@yubin/send/schemas.ts';
 import { api, ApiError, qs } from '../api/client.ts';
 import type { MailAccount, Page as ApiPage } from '../api/types.ts';
-import { ErrorBanner, Notice, Row, useFieldId } from '../components/form.tsx';
+import { ErrorBanner, Form, Notice, Row, useFieldId } from '../components/form.tsx';
 import { Page } from '../components/layout.tsx';
 import { useLoad } from '../components/use-load.ts';
 import { useI18n } from '../i18n/i18n.tsx';
@@ -133,7 +133,7 @@ export function BulkNewPage() {
       <p className="lead">{t('bulk.lead')}</p>
       <ErrorBanner error={accountsError} />
       {accounts && accounts.length === 0 ? <Notice>{t('bulk.noAccounts')}</Notice> : null}
-      <form className="bulk-form" onSubmit={submit} noValidate>
+      <Form error={error} className="bulk-form" onSubmit={submit} noValidate>
         <ErrorBanner error={error} shownPaths={SHOWN} otherLabel={t('serverForm.otherErrors')} />
 
         <h2>{t('bulk.section.recipients')}</h2>
@@ -299,7 +299,7 @@ export function BulkNewPage() {
             {busy ? t('bulk.starting') : t('bulk.start')}
           </button>
         </div>
-      </form>
+      </Form>
 
       <RecentBulkDeliveries accounts={accounts} />
     </Page>

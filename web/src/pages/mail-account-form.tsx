@@ -5,7 +5,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { useNavigate, useParams } from 'react-router';
 import { api, ApiError } from '../api/client.ts';
 import type { MailAccount, MailAccountInput, MailServer } from '../api/types.ts';
-import { ErrorBanner, Notice, Row, useFieldId } from '../components/form.tsx';
+import { ErrorBanner, Form, Notice, Row, useFieldId } from '../components/form.tsx';
 import { ACCOUNTS, Page, useSettingsCrumbs } from '../components/layout.tsx';
 import { useI18n } from '../i18n/i18n.tsx';
 
@@ -172,7 +172,7 @@ export function MailAccountFormPage() {
     <Page crumbs={[...crumbs, { label: t('settings.mailAccounts'), to: ACCOUNTS }, { label: id ? t('common.change') : t('common.add') }]} title={title}>
       <ErrorBanner error={loadError} />
       {form && servers ? (
-        <form onSubmit={submit} noValidate>
+        <Form error={error} onSubmit={submit} noValidate>
           <ErrorBanner error={error} shownPaths={SHOWN} otherLabel={t('serverForm.otherErrors')} />
           <Row path="displayName" label={field('displayName')} htmlFor={ids.displayName} error={err('displayName')} required>
             <input id={ids.displayName} value={form.displayName} onChange={(e) => set({ displayName: e.target.value })} {...invalid('displayName')} />
@@ -281,7 +281,7 @@ export function MailAccountFormPage() {
               {t('common.cancel')}
             </button>
           </div>
-        </form>
+        </Form>
       ) : loadError ? null : (
         <p>{t('common.loading')}</p>
       )}

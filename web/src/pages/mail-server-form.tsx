@@ -10,7 +10,7 @@ import { useNavigate, useParams } from 'react-router';
 import { PRESETS, type PresetKey } from '@yubin/domain/presets.ts';
 import { api, ApiError } from '../api/client.ts';
 import type { Encryption, MailServer, MailServerInput, MailServerPatch, Protocol, SmtpMechanism } from '../api/types.ts';
-import { ErrorBanner, Notice, Row, useFieldId } from '../components/form.tsx';
+import { ErrorBanner, Form, Notice, Row, useFieldId } from '../components/form.tsx';
 import { Page, SERVERS, useSettingsCrumbs } from '../components/layout.tsx';
 import { useI18n } from '../i18n/i18n.tsx';
 import { mbText, sizeLimitBytes } from './mail-server-form-size.ts';
@@ -303,7 +303,7 @@ function ServerFormView({ form, setForm, preset, storedMechanism, error, busy, s
   const typedPort = (raw: string) => ({ port: raw, portTyped: raw.trim() !== '' });
 
   return (
-    <form onSubmit={onSubmit} noValidate className="server-form">
+    <Form error={error} onSubmit={onSubmit} noValidate className="server-form">
       <ErrorBanner error={error} shownPaths={SHOWN_PATHS} otherLabel={t('serverForm.otherErrors')} />
       {fixed ? <Notice>{t('serverForm.presetNote')}</Notice> : null}
 
@@ -460,7 +460,7 @@ function ServerFormView({ form, setForm, preset, storedMechanism, error, busy, s
           {t('common.cancel')}
         </button>
       </div>
-    </form>
+    </Form>
   );
 }
 

@@ -4,7 +4,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client.ts';
 import type { MailAccount } from '../api/types.ts';
-import { ErrorBanner, Notice, Row, useFieldId } from '../components/form.tsx';
+import { ErrorBanner, Form, Notice, Row, useFieldId } from '../components/form.tsx';
 import { Page, SETTINGS, useSettingsCrumbs } from '../components/layout.tsx';
 import { useLoad } from '../components/use-load.ts';
 import { useI18n } from '../i18n/i18n.tsx';
@@ -65,7 +65,7 @@ export function NotificationSettingsPage() {
       <p className="lead">{t('notifications.lead')}</p>
       <ErrorBanner error={loadError} />
       {data ? (
-        <form onSubmit={submit} noValidate data-testid="notification-settings">
+        <Form error={error} onSubmit={submit} noValidate data-testid="notification-settings">
           <ErrorBanner error={error} shownPaths={['accountId', 'recipients', ...(error?.fields.map((f) => f.path).filter((p) => p.startsWith('recipients.')) ?? [])]} />
           {saved ? <Notice kind="success">{t('notifications.saved')}</Notice> : null}
           <Row path="accountId" label={t('notifications.account')} htmlFor={ids.account} error={error?.field('accountId')} help={t('notifications.accountHelp')}>
@@ -86,7 +86,7 @@ export function NotificationSettingsPage() {
               {busy ? t('common.working') : t('common.save')}
             </button>
           </div>
-        </form>
+        </Form>
       ) : loadError ? null : (
         <p>{t('common.loading')}</p>
       )}

@@ -4,7 +4,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client.ts';
 import type { OAuthProvider } from '../api/types.ts';
-import { ErrorBanner, Notice, Row, useFieldId } from '../components/form.tsx';
+import { ErrorBanner, Form, Notice, Row, useFieldId } from '../components/form.tsx';
 import { Page, useSettingsCrumbs } from '../components/layout.tsx';
 import { useLoad } from '../components/use-load.ts';
 import { useI18n } from '../i18n/i18n.tsx';
@@ -78,7 +78,7 @@ function ProviderForm({ provider, onSaved }: { provider: OAuthProvider; onSaved:
         {provider.name}{' '}
         <span className={`status status-${provider.configured ? 'ok' : 'muted'}`}>{provider.configured ? t('oauthSettings.configured') : t('oauthSettings.notConfigured')}</span>
       </h2>
-      <form onSubmit={submit} noValidate>
+      <Form error={error} onSubmit={submit} noValidate>
         <ErrorBanner error={error} shownPaths={SHOWN} otherLabel={t('serverForm.otherErrors')} />
         {saved ? <Notice kind="success">{t('oauthSettings.saved')}</Notice> : null}
         <Row path="clientId" label={field('clientId')} htmlFor={ids.clientId} error={err('clientId')} required>
@@ -117,7 +117,7 @@ function ProviderForm({ provider, onSaved }: { provider: OAuthProvider; onSaved:
             {busy ? t('common.working') : t('oauthSettings.save')}
           </button>
         </div>
-      </form>
+      </Form>
     </section>
   );
 }

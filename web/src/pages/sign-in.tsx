@@ -3,7 +3,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { Navigate, useNavigate, useSearchParams } from 'react-router';
 import { ApiError } from '../api/client.ts';
-import { ErrorBanner, Notice, Row, useFieldId } from '../components/form.tsx';
+import { ErrorBanner, Form, Notice, Row, useFieldId } from '../components/form.tsx';
 import { useI18n } from '../i18n/i18n.tsx';
 import { useSession } from '../session.tsx';
 
@@ -47,7 +47,7 @@ export function SignInPage() {
       <h1>{t('signIn.title')}</h1>
       {info?.needsSetup ? <Notice kind="warning">{t('signIn.needsSetup')}</Notice> : null}
       <ErrorBanner error={error} shownPaths={['username', 'password']} />
-      <form onSubmit={submit} noValidate>
+      <Form error={error} onSubmit={submit} noValidate>
         <Row path="username" label={field('username')} htmlFor={userId} error={error?.field('username')}>
           <input id={userId} name="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} autoFocus />
         </Row>
@@ -59,7 +59,7 @@ export function SignInPage() {
             {t('signIn.submit')}
           </button>
         </div>
-      </form>
+      </Form>
     </section>
   );
 }
@@ -101,7 +101,7 @@ export function SetupPage() {
       {done ? <Notice kind="warning">{t('setup.alreadyDone')}</Notice> : <p>{t('setup.lead')}</p>}
       {!token ? <Notice kind="warning">{t('setup.noToken')}</Notice> : null}
       <ErrorBanner error={error} shownPaths={['username', 'password']} />
-      <form onSubmit={submit} noValidate>
+      <Form error={error} onSubmit={submit} noValidate>
         <Row path="username" label={field('username')} htmlFor={userId} error={error?.field('username')}>
           <input id={userId} name="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} autoFocus />
         </Row>
@@ -113,7 +113,7 @@ export function SetupPage() {
             {t('setup.submit')}
           </button>
         </div>
-      </form>
+      </Form>
     </section>
   );
 }

@@ -29,11 +29,13 @@ export class SuppressionService {
     });
     if (issues.length) throw new ValidationError(issues);
     const repo = this.ctx.repos.deliveries;
-    await repo.write(async (trx) => {
-      await repo.addSuppressions(trx, [...list].map(([key, address]) => ({ key, address })), input.reason ?? null, actor, new Date().toISOString());
-      await this.ctx.repos.audit.append(trx, { actor, action: 'suppression.add', targetType: 'suppression', targetId: null, targetName: `${list.size} addresses`, fields: ['addresses'] });
+    // addresses on the list already are kept as they were (reason, date), and not counted
+    const added = await repo.write(async (trx) => {
+      const n = await repo.addSuppressions(trx, [...list].map(([key, address]) => ({ key, address })), input.reason ?? null, actor, new Date().toISOString());
+      await this.ctx.repos.audit.append(trx, { actor, action: 'suppression.add', targetType: 'suppression', targetId: null, targetName: `${n} addresses`, fields: ['addresses'] });
+      return n;
     });
-    return { added: list.size };
+    return { added };
   }
 
   async remove(actor: string, addresses: string[]): Promise<{ removed: number }> {

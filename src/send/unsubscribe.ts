@@ -76,8 +76,9 @@ export async function unsubscribe(ctx: AppContext, token: string, how: 'one-clic
   if (!address) return null;
   const repo = ctx.repos.deliveries;
   await repo.write(async (trx) => {
-    await repo.addSuppressions(trx, [{ key: recipientKey(address), address }], how === 'one-click' ? 'List-Unsubscribe (one-click)' : 'unsubscribe link', 'recipient', new Date().toISOString());
-    await ctx.repos.audit.append(trx, { actor: 'recipient', action: 'suppression.add', targetType: 'suppression', targetId: null, targetName: address, fields: ['addresses'] });
+    const added = await repo.addSuppressions(trx, [{ key: recipientKey(address), address }], how === 'one-click' ? 'List-Unsubscribe (one-click)' : 'unsubscribe link', 'recipient', new Date().toISOString());
+    // a second click changes nothing, and is not logged again
+    if (added > 0) await ctx.repos.audit.append(trx, { actor: 'recipient', action: 'suppression.add', targetType: 'suppression', targetId: null, targetName: address, fields: ['addresses'] });
   });
   return address;
 }

@@ -858,14 +858,18 @@ export class DeliveryRepository {
 
   // ---- suppression list (配信停止) -------------------------------------------------
 
-  async addSuppressions(trx: Trx, list: { key: string; address: string }[], reason: string | null, actor: string, now: string): Promise<void> {
+  /** Add what is not on the list yet (an address on it keeps its reason and date); returns how many were added. */
+  async addSuppressions(trx: Trx, list: { key: string; address: string }[], reason: string | null, actor: string, now: string): Promise<number> {
+    let added = 0;
     for (const part of chunks(list, INSERT_BATCH)) {
-      await trx
+      const r = await trx
         .insertInto('suppressions')
         .values(part.map((s) => ({ address_key: s.key, address: s.address, reason, created_by: actor, created_at: now })))
         .onConflict((oc) => oc.column('address_key').doNothing())
-        .execute();
+        .executeTakeFirst();
+      added += Number(r.numInsertedOrUpdatedRows ?? 0);
     }
+    return added;
   }
 
   async removeSuppressions(trx: Trx, keys: string[]): Promise<number> {

@@ -5,6 +5,8 @@ import { extractMetadata } from '../../src/mail/metadata.ts';
 import type { AppContext } from '../../src/services/context.ts';
 import { MailAccountService } from '../../src/services/mail-accounts.ts';
 import { MailServerService } from '../../src/services/mail-servers.ts';
+import { SuppressionService } from '../../src/send/suppression-service.ts';
+import { unsubscribe, unsubscribeToken } from '../../src/send/unsubscribe.ts';
 
 export interface Seeded {
   accountId: string;
@@ -54,6 +56,9 @@ export async function seedUi(ctx: AppContext): Promise<Seeded> {
     const [r] = await ctx.repos.messages.storeBatch(support.id, [{ uid: `u${i}`, chunks: [raw], meta: extractMetadata(raw) }], new Date(Date.UTC(2026, 10, 23 + i, 1)).toISOString());
     if (i === 0) first = r!.messageId;
   }
+  // the 配信停止リスト: one added by hand, one by a recipient's unsubscribe link
+  await new SuppressionService(ctx).add('admin:admin', { addresses: ['tanaka@customer.example.jp'], reason: '電話で配信停止の依頼' });
+  await unsubscribe(ctx, unsubscribeToken(ctx.secretKey, 'suzuki@customer.example.jp'), 'one-click');
   return { accountId: support.id, messageId: first };
 }
 
@@ -69,6 +74,7 @@ export function mainPages(s: Seeded): { name: string; path: string; ready: strin
     { name: 'mail', path: `/mail?account=${s.accountId}`, ready: '[data-testid="messages"] tbody tr' },
     { name: 'message', path: `/mail/${s.messageId}`, ready: '[data-testid="text-body"]' },
     { name: 'bulk-new', path: '/bulk', ready: 'form' },
+    { name: 'bulk-suppressions', path: '/bulk/suppressions', ready: '[data-testid="suppressions"] tbody tr' },
     { name: 'audit-log', path: '/settings/general/audit-log', ready: '[data-testid="audit-log"] tbody tr' },
     { name: 'oauth-settings', path: '/settings/general/oauth', ready: '[data-testid="oauth-provider-exchange_online"]' },
     { name: 'notification-settings', path: '/settings/general/notifications', ready: '[data-testid="notification-settings"] select' },

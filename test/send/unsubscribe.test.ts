@@ -114,6 +114,8 @@ for (const engine of ENGINES) {
     const button = await s.app.inject({ method: 'POST', url: `/unsubscribe/${token}` });
     assert.equal(button.statusCode, 200);
     assert.deepEqual(await suppressed(), ['Taro@example.net']);
+    // the second and third clicks are not logged again
+    assert.equal((await s.ctx.repos.audit.list({ limit: 50 })).items.filter((e) => e.actor === 'recipient').length, 1);
 
     // the next bulk delivery skips the address, reported as suppressed
     const next = await sendBulk(s.ctx, s.accountId, 'email,name\ntaro@example.net,Taro\nhanako@example.jp,Hanako\n');

@@ -5,6 +5,7 @@ import { useI18n } from './i18n/i18n.tsx';
 import { AuditLogPage } from './pages/audit-log.tsx';
 import { BulkNewPage } from './pages/bulk-new.tsx';
 import { BulkProgressPage } from './pages/bulk-progress.tsx';
+import { BulkSuppressionsPage } from './pages/bulk-suppressions.tsx';
 import { MailAccountDeletePage } from './pages/mail-account-delete.tsx';
 import { MailAccountDetailPage } from './pages/mail-account-detail.tsx';
 import { MailAccountFormPage } from './pages/mail-account-form.tsx';
@@ -48,6 +49,7 @@ export function App() {
             <Route path="mail" element={<MailPage />} />
             <Route path="mail/:id" element={<MessagePage />} />
             <Route path="bulk" element={<BulkNewPage />} />
+            <Route path="bulk/suppressions" element={<BulkSuppressionsPage />} />
             <Route path="bulk/:id" element={<BulkProgressPage />} />
             <Route path="settings" element={<SettingsLayout />}>
               <Route index element={<Navigate to="general" replace />} />

@@ -13,6 +13,14 @@ import { ja } from '../i18n/ja.ts';
 
 export const AUDIT_PAGE_SIZE = 100;
 
+/** Who did it, as the audit log and the suppression list show it: an administrator's name, an API token, the CLI, a recipient. */
+export function actorLabel(t: ReturnType<typeof useI18n>['t'], a: string): string {
+  if (a.startsWith('admin:')) return a.slice('admin:'.length);
+  if (a.startsWith('token:')) return t('audit.actor.token', { name: a.slice('token:'.length) });
+  if (a === 'cli' || a === 'setup' || a === 'recipient') return t(`audit.actor.${a}`);
+  return a;
+}
+
 export function AuditLogPage() {
   const { t, field, dateTime, lang } = useI18n();
   const crumbs = useSettingsCrumbs();
@@ -38,12 +46,7 @@ export function AuditLogPage() {
     }
   }
 
-  const actor = (a: string) => {
-    if (a.startsWith('admin:')) return a.slice('admin:'.length);
-    if (a.startsWith('token:')) return t('audit.actor.token', { name: a.slice('token:'.length) });
-    if (a === 'cli' || a === 'setup' || a === 'recipient') return t(`audit.actor.${a}`);
-    return a;
-  };
+  const actor = (a: string) => actorLabel(t, a);
   const action = (a: string) => {
     const key = `audit.action.${a}`;
     return key in ja ? t(key as UiKey) : a;

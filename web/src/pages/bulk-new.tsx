@@ -20,6 +20,7 @@ import { useI18n } from '../i18n/i18n.tsx';
 import { sanitizeMailHtml } from '../mail-html.ts';
 import { bytesToBase64, decodeCsvBytes, detectAddressColumn, parseCsvText, planRecipients, type CsvEncoding, type CsvTable } from './bulk-csv.ts';
 import { BULK, BulkStatusLabel, loadSender, minutesFor, SkippedTable } from './bulk-progress.tsx';
+import { SUPPRESSIONS } from './bulk-suppressions.tsx';
 
 /** Rows of the CSV shown as they are. */
 export const PREVIEW_ROWS = 5;
@@ -129,7 +130,7 @@ export function BulkNewPage() {
   const limit = sender?.server?.outgoing.perMinuteLimit;
 
   return (
-    <Page crumbs={[{ label: t('bulk.title'), to: BULK }, { label: t('bulk.newTitle') }]} title={t('bulk.newTitle')}>
+    <Page crumbs={[{ label: t('bulk.title'), to: BULK }, { label: t('bulk.newTitle') }]} title={t('bulk.newTitle')} actions={<Link to={SUPPRESSIONS}>{t('suppressions.link')}</Link>}>
       <p className="lead">{t('bulk.lead')}</p>
       <ErrorBanner error={accountsError} />
       {accounts && accounts.length === 0 ? <Notice>{t('bulk.noAccounts')}</Notice> : null}

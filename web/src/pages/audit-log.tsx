@@ -1,13 +1,11 @@
 // システム設定 › 全般 › 監査ログ: who changed what and when, newest first (GET
 // /audit-log with its cursor for さらに表示). Never shows a secret: the API keeps
 // only field names.
-import { useState } from 'react';
 import { Link } from 'react-router';
-import { api, ApiError, qs } from '../api/client.ts';
-import type { AuditEntry, Page as ApiPage } from '../api/types.ts';
+import type { AuditEntry } from '../api/types.ts';
 import { ErrorBanner } from '../components/form.tsx';
 import { ACCOUNTS, OAUTH, Page, SERVERS, useSettingsCrumbs } from '../components/layout.tsx';
-import { useLoad } from '../components/use-load.ts';
+import { useMorePages } from '../components/use-pages.ts';
 import { useI18n, type UiKey } from '../i18n/i18n.tsx';
 import { ja } from '../i18n/ja.ts';
 
@@ -24,27 +22,8 @@ export function actorLabel(t: ReturnType<typeof useI18n>['t'], a: string): strin
 export function AuditLogPage() {
   const { t, field, dateTime, lang } = useI18n();
   const crumbs = useSettingsCrumbs();
-  const { data: first, error } = useLoad(() => api<ApiPage<AuditEntry>>('GET', '/api/v1/audit-log' + qs({ limit: AUDIT_PAGE_SIZE })), []);
-  const [more, setMore] = useState<AuditEntry[]>([]);
-  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
-  const [moreError, setMoreError] = useState<ApiError | undefined>();
-  const [busy, setBusy] = useState(false);
-  const next = cursor === undefined ? first?.nextCursor : cursor;
-  const items = [...(first?.items ?? []), ...more];
-
-  async function loadMore() {
-    if (!next) return;
-    setBusy(true);
-    try {
-      const page = await api<ApiPage<AuditEntry>>('GET', '/api/v1/audit-log' + qs({ limit: AUDIT_PAGE_SIZE, cursor: next }));
-      setMore((m) => [...m, ...page.items]);
-      setCursor(page.nextCursor);
-    } catch (e) {
-      setMoreError(e instanceof ApiError ? e : undefined);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const list = useMorePages<AuditEntry>('/api/v1/audit-log', AUDIT_PAGE_SIZE);
+  const items = list.items;
 
   const actor = (a: string) => actorLabel(t, a);
   const action = (a: string) => {
@@ -62,8 +41,8 @@ export function AuditLogPage() {
 
   return (
     <Page crumbs={[...crumbs, { label: t('settings.auditLog') }]} title={t('audit.title')}>
-      <ErrorBanner error={error ?? moreError} />
-      {first ? (
+      <ErrorBanner error={list.error} />
+      {list.loaded ? (
         items.length ? (
           <table className="list audit-table" data-testid="audit-log">
             <thead>
@@ -91,9 +70,9 @@ export function AuditLogPage() {
           <p className="empty">{t('audit.empty')}</p>
         )
       ) : null}
-      {next ? (
+      {list.hasMore ? (
         <div className="buttons">
-          <button type="button" onClick={loadMore} disabled={busy}>
+          <button type="button" onClick={list.loadMore} disabled={list.loadingMore}>
             {t('audit.more')}
           </button>
         </div>

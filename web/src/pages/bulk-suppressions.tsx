@@ -4,11 +4,10 @@
 // line; a bad one is refused next to the field, nothing added) and 削除 with はい / いいえ
 // in the row (DELETE /suppressions/:address). Single sends are not affected.
 import { useState, type FormEvent } from 'react';
-import { api, ApiError, qs } from '../api/client.ts';
-import type { Page as ApiPage } from '../api/types.ts';
+import { api, ApiError } from '../api/client.ts';
 import { ErrorBanner, Form, Notice, Row, useFieldId } from '../components/form.tsx';
 import { Page } from '../components/layout.tsx';
-import { useLoad } from '../components/use-load.ts';
+import { useMorePages } from '../components/use-pages.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 import { actorLabel } from './audit-log.tsx';
 import { BULK } from './bulk-progress.tsx';
@@ -27,35 +26,14 @@ interface Suppression {
 export function BulkSuppressionsPage() {
   const { t, dateTime } = useI18n();
   const ids = { addresses: useFieldId('addresses'), reason: useFieldId('reason') };
-  const { data: first, error: loadError, reload } = useLoad(() => api<ApiPage<Suppression>>('GET', '/api/v1/suppressions' + qs({ limit: PAGE_SIZE })), []);
-  const [more, setMore] = useState<{ items: Suppression[]; cursor: string | null } | undefined>();
-  const [moreError, setMoreError] = useState<ApiError | undefined>();
+  const list = useMorePages<Suppression>('/api/v1/suppressions', PAGE_SIZE);
   const [addresses, setAddresses] = useState('');
   const [reason, setReason] = useState('');
   const [error, setError] = useState<ApiError | undefined>();
   const [done, setDone] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
   const [confirming, setConfirming] = useState<string | undefined>();
-  const items = [...(first?.items ?? []), ...(more?.items ?? [])];
-  const next = more ? more.cursor : first?.nextCursor;
-
-  function refresh() {
-    setMore(undefined);
-    reload();
-  }
-
-  async function loadMore() {
-    if (!next) return;
-    setBusy(true);
-    try {
-      const page = await api<ApiPage<Suppression>>('GET', '/api/v1/suppressions' + qs({ limit: PAGE_SIZE, cursor: next }));
-      setMore((m) => ({ items: [...(m?.items ?? []), ...page.items], cursor: page.nextCursor }));
-    } catch (e) {
-      setMoreError(e instanceof ApiError ? e : undefined);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const [removeError, setRemoveError] = useState<ApiError | undefined>();
 
   async function add(e: FormEvent) {
     e.preventDefault();
@@ -63,14 +41,14 @@ export function BulkSuppressionsPage() {
     setError(undefined);
     setDone(undefined);
     try {
-      const list = addressLines(addresses);
-      const r = await api<{ added: number }>('POST', '/api/v1/suppressions', { addresses: list, reason: reason.trim() || null });
+      const entered = addressLines(addresses);
+      const r = await api<{ added: number }>('POST', '/api/v1/suppressions', { addresses: entered, reason: reason.trim() || null });
       // addresses already on the list are kept as they were (the API counts what it added)
-      const given = new Set(list.map((a) => a.toLowerCase())).size;
+      const given = new Set(entered.map((a) => a.toLowerCase())).size;
       setDone(r.added < given ? t('suppressions.addedSome', { count: r.added, already: given - r.added }) : t('suppressions.added', { count: r.added }));
       setAddresses('');
       setReason('');
-      refresh();
+      list.refresh();
     } catch (e2) {
       setError(e2 instanceof ApiError ? e2 : new ApiError(0, 'ERROR', String(e2)));
     } finally {
@@ -81,13 +59,14 @@ export function BulkSuppressionsPage() {
   async function remove(address: string) {
     setBusy(true);
     setDone(undefined);
+    setRemoveError(undefined);
     try {
       await api('DELETE', `/api/v1/suppressions/${encodeURIComponent(address)}`);
       setDone(t('suppressions.removed', { address }));
       setConfirming(undefined);
-      refresh();
+      list.refresh();
     } catch (e) {
-      setMoreError(e instanceof ApiError ? e : new ApiError(0, 'ERROR', String(e)));
+      setRemoveError(e instanceof ApiError ? e : new ApiError(0, 'ERROR', String(e)));
     } finally {
       setBusy(false);
     }
@@ -99,7 +78,7 @@ export function BulkSuppressionsPage() {
   return (
     <Page crumbs={[{ label: t('bulk.title'), to: BULK }, { label: t('suppressions.title') }]} title={t('suppressions.title')}>
       <p className="lead">{t('suppressions.lead')}</p>
-      <ErrorBanner error={loadError ?? moreError} />
+      <ErrorBanner error={list.error ?? removeError} />
       {done ? <Notice kind="success">{done}</Notice> : null}
 
       <h2>{t('suppressions.addTitle')}</h2>
@@ -119,8 +98,8 @@ export function BulkSuppressionsPage() {
       </Form>
 
       <h2>{t('suppressions.listTitle')}</h2>
-      {first ? (
-        items.length ? (
+      {list.loaded ? (
+        list.items.length ? (
           <table className="list" data-testid="suppressions">
             <thead>
               <tr>
@@ -132,7 +111,7 @@ export function BulkSuppressionsPage() {
               </tr>
             </thead>
             <tbody>
-              {items.map((s) => (
+              {list.items.map((s) => (
                 <tr key={s.address} data-address={s.address}>
                   <td>{s.address}</td>
                   <td>{s.reason ?? ''}</td>
@@ -163,9 +142,9 @@ export function BulkSuppressionsPage() {
           <p className="empty">{t('suppressions.empty')}</p>
         )
       ) : null}
-      {next ? (
+      {list.hasMore ? (
         <div className="buttons">
-          <button type="button" onClick={loadMore} disabled={busy}>
+          <button type="button" onClick={list.loadMore} disabled={list.loadingMore}>
             {t('audit.more')}
           </button>
         </div>

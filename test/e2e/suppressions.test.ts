@@ -64,4 +64,17 @@ test('the suppression list page: list, add (a bad address refused), remove', asy
   assert.deepEqual(await listed(), ['B@example.com', 'hanako@example.com']);
   const audit = await ctx.repos.audit.list({ limit: 10 });
   assert.ok(audit.items.some((e) => e.action === 'suppression.remove' && e.actor === 'admin:admin'));
+
+  // 100 a page, さらに表示 for the rest (in address order)
+  await new SuppressionService(ctx).add('cli', { addresses: Array.from({ length: 120 }, (_, i) => `m${String(i).padStart(3, '0')}@example.org`) });
+  await page.reload();
+  const rows = page.getByTestId('suppressions').locator('tbody tr');
+  await rows.nth(99).waitFor();
+  assert.equal(await rows.count(), 100);
+  await page.getByRole('button', { name: 'さらに表示' }).click();
+  await rows.nth(121).waitFor();
+  assert.equal(await rows.count(), 122);
+  assert.equal(await page.getByRole('button', { name: 'さらに表示' }).count(), 0);
+  assert.equal(await rows.last().getAttribute('data-address'), 'm119@example.org');
+  assert.equal((await rows.last().locator('td').nth(2).textContent())?.trim(), 'コマンドライン');
 });

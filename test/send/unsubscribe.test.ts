@@ -6,12 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
 import { buildApp } from '../../src/http/app.ts';
 import { AuthService } from '../../src/services/auth.ts';
 import type { AppContext } from '../../src/services/context.ts';
 import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
 import { startSendWorker } from '../../src/send/send-worker.ts';
+import { normalizeRecipient, recipientKey } from '../../src/send/address.ts';
 import { SuppressionService } from '../../src/send/suppression-service.ts';
 import { unsubscribeAddress, unsubscribeToken } from '../../src/send/unsubscribe.ts';
 import { ENGINES, makeContext, type Engine } from '../support/app-context.ts';
@@ -214,4 +216,35 @@ test('without YUBIN_UNSUBSCRIBE_URL, {{unsubscribe_url}} is a field error in Jap
   }
   assert.equal((await s.ctx.db.kysely.selectFrom('bulk_deliveries').select('id').execute()).length, 0);
   assert.equal(s.smtp.mails.length, 0);
+});
+
+test('any path after /unsubscribe/ is a 404 page or 414, never a 5xx, and stores nothing; any recipient address round-trips, escaped on the page (property)', async (t) => {
+  const s = await setup(t, 'sqlite', BASE);
+  if (!s) return;
+  const junk = fc.oneof(fc.string({ maxLength: 60 }), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ unit: fc.constantFrom('A', 'z', '0', '-', '_', '.', '/', '%', '?', '#', '\u0000', '<'), maxLength: 900 }));
+  await fc.assert(
+    fc.asyncProperty(junk, fc.constantFrom('GET', 'POST') as fc.Arbitrary<'GET' | 'POST'>, async (token, method) => {
+      const res = await s.app.inject({ method, url: `/unsubscribe/${encodeURIComponent(token)}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: method === 'POST' ? 'List-Unsubscribe=One-Click' : undefined });
+      assert.ok(res.statusCode === 404 || res.statusCode === 414, `${method} ${JSON.stringify(token)}: ${res.statusCode} ${res.body.slice(0, 200)}`);
+    }),
+    { numRuns: 150 },
+  );
+  assert.deepEqual((await new SuppressionService(s.ctx).list()).items, []);
+
+  // local parts with every character a recipient address may hold, & ' and friends included
+  const local = fc.string({ unit: fc.constantFrom(...'abcXYZ019!#$%&\'*+-/=?^_`{|}~.'.split('')), minLength: 1, maxLength: 30 });
+  await fc.assert(
+    fc.asyncProperty(local, fc.constantFrom('example.jp', 'xn--r8jz45g.jp', 'mail.example.com'), async (l, domain) => {
+      const address = normalizeRecipient(`${l}@${domain}`);
+      if (!address) return;
+      const token = unsubscribeToken(s.ctx.secretKey, address);
+      const page = await s.app.inject({ method: 'GET', url: `/unsubscribe/${token}` });
+      assert.equal(page.statusCode, 200);
+      assert.ok(page.body.includes(address.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)), page.body);
+      const click = await s.app.inject({ method: 'POST', url: `/unsubscribe/${token}`, payload: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      assert.equal(click.statusCode, 200);
+      assert.ok((await s.ctx.repos.deliveries.suppressedKeys([recipientKey(address)])).has(recipientKey(address)), address);
+    }),
+    { numRuns: 60 },
+  );
 });

@@ -5,6 +5,7 @@ import { Link } from 'react-router';
 import type { AuditEntry } from '../api/types.ts';
 import { ErrorBanner } from '../components/form.tsx';
 import { ACCOUNTS, OAUTH, Page, SERVERS, useSettingsCrumbs } from '../components/layout.tsx';
+import { MoreButton } from '../components/pager.tsx';
 import { useMorePages } from '../components/use-pages.ts';
 import { useI18n, type UiKey } from '../i18n/i18n.tsx';
 import { ja } from '../i18n/ja.ts';
@@ -70,13 +71,7 @@ export function AuditLogPage() {
           <p className="empty">{t('audit.empty')}</p>
         )
       ) : null}
-      {list.hasMore ? (
-        <div className="buttons">
-          <button type="button" onClick={list.loadMore} disabled={list.loadingMore}>
-            {t('audit.more')}
-          </button>
-        </div>
-      ) : null}
+      <MoreButton list={list} />
     </Page>
   );
 }

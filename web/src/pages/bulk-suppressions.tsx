@@ -7,6 +7,7 @@ import { useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client.ts';
 import { ErrorBanner, Form, Notice, Row, useFieldId } from '../components/form.tsx';
 import { Page } from '../components/layout.tsx';
+import { MoreButton } from '../components/pager.tsx';
 import { useMorePages } from '../components/use-pages.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 import { actorLabel } from './audit-log.tsx';
@@ -142,13 +143,7 @@ export function BulkSuppressionsPage() {
           <p className="empty">{t('suppressions.empty')}</p>
         )
       ) : null}
-      {list.hasMore ? (
-        <div className="buttons">
-          <button type="button" onClick={list.loadMore} disabled={list.loadingMore}>
-            {t('audit.more')}
-          </button>
-        </div>
-      ) : null}
+      <MoreButton list={list} />
     </Page>
   );
 }

@@ -1,6 +1,7 @@
 // Environment bootstrap (INTERFACE.md "Environment"): the few settings that must be
 // known before the database is open. Everything else lives in the database.
 // A bad value stops the process at start with a message naming the variable.
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { localizeParams } from '../domain/errors.ts';
 import { t, type Lang, type MessageKey } from '../i18n/index.ts';
@@ -23,6 +24,12 @@ export interface AppConfig {
    * trailing slash; bulk mail then carries List-Unsubscribe links under it. undefined = none.
    */
   unsubscribeUrl?: string | undefined;
+  /**
+   * the reverse proxies whose X-Forwarded-For / -Proto / -Host Yubin believes
+   * (YUBIN_TRUST_PROXY): addresses, CIDR ranges or loopback / linklocal / uniquelocal.
+   * undefined = none (the connection's own address, scheme and host count).
+   */
+  trustProxy?: string[] | undefined;
   /** how often the stall monitor looks, in seconds (YUBIN_STALL_CHECK_SECONDS); undefined = 60 */
   stallCheckSeconds?: number | undefined;
   /** bearer token that /metrics requires (YUBIN_METRICS_TOKEN); undefined = loopback clients only */
@@ -110,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   // the unsubscribe links in bulk mail: a page that recipients' mail providers must reach,
   // so its own setting (an intranet YUBIN_PUBLIC_URL would make every link a dead one)
   const unsubscribeUrl = baseUrl(env, 'YUBIN_UNSUBSCRIBE_URL', 'config.unsubscribeUrl');
+  const trustProxy = proxyList(env);
 
   const stallCheckSeconds = positiveInt(env, 'YUBIN_STALL_CHECK_SECONDS');
   const metricsToken = nonEmpty(env, 'YUBIN_METRICS_TOKEN');
@@ -136,10 +144,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     receiveMaxBytes,
     publicUrl,
     unsubscribeUrl,
+    ...(trustProxy ? { trustProxy } : {}),
     stallCheckSeconds,
     metricsToken,
     ...(anyWorker ? { worker } : {}),
   };
+}
+
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** YUBIN_TRUST_PROXY: proxy-addr's named ranges, addresses and CIDR ranges, comma-separated; never "everyone". */
+function proxyList(env: NodeJS.ProcessEnv): string[] | undefined {
+  const raw = nonEmpty(env, 'YUBIN_TRUST_PROXY');
+  if (raw === undefined) return undefined;
+  const list = raw.split(',').map((x) => x.trim());
+  const ok = list.every((x) => {
+    if (PROXY_RANGES.includes(x)) return true;
+    const [ip, prefix, more] = x.split('/');
+    const family = isIP(ip ?? '');
+    if (family === 0 || more !== undefined) return false;
+    return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+  });
+  if (!ok) throw new ConfigError('YUBIN_TRUST_PROXY', 'config.trustProxy', { value: raw });
+  return list;
 }
 
 /** An http(s) URL without query or fragment, its trailing slashes cut (ASCII: the URL parser encodes the rest). */

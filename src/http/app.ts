@@ -44,7 +44,9 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   const app = Fastify({
     logger: opts.logger === undefined ? false : opts.logger,
     bodyLimit: BODY_LIMIT,
-    trustProxy: false,
+    // behind a reverse proxy (YUBIN_TRUST_PROXY): the client's address for rate limits and
+    // logs, and https for Secure cookies, come from its X-Forwarded-* headers
+    trustProxy: ctx.config.trustProxy ?? false,
     ajv: undefined,
     // ids are 36 characters, but a suppressed mail address in a path can be up to 1,000
     // percent-encoded: Fastify's default of 100 answered 414 and made such an address undeletable

@@ -272,6 +272,7 @@ export const en: { messages: Record<keyof typeof ja.messages, string>; fields: R
     'config.host': 'must be a host name or IP address without spaces',
     'config.port': 'must be an integer from 1 to 65535 (got "{value}")',
     'config.publicUrl': 'must be an http(s) URL such as https://yubin.example.com (got "{value}")',
+    'config.trustProxy': 'must list the reverse proxies to believe: addresses, CIDR ranges (10.0.0.0/8) or loopback, linklocal, uniquelocal, separated by commas (got "{value}")',
     'config.unsubscribeUrl': 'must be an http(s) URL such as https://yubin.example.com/unsubscribe, with no ? or # (got "{value}")',
     'config.metricsToken': 'must be at least 16 characters without spaces (for example: openssl rand -hex 24)',
     'config.seconds': 'must be a positive number of seconds (got "{value}")',

@@ -272,6 +272,7 @@ export const ja = {
     'config.host': '空白を含まないホスト名またはIPアドレスにしてください',
     'config.port': '1から65535までの整数にしてください（指定された値: "{value}"）',
     'config.publicUrl': 'https://yubin.example.com のような http(s) のURLにしてください（指定された値: "{value}"）',
+    'config.trustProxy': '信頼するリバースプロキシを、IPアドレス、CIDR（10.0.0.0/8 など）、loopback・linklocal・uniquelocal のいずれかで、カンマ区切りで指定してください（指定された値: "{value}"）',
     'config.unsubscribeUrl': 'https://yubin.example.com/unsubscribe のような http(s) のURL（? や # を含まないもの）にしてください（指定された値: "{value}"）',
     'config.metricsToken': '空白を含まない16文字以上にしてください（例: openssl rand -hex 24）',
     'config.seconds': '正の秒数にしてください（指定された値: "{value}"）',

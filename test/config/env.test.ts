@@ -62,6 +62,14 @@ describe('loadConfig', () => {
     }
   });
 
+  it('YUBIN_TRUST_PROXY: named ranges, addresses and CIDR ranges, comma-separated; never everyone', () => {
+    assert.equal(loadConfig({}).trustProxy, undefined);
+    assert.deepEqual(loadConfig({ YUBIN_TRUST_PROXY: 'loopback, 10.0.0.0/8,192.168.1.5, fd00::/8,::1' }).trustProxy, ['loopback', '10.0.0.0/8', '192.168.1.5', 'fd00::/8', '::1']);
+    for (const bad of ['true', '*', '0.0.0.0/33', '10.0.0.0/8/1', 'proxy.example.com', 'loopback,', '10.0.0.1/x', '::1/129']) {
+      assert.throws(() => loadConfig({ YUBIN_TRUST_PROXY: bad }), (err: Error) => err.message.includes('YUBIN_TRUST_PROXY') && err.message.includes(bad), bad);
+    }
+  });
+
   it('YUBIN_STALL_CHECK_SECONDS and YUBIN_METRICS_TOKEN', () => {
     const c = loadConfig({ YUBIN_STALL_CHECK_SECONDS: '5', YUBIN_METRICS_TOKEN: 'a'.repeat(24) });
     assert.equal(c.stallCheckSeconds, 5);

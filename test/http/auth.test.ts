@@ -9,7 +9,7 @@ import { buildApp } from '../../src/http/app.ts';
 import { SIGN_IN_MAX_ATTEMPTS } from '../../src/http/routes/auth.ts';
 import { AuthService } from '../../src/services/auth.ts';
 import { AppError } from '../../src/domain/errors.ts';
-import { contextFor } from '../support/app-context.ts';
+import { contextFor, makeContext } from '../support/app-context.ts';
 import { addServer, api, assertError, auditEntries, call, harness, listServers, registeredRoutes, serverInput, sessionCookie, snapshot, type Harness, type Route } from './helpers.ts';
 
 const ADMIN = 'admin';
@@ -331,4 +331,38 @@ test('the language and setup-token fields are named in both languages', async (t
   assert.match(assertError(lang, 400, 'VALIDATION').fields[0].message, /^言語/);
   const setup = await call(h.app, { method: 'POST', url: '/api/auth/setup', body: { token: 5, username: 'root', password: 'long enough password' }, lang: 'en' });
   assert.match(assertError(setup, 400, 'VALIDATION').fields[0].message, /^Setup token/);
+});
+
+test('YUBIN_TRUST_PROXY: behind a trusted proxy the forwarded client address is rate-limited on its own and https makes the session cookie Secure; without it the headers are ignored', async (t) => {
+  const attempts = async (app: FastifyInstance, client: string) => {
+    const statuses: number[] = [];
+    for (let i = 0; i <= SIGN_IN_MAX_ATTEMPTS; i++) {
+      statuses.push((await call(app, { method: 'POST', url: '/api/auth/sign-in', body: { username: ADMIN, password: `guess ${i}` }, headers: { 'x-forwarded-for': client } })).status);
+    }
+    return statuses;
+  };
+  const signInOver = (app: FastifyInstance, headers: Record<string, string>) => call(app, { method: 'POST', url: '/api/auth/sign-in', body: { username: ADMIN, password: ADMIN_PASSWORD }, headers });
+
+  for (const trusted of [true, false]) {
+    const ctx = await makeContext('sqlite', trusted ? { trustProxy: ['loopback'] } : {});
+    assert.ok(ctx);
+    t.after(() => ctx.close());
+    await new AuthService(ctx).createAdmin(ADMIN, ADMIN_PASSWORD);
+    const app = await buildApp(ctx);
+    t.after(() => app.close());
+
+    // (inject's requests come from 127.0.0.1: the loopback proxy)
+    const secure = sessionCookie(await signInOver(app, { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.7' }));
+    assert.equal(secure?.attributes.includes('Secure'), trusted, `${trusted}: ${secure?.attributes.join('; ')}`);
+    const plain = sessionCookie(await signInOver(app, { 'x-forwarded-for': '198.51.100.8' }));
+    assert.equal(plain?.attributes.includes('Secure'), false);
+
+    // untrusted, the two sign-ins above came from the same address (the proxy's) and count
+    const before = trusted ? 0 : 2;
+    assert.deepEqual(await attempts(app, '203.0.113.1'), [...Array(10 - before).fill(401), ...Array(1 + before).fill(429)]);
+    // another client behind the proxy: its own limit when the proxy is trusted; the same
+    // (the proxy's) when it is not
+    const other = await signInOver(app, { 'x-forwarded-for': '203.0.113.2' });
+    assert.equal(other.status, trusted ? 200 : 429, `${trusted}: ${other.raw.slice(0, 200)}`);
+  }
 });

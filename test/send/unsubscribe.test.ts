@@ -142,6 +142,9 @@ test('a changed or unknown link is a 404 page in the reader’s language and sto
     ['GET', `/unsubscribe/${forged}`, 'ja', 'このリンクは無効です'],
     ['POST', `/unsubscribe/${token.slice(0, -1)}`, 'ja', 'このリンクは無効です'],
     ['POST', `/unsubscribe/${'A'.repeat(800)}.${'B'.repeat(22)}`, 'en', 'This link is not valid'],
+    ['GET', '/unsubscribe/', 'ja', 'このリンクは無効です'],
+    ['GET', '/unsubscribe', 'en', 'This link is not valid'],
+    ['POST', '/unsubscribe/', 'en', 'This link is not valid'],
   ] as const) {
     const res: { statusCode: number; body: string } = await s.app.inject({ method, url, headers: { 'accept-language': lang, 'content-type': 'application/x-www-form-urlencoded' }, payload: method === 'POST' ? 'List-Unsubscribe=One-Click' : undefined });
     assert.equal(res.statusCode, 404, `${method} ${url.slice(0, 60)}: ${res.statusCode}`);

@@ -7,7 +7,7 @@
 //                             or a mailbox provider's one-click POST (RFC 8058 §3.2, body
 //                             "List-Unsubscribe=One-Click", form-encoded or multipart)
 //
-// An unknown token is a 404 page and changes nothing.
+// An unknown token, or none, is a 404 page and changes nothing.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { t, type Lang } from '../../i18n/index.ts';
 import type { AppContext } from '../../services/context.ts';
@@ -25,6 +25,11 @@ export function unsubscribeRoutes(ctx: AppContext): FastifyPluginAsync {
     // generous: a mailbox provider posts its users' one-clicks from a few addresses
     const config = { rateLimit: { max: 300, timeWindow: '1 minute' } };
     const schema = { hide: true };
+
+    // the address with its token cut off: the same page as a broken link, not the web UI
+    for (const method of ['GET', 'POST'] as const) {
+      app.route({ method, url: UNSUBSCRIBE_PATH, config, schema, handler: async (req, reply) => invalid(reply, requestLang(req)) });
+    }
 
     app.get<TokenRoute>(`${UNSUBSCRIBE_PATH}/:token`, { config, schema }, async (req, reply) => {
       const lang = requestLang(req);

@@ -190,7 +190,7 @@ export class BulkDeliveryService {
     // Message-ID are known now and written with it: sending it then leaves its row alone (one
     // write fewer per mail), and the API shows them while it waits.
     const subject = compileTemplate(subjectTemplate);
-    const linkInSubject = links !== null && templateFields(subjectTemplate).includes(UNSUBSCRIBE_FIELD);
+    const linkInSubject = links !== null && subject.names.includes(UNSUBSCRIBE_FIELD);
     const deliveries: NewDelivery[] = recipients.map((c) => {
       const deliveryId = uuidv7();
       return {

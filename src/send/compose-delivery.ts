@@ -80,7 +80,7 @@ export async function compileBulkMail(t: BulkTemplates, sender: Sender, unsubscr
 }
 
 /** A template of the delivery puts the unsubscribe link somewhere ({{unsubscribe_url}}). */
-export function usesUnsubscribeField(t: Pick<BulkTemplates, 'subject' | 'text' | 'html'>): boolean {
+function usesUnsubscribeField(t: Pick<BulkTemplates, 'subject' | 'text' | 'html'>): boolean {
   return [t.subject, t.text, t.html].some((x) => x !== null && templateFields(x).includes(UNSUBSCRIBE_FIELD));
 }
 

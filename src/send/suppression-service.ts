@@ -18,7 +18,7 @@ export class SuppressionService {
     return { items, nextCursor: rows.length > limit && last ? recipientKey(last.address) : null };
   }
 
-  async add(actor: string, body: unknown): Promise<{ added: number }> {
+  async add(actor: string, body: unknown): Promise<{ added: number; alreadyListed: number }> {
     const input = validateSchema<SuppressionInput>(SuppressionInput, body);
     const issues: FieldIssue[] = [];
     const list = new Map<string, string>();
@@ -35,7 +35,7 @@ export class SuppressionService {
       await this.ctx.repos.audit.append(trx, { actor, action: 'suppression.add', targetType: 'suppression', targetId: null, targetName: `${n} addresses`, fields: ['addresses'] });
       return n;
     });
-    return { added };
+    return { added, alreadyListed: list.size - added };
   }
 
   async remove(actor: string, addresses: string[]): Promise<{ removed: number }> {

@@ -324,10 +324,10 @@ test('the suppression list: add, list, remove; the OpenAPI document lists the se
   const s = await setup(t);
   if (!s) return;
   const add = await api(s.h, { method: 'POST', url: '/api/v1/suppressions', body: { addresses: ['a@example.com', 'A@Example.com', 'b@example.com'] } });
-  assert.deepEqual(add.json, { added: 2 });
+  assert.deepEqual(add.json, { added: 2, alreadyListed: 0 });
   // one already there is not counted again, and keeps its reason
   const again = await api(s.h, { method: 'POST', url: '/api/v1/suppressions', body: { addresses: ['B@example.com', 'c@example.com'], reason: 'again' } });
-  assert.deepEqual(again.json, { added: 1 });
+  assert.deepEqual(again.json, { added: 1, alreadyListed: 1 });
   assert.equal((await api(s.h, { method: 'DELETE', url: '/api/v1/suppressions/c@example.com' })).json.removed, 1);
   const list = await api(s.h, { url: '/api/v1/suppressions' });
   assert.deepEqual(list.json.items.map((x: Json) => x.address), ['a@example.com', 'b@example.com']);

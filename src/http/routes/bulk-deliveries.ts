@@ -84,7 +84,7 @@ export function bulkDeliveryRoutes(ctx: AppContext): FastifyPluginAsync {
       },
       async (req) => suppressions.list({ limit: req.query.limit, cursor: req.query.cursor }),
     );
-    app.post('/suppressions', { schema: { tags, summary: 'Add addresses to the suppression list', body: SuppressionInput, response: { 200: Type.Object({ added: Type.Integer({ description: 'how many were not on the list before (one already there keeps its reason and date)' }) }), ...errorResponses } } }, async (req) =>
+    app.post('/suppressions', { schema: { tags, summary: 'Add addresses to the suppression list', body: SuppressionInput, response: { 200: Type.Object({ added: Type.Integer({ description: 'how many were not on the list before' }), alreadyListed: Type.Integer({ description: 'how many were on it already (each keeps its reason and date)' }) }), ...errorResponses } } }, async (req) =>
       suppressions.add(req.actor, req.body),
     );
     app.delete(

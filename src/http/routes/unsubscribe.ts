@@ -10,6 +10,7 @@
 // An unknown token, or none, is a 404 page and changes nothing.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { t, type Lang } from '../../i18n/index.ts';
+import { escapeHtml } from '../../mail/template.ts';
 import type { AppContext } from '../../services/context.ts';
 import { UNSUBSCRIBE_PATH, unsubscribe, unsubscribeAddress } from '../../send/unsubscribe.ts';
 import { requestLang } from '../lang.ts';
@@ -35,8 +36,8 @@ export function unsubscribeRoutes(ctx: AppContext): FastifyPluginAsync {
       const lang = requestLang(req);
       const address = unsubscribeAddress(ctx.secretKey, req.params.token);
       if (!address) return invalid(reply, lang);
-      const body = `<p>${escape(t(lang, 'unsubscribe.confirm', { address }))}</p>
-<form method="post"><button type="submit" id="unsubscribe">${escape(t(lang, 'unsubscribe.button'))}</button></form>`;
+      const body = `<p>${escapeHtml(t(lang, 'unsubscribe.confirm', { address }))}</p>
+<form method="post"><button type="submit" id="unsubscribe">${escapeHtml(t(lang, 'unsubscribe.button'))}</button></form>`;
       return page(reply, lang, 200, body);
     });
 
@@ -46,17 +47,17 @@ export function unsubscribeRoutes(ctx: AppContext): FastifyPluginAsync {
       const address = await unsubscribe(ctx, req.params.token, oneClick ? 'one-click' : 'page');
       if (!address) return invalid(reply, lang);
       req.log.info({ event: 'unsubscribe', how: oneClick ? 'one-click' : 'page' }, 'a recipient unsubscribed from bulk mail');
-      return page(reply, lang, 200, `<p id="done">${escape(t(lang, 'unsubscribe.done', { address }))}</p>`);
+      return page(reply, lang, 200, `<p id="done">${escapeHtml(t(lang, 'unsubscribe.done', { address }))}</p>`);
     });
   };
 }
 
 function invalid(reply: FastifyReply, lang: Lang): FastifyReply {
-  return page(reply, lang, 404, `<p id="invalid">${escape(t(lang, 'unsubscribe.invalid'))}</p>`);
+  return page(reply, lang, 404, `<p id="invalid">${escapeHtml(t(lang, 'unsubscribe.invalid'))}</p>`);
 }
 
 function page(reply: FastifyReply, lang: Lang, status: number, body: string): FastifyReply {
-  const title = escape(t(lang, 'unsubscribe.title'));
+  const title = escapeHtml(t(lang, 'unsubscribe.title'));
   return reply
     .code(status)
     .header('cache-control', 'no-store')
@@ -71,8 +72,4 @@ ${body}
 </body></html>
 `,
     );
-}
-
-function escape(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -4,6 +4,7 @@
 // line; a bad one is refused next to the field, nothing added) and 削除 with はい / いいえ
 // in the row (DELETE /suppressions/:address). Single sends are not affected.
 import { useState, type FormEvent } from 'react';
+import type { Suppression } from '@yubin/send/schemas.ts';
 import { api, ApiError } from '../api/client.ts';
 import { ErrorBanner, Form, Notice, Row, useFieldId } from '../components/form.tsx';
 import { Page } from '../components/layout.tsx';
@@ -16,13 +17,6 @@ import { addressLines } from './bulk-suppressions-input.ts';
 
 export const SUPPRESSIONS = `${BULK}/suppressions`;
 const PAGE_SIZE = 100;
-
-interface Suppression {
-  address: string;
-  reason: string | null;
-  createdBy: string;
-  createdAt: string;
-}
 
 export function BulkSuppressionsPage() {
   const { t, dateTime } = useI18n();
@@ -42,11 +36,9 @@ export function BulkSuppressionsPage() {
     setError(undefined);
     setDone(undefined);
     try {
-      const entered = addressLines(addresses);
-      const r = await api<{ added: number }>('POST', '/api/v1/suppressions', { addresses: entered, reason: reason.trim() || null });
-      // addresses already on the list are kept as they were (the API counts what it added)
-      const given = new Set(entered.map((a) => a.toLowerCase())).size;
-      setDone(r.added < given ? t('suppressions.addedSome', { count: r.added, already: given - r.added }) : t('suppressions.added', { count: r.added }));
+      const r = await api<{ added: number; alreadyListed: number }>('POST', '/api/v1/suppressions', { addresses: addressLines(addresses), reason: reason.trim() || null });
+      // addresses already on the list are kept as they were
+      setDone(r.alreadyListed ? t('suppressions.addedSome', { count: r.added, already: r.alreadyListed }) : t('suppressions.added', { count: r.added }));
       setAddresses('');
       setReason('');
       list.refresh();

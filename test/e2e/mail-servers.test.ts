@@ -67,6 +67,33 @@ test('mail servers: navigation, presets, add/change, reorder, delete, language',
     assert.equal(await inPort.inputValue(), '110');
     assert.equal(await outPort.inputValue(), '587');
 
+    // an emptied port stays empty while typing (not refilled per keystroke) and comes back when left empty
+    await inPort.press('End');
+    for (let i = 0; i < 3; i++) await inPort.press('Backspace');
+    assert.equal(await inPort.inputValue(), '');
+    await inPort.pressSequentially('2110');
+    assert.equal(await inPort.inputValue(), '2110');
+    await inPort.fill('');
+    await inPort.blur();
+    assert.equal(await inPort.inputValue(), '110');
+    // a typed usual port follows the protocol
+    await inPort.fill('995');
+    await page.getByRole('radio', { name: 'IMAP4' }).check();
+    assert.equal(await inPort.inputValue(), '993');
+    await page.getByRole('radio', { name: 'POP3' }).check();
+    assert.equal(await inPort.inputValue(), '995');
+    await inPort.fill('');
+    await inPort.blur();
+    assert.equal(await inPort.inputValue(), '110');
+    // with encryption ticked, the method follows a port typed afterwards until one is picked
+    await page.getByLabel('受信メールサーバーの通信を暗号化する').check();
+    await inPort.fill('110');
+    assert.equal(await field(page, 'incoming.encryption').locator('select').inputValue(), 'starttls');
+    await page.getByLabel('受信メールサーバーの通信を暗号化する').uncheck();
+    await inPort.fill('');
+    await inPort.blur();
+    assert.equal(await inPort.inputValue(), '110');
+
     // the row's visible label is the help page's (step 6), not only the field's accessible name
     assert.equal(await field(page, 'name').locator('.form-label label').innerText(), 'メールサーバーの名前');
     await page.getByLabel('メールサーバーの名前').fill('Example ISP');

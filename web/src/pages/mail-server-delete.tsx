@@ -11,7 +11,7 @@ import { useI18n } from '../i18n/i18n.tsx';
 
 export function MailServerDeletePage() {
   const { id = '' } = useParams();
-  const { t } = useI18n();
+  const { t, msg } = useI18n();
   const crumbs = useSettingsCrumbs();
   const navigate = useNavigate();
   const { data: server, error: loadError } = useLoad(() => api<MailServer>('GET', `/api/v1/mail-servers/${encodeURIComponent(id)}`), [id]);
@@ -34,10 +34,21 @@ export function MailServerDeletePage() {
     <Page crumbs={[...crumbs, { label: t('settings.mailServers'), to: SERVERS }, { label: t('common.delete') }]} title={t('serverDelete.title')}>
       <ErrorBanner error={loadError} />
       {server ? (
-        users.length ? (
+        server.preset ? (
+          <div className="preset-not-deletable">
+            <div className="banner banner-error" role="alert">
+              <p>{msg('error.presetDelete')}</p>
+            </div>
+            <div className="buttons">
+              <button type="button" onClick={() => navigate(SERVERS)}>
+                {t('common.back')}
+              </button>
+            </div>
+          </div>
+        ) : users.length ? (
           <div className="in-use" data-testid="server-in-use">
-            <ErrorBanner error={error} />
-            <p>{t('serverDelete.inUse')}</p>
+            {/* the API's message says the same as this paragraph: shown once */}
+            <p role="alert">{t('serverDelete.inUse')}</p>
             <ul>
               {users.map((a) => (
                 <li key={a.id}>

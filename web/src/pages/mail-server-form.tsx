@@ -35,6 +35,8 @@ export interface SideForm {
   portTyped: boolean;
   encrypt: boolean;
   method: Method;
+  /** the administrator picked the method: a port typed afterwards no longer changes it */
+  methodChosen: boolean;
   sizeLimited: boolean;
   sizeMB: string;
   /** the stored limit in bytes (null: none or a new server); sent as it is while sizeMB still shows it */
@@ -56,19 +58,30 @@ export function outgoingPort(encryption: Encryption): number {
 }
 const IMPLICIT_TLS_PORTS = new Set([995, 993, 465]);
 
+/** The method a port implies (995/993/465 → SSL/TLS, anything else → STARTTLS). */
+function methodForPort(port: string): Method {
+  return IMPLICIT_TLS_PORTS.has(Number(port.trim())) ? 'tls' : 'starttls';
+}
+
+/** The port to send: an empty field is the default for the protocol and encryption shown. */
+function portToSend(raw: string, fallback: number): number | string {
+  return raw.trim() === '' ? fallback : num(raw);
+}
+
 function encryptionOf(side: SideForm): Encryption {
   return side.encrypt ? side.method : 'none';
 }
 
 const EMPTY: ServerForm = {
   name: '',
-  incoming: { protocol: 'pop3', host: '', port: '110', portTyped: false, encrypt: false, method: 'tls', apop: false, sizeLimited: false, sizeMB: '', sizeBytes: null, allowInvalidCertificate: false },
+  incoming: { protocol: 'pop3', host: '', port: '110', portTyped: false, encrypt: false, method: 'tls', methodChosen: false, apop: false, sizeLimited: false, sizeMB: '', sizeBytes: null, allowInvalidCertificate: false },
   outgoing: {
     host: '',
     port: '587',
     portTyped: false,
     encrypt: false,
     method: 'tls',
+    methodChosen: false,
     authOn: true,
     mechanism: 'PLAIN',
     useAccountCredentials: true,
@@ -93,6 +106,7 @@ function fromServer(s: MailServer): ServerForm {
       portTyped: inc.port !== incomingPort(inc.protocol, inc.encryption),
       encrypt: inc.encryption !== 'none',
       method: inc.encryption === 'starttls' ? 'starttls' : 'tls',
+      methodChosen: inc.encryption !== 'none' && inc.encryption !== methodForPort(String(inc.port)),
       apop: inc.apop,
       sizeLimited: inc.maxMessageBytes !== null,
       sizeMB: mbText(inc.maxMessageBytes),
@@ -105,6 +119,7 @@ function fromServer(s: MailServer): ServerForm {
       portTyped: out.port !== outgoingPort(out.encryption),
       encrypt: out.encryption !== 'none',
       method: out.encryption === 'starttls' ? 'starttls' : 'tls',
+      methodChosen: out.encryption !== 'none' && out.encryption !== methodForPort(String(out.port)),
       authOn: out.auth.mechanism !== null,
       mechanism: out.auth.mechanism ?? 'PLAIN',
       useAccountCredentials: out.auth.useAccountCredentials,
@@ -136,7 +151,7 @@ function toInput(f: ServerForm): MailServerInput {
     incoming: {
       protocol: i.protocol,
       host: i.host,
-      ...(i.port.trim() === '' ? {} : { port: num(i.port) }),
+      port: portToSend(i.port, incomingPort(i.protocol, encryptionOf(i))),
       encryption: encryptionOf(i),
       apop: i.protocol === 'pop3' && i.apop,
       maxMessageBytes: bytes(i),
@@ -144,7 +159,7 @@ function toInput(f: ServerForm): MailServerInput {
     },
     outgoing: {
       host: o.host,
-      ...(o.port.trim() === '' ? {} : { port: num(o.port) }),
+      port: portToSend(o.port, outgoingPort(encryptionOf(o))),
       encryption: encryptionOf(o),
       auth: { mechanism: o.authOn ? o.mechanism : null, useAccountCredentials: o.useAccountCredentials },
       maxMessageBytes: bytes(o),
@@ -285,6 +300,12 @@ function ServerFormView({ form, setForm, preset, storedMechanism, error, busy, s
 
   const setInc = (patch: Partial<ServerForm['incoming']>) => {
     const next = { ...inc, ...patch };
+    // a typed port that is the old protocol's usual one becomes the new protocol's (110 ↔ 143, 995 ↔ 993)
+    if (patch.protocol && patch.protocol !== inc.protocol && inc.portTyped) {
+      const port = Number(inc.port.trim());
+      if (port === incomingPort(inc.protocol, 'none')) next.port = String(incomingPort(patch.protocol, 'none'));
+      else if (port === incomingPort(inc.protocol, 'tls')) next.port = String(incomingPort(patch.protocol, 'tls'));
+    }
     if (!next.portTyped) next.port = String(incomingPort(next.protocol, encryptionOf(next)));
     if (next.protocol !== 'pop3') next.apop = false;
     setForm({ ...form, incoming: next });
@@ -296,11 +317,21 @@ function ServerFormView({ form, setForm, preset, storedMechanism, error, busy, s
   };
   /** Ticking 通信を暗号化する: the method follows a typed port (995/993/465 → SSL/TLS, else STARTTLS); otherwise SSL/TLS. */
   const tickEncrypt = (side: SideForm, on: boolean): Partial<SideForm> => {
-    if (!on) return { encrypt: false };
-    if (side.portTyped) return { encrypt: true, method: IMPLICIT_TLS_PORTS.has(Number(side.port)) ? 'tls' : 'starttls' };
-    return { encrypt: true, method: 'tls' };
+    if (!on) return { encrypt: false, methodChosen: false };
+    if (side.portTyped && side.port.trim() !== '') return { encrypt: true, method: methodForPort(side.port), methodChosen: false };
+    return { encrypt: true, method: 'tls', portTyped: false, methodChosen: false };
   };
-  const typedPort = (raw: string) => ({ port: raw, portTyped: raw.trim() !== '' });
+  /**
+   * A typed port. While it is being typed an empty field stays empty (it is not refilled
+   * on every keystroke); with encryption on and no method picked, the method follows it.
+   */
+  const typedPort = (side: SideForm, raw: string): Partial<SideForm> => ({
+    port: raw,
+    portTyped: true,
+    ...(side.encrypt && !side.methodChosen && raw.trim() !== '' ? { method: methodForPort(raw) } : {}),
+  });
+  /** Leaving the port empty gives back the usual port. */
+  const portLeft = (side: SideForm): Partial<SideForm> | null => (side.port.trim() === '' ? { portTyped: false } : null);
 
   return (
     <Form error={error} onSubmit={onSubmit} noValidate className="server-form">
@@ -348,12 +379,16 @@ function ServerFormView({ form, setForm, preset, storedMechanism, error, busy, s
             inputMode="numeric"
             value={presetIncoming ? String(presetIncoming.port) : inc.port}
             disabled={fixed}
-            onChange={(e) => setInc(typedPort(e.target.value))}
+            onChange={(e) => setInc(typedPort(inc, e.target.value))}
+            onBlur={() => {
+              const patch = portLeft(inc);
+              if (patch) setInc(patch);
+            }}
             {...invalid('incoming.port')}
           />
         </Row>
         <Row path="incoming.encryption" label={t('serverForm.encrypt')} error={err('incoming.encryption')} help={t('serverForm.help.encrypt')}>
-          <EncryptionControl side={inc} fixed={fixed} label={field('incoming.encryption')} methodId={ids.inMethod} onTick={(on) => setInc(tickEncrypt(inc, on))} onMethod={(m) => setInc({ method: m })} />
+          <EncryptionControl side={inc} fixed={fixed} label={field('incoming.encryption')} methodId={ids.inMethod} onTick={(on) => setInc(tickEncrypt(inc, on))} onMethod={(m) => setInc({ method: m, methodChosen: true })} />
         </Row>
         {inc.protocol === 'pop3' ? (
           <Row path="incoming.apop" label={field('incoming.apop')} error={err('incoming.apop')} help={t('serverForm.help.apop')}>
@@ -393,10 +428,23 @@ function ServerFormView({ form, setForm, preset, storedMechanism, error, busy, s
           />
         </Row>
         <Row path="outgoing.port" label={t('serverForm.port')} htmlFor={ids.outPort} error={err('outgoing.port')} help={t('serverForm.help.outgoingPort')}>
-          <input id={ids.outPort} aria-label={field('outgoing.port')} className="port" inputMode="numeric" value={out.port} disabled={fixed} onChange={(e) => setOut(typedPort(e.target.value))} {...invalid('outgoing.port')} />
+          <input
+            id={ids.outPort}
+            aria-label={field('outgoing.port')}
+            className="port"
+            inputMode="numeric"
+            value={out.port}
+            disabled={fixed}
+            onChange={(e) => setOut(typedPort(out, e.target.value))}
+            onBlur={() => {
+              const patch = portLeft(out);
+              if (patch) setOut(patch);
+            }}
+            {...invalid('outgoing.port')}
+          />
         </Row>
         <Row path="outgoing.encryption" label={t('serverForm.encrypt')} error={err('outgoing.encryption')} help={t('serverForm.help.encrypt')}>
-          <EncryptionControl side={out} fixed={fixed} label={field('outgoing.encryption')} methodId={ids.outMethod} onTick={(on) => setOut(tickEncrypt(out, on))} onMethod={(m) => setOut({ method: m })} />
+          <EncryptionControl side={out} fixed={fixed} label={field('outgoing.encryption')} methodId={ids.outMethod} onTick={(on) => setOut(tickEncrypt(out, on))} onMethod={(m) => setOut({ method: m, methodChosen: true })} />
         </Row>
         <Row path="outgoing.auth.mechanism" label={field('outgoing.auth')} error={err('outgoing.auth.mechanism') ?? err('outgoing.auth') ?? err('outgoing.auth.useAccountCredentials')} help={t('serverForm.help.smtpAuth')}>
           <label className="check">
@@ -419,10 +467,13 @@ function ServerFormView({ form, setForm, preset, storedMechanism, error, busy, s
                 ))}
               </select>
               {!fixed && out.mechanism === 'XOAUTH2' ? <p className="warning-text">{t('serverForm.xoauth2PresetOnly')}</p> : null}
-              <label className="check">
-                <input type="checkbox" checked={out.useAccountCredentials} disabled={fixed} onChange={(e) => setOut({ useAccountCredentials: e.target.checked })} />
-                {field('outgoing.auth.useAccountCredentials')}
-              </label>
+              {fixed ? null : (
+                // a preset signs in with the account's OAuth 2.0 grant, never a user name and password
+                <label className="check">
+                  <input type="checkbox" checked={out.useAccountCredentials} onChange={(e) => setOut({ useAccountCredentials: e.target.checked })} />
+                  {field('outgoing.auth.useAccountCredentials')}
+                </label>
+              )}
             </div>
           ) : null}
         </Row>

@@ -43,6 +43,14 @@ export function MailServerOrderPage() {
   const [error, setError] = useState<ApiError | undefined>();
   const [busy, setBusy] = useState(false);
   const list = useRef<HTMLUListElement>(null);
+  /** the item to scroll into view after the next render (the list scrolls; aria-activedescendant does not) */
+  const reveal = useRef<string | null>(null);
+
+  useEffect(() => {
+    if (reveal.current === null) return;
+    document.getElementById(`order-${reveal.current}`)?.scrollIntoView({ block: 'nearest' });
+    reveal.current = null;
+  });
 
   useEffect(() => {
     api<{ items: MailServer[] }>('GET', '/api/v1/mail-servers').then(
@@ -92,6 +100,7 @@ export function MailServerOrderPage() {
         setAnchor(to);
       }
       setFocus(to);
+      reveal.current = rows[to]!.id;
       return;
     }
     if (e.key === ' ') {
@@ -117,6 +126,10 @@ export function MailServerOrderPage() {
     if (at >= 0) setFocus(at);
     const firstSelected = next.findIndex((s) => selected.has(s.id));
     if (firstSelected >= 0) setAnchor(firstSelected);
+    // show where the selection went: its first item going up, its last going down
+    const lastSelected = next.findLastIndex((s) => selected.has(s.id));
+    const shown = m === 'top' || m === 'up' ? firstSelected : lastSelected;
+    if (shown >= 0) reveal.current = next[shown]!.id;
   }
 
   async function save() {

@@ -90,13 +90,13 @@ export type MailServerInput = Static<typeof MailServerInput>;
 export const MailServerPatch = Type.Object(
   {
     name: Type.Optional(Type.String({ maxLength: 10_000 })),
-    incoming: Type.Optional(Type.Partial(Type.Object(incomingFields, { additionalProperties: false }))),
+    // Type.Partial drops the object's own options: additionalProperties is given again, or a
+    // typo such as `incoming.encrypton` was taken with a 200 and an audit entry, changing nothing
+    incoming: Type.Optional(Type.Partial(Type.Object(incomingFields), { additionalProperties: false })),
     outgoing: Type.Optional(
       Type.Partial(
-        Type.Object(
-          { ...outgoingFields, auth: Type.Partial(SmtpAuth) },
-          { additionalProperties: false },
-        ),
+        Type.Object({ ...outgoingFields, auth: Type.Partial(SmtpAuth, { additionalProperties: false }) }),
+        { additionalProperties: false },
       ),
     ),
   },

@@ -10,6 +10,8 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { createHmac } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { AppError, ValidationError, type FieldIssue } from '../domain/errors.ts';
@@ -21,6 +23,7 @@ import { MailServerService } from '../services/mail-servers.ts';
 import { OAuthProviderService } from '../services/oauth-providers.ts';
 import { DatabaseSessionStore, requireAuth, SESSION_COOKIE, SESSION_MAX_AGE } from './auth.ts';
 import { BODY_LIMIT, handleError } from './error-mapper.ts';
+import { langFromAcceptLanguage, t } from '../i18n/index.ts';
 import { auditLogRoutes } from './routes/audit-log.ts';
 import { bulkDeliveryRoutes } from './routes/bulk-deliveries.ts';
 import { deliveryRoutes } from './routes/deliveries.ts';
@@ -54,6 +57,10 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
     routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: true },
     // a path Fastify cannot decode (`%ZZ`) gets our error shape in the request's language
     frameworkErrors: (err, req, reply) => handleError(err, req, reply),
+    // what Node's HTTP parser refuses before Fastify sees a request (a space or a raw
+    // non-ASCII character in the URL, as `curl '…/messages?q=日本語'` sends it; a broken
+    // header): our error shape in the request's language, not Fastify's English default
+    clientErrorHandler: clientError,
   });
   const services = {
     servers: new MailServerService(ctx),
@@ -171,6 +178,22 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   web.ui = await registerWebUi(app);
 
   return app;
+}
+
+function clientError(err: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, key] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'REQUEST_TIMEOUT', 'error.requestTimeout']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'HEADERS_TOO_LARGE', 'error.headersTooLarge']
+        : [400, 'BAD_REQUEST', 'error.badRequest'];
+  const header = /\r\naccept-language:[ \t]*([^\r\n]*)/i.exec(Buffer.isBuffer(err.rawPacket) ? err.rawPacket.toString('latin1') : '')?.[1];
+  const body = JSON.stringify({ error: { code, message: t(langFromAcceptLanguage(header), key) } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }
 
 /**

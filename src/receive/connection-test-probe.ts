@@ -11,6 +11,7 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import tls from 'node:tls';
+import { asciiHost } from '../protocols/ascii-host.ts';
 import { wrongProtocolError } from '../protocols/greeting.ts';
 import { fromSocketError, MailError } from '../protocols/mail-error.ts';
 
@@ -98,7 +99,7 @@ export function tlsHandshake(socket: net.Socket, host: string, settings: TlsSett
       socket,
       host,
       // SNI must not be an IP address (RFC 6066 §3)
-      servername: net.isIP(host) ? undefined : host,
+      servername: net.isIP(host) ? undefined : asciiHost(host),
       ca: settings.ca,
       // judged in inspectCertificate() so that a bad certificate can be described
       rejectUnauthorized: false,
@@ -152,7 +153,7 @@ export interface CertificateReport {
 export function inspectCertificate(socket: tls.TLSSocket, host: string, now: Date = new Date()): CertificateReport {
   const cert = socket.getPeerCertificate(false);
   const has = cert && Object.keys(cert).length > 0;
-  const identityError = has ? tls.checkServerIdentity(host, cert) : new Error('no certificate');
+  const identityError = has ? tls.checkServerIdentity(asciiHost(host), cert) : new Error('no certificate');
   const validTo = has && cert.valid_to ? new Date(cert.valid_to) : undefined;
   const validFrom = has && cert.valid_from ? new Date(cert.valid_from) : undefined;
   const days = validTo && !Number.isNaN(validTo.getTime()) ? Math.floor((validTo.getTime() - now.getTime()) / DAY_MS) : null;

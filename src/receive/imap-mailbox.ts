@@ -5,6 +5,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { ImapFlow } from 'imapflow';
 import type { MailServer } from '../domain/mail-server.ts';
+import { asciiHost } from '../protocols/ascii-host.ts';
 import { wrongProtocolError } from '../protocols/greeting.ts';
 import { fromSocketError, MailError } from '../protocols/mail-error.ts';
 import type { MailboxCredentials, MailboxSession, OpenMailboxOptions, RemoteMessage } from './mailbox.ts';
@@ -85,7 +86,8 @@ export function imapFlowOptions(
   opts: { ca?: Buffer | string | undefined; logger: ImapFlowOptions['logger']; connectionTimeout: number; greetingTimeout: number; socketTimeout: number },
 ): ImapFlowOptions {
   return {
-    host: incoming.host,
+    // the TLS name: an IDN as certificates carry it
+    host: asciiHost(incoming.host),
     port: incoming.port,
     secure: incoming.encryption === 'tls',
     doSTARTTLS: incoming.encryption === 'starttls' ? true : incoming.encryption === 'none' ? false : undefined,

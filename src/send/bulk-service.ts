@@ -35,6 +35,11 @@ import {
 } from './schemas.ts';
 import { wakeSendWorkers } from './wake.ts';
 
+/** A bulk delivery's status in the request's language (中止, not "cancelled", in a Japanese message). */
+function bulkStatusLabel(status: string): MessageRef {
+  return new MessageRef(`cli.bulkStatus.${status}` as MessageKey);
+}
+
 /** Header names taken as the address column, compared trimmed and lower-cased. */
 export const ADDRESS_COLUMNS = ['email', 'e-mail', 'email address', 'e-mail address', 'mail', 'mail address', 'address', 'メールアドレス', 'メール', 'アドレス', '宛先'];
 /** CSV errors listed one by one; the rest are counted. */
@@ -156,7 +161,8 @@ export class BulkDeliveryService {
         continue;
       }
       firstRowOf.set(key, r.row);
-      const fields: Record<string, string> = {};
+      // no prototype: a column named __proto__ is a field like any other, not a setter
+      const fields: Record<string, string> = Object.create(null) as Record<string, string>;
       for (const [name, i] of usedColumns) fields[name] = r.values[i] ?? '';
       candidates.push({ row: r.row, line: r.line, address, key, fields });
     }
@@ -292,7 +298,7 @@ export class BulkDeliveryService {
   async pause(actor: string, id: string, lang: Lang = 'ja'): Promise<BulkDelivery> {
     await this.transition(actor, id, 'pause', (b) => {
       if (b.status === 'paused') return null;
-      if (b.status !== 'running') throw new AppError('CONFLICT', 'bulk.cannotPause', { status: b.status });
+      if (b.status !== 'running') throw new AppError('CONFLICT', 'bulk.cannotPause', { status: bulkStatusLabel(b.status) });
       return { from: ['running'], to: 'paused' };
     });
     return this.get(id, lang);
@@ -302,7 +308,7 @@ export class BulkDeliveryService {
   async resume(actor: string, id: string, lang: Lang = 'ja'): Promise<BulkDelivery> {
     const b = await this.transition(actor, id, 'resume', (b) => {
       if (b.status === 'running') return null;
-      if (b.status !== 'paused') throw new AppError('CONFLICT', 'bulk.cannotResume', { status: b.status });
+      if (b.status !== 'paused') throw new AppError('CONFLICT', 'bulk.cannotResume', { status: bulkStatusLabel(b.status) });
       return { from: ['paused'], to: 'running' };
     });
     await this.ctx.repos.deliveries.clearAuthFailure(b.account_id, new Date());
@@ -314,7 +320,7 @@ export class BulkDeliveryService {
   async cancel(actor: string, id: string, lang: Lang = 'ja'): Promise<BulkDelivery> {
     await this.transition(actor, id, 'cancel', (b) => {
       if (b.status === 'cancelled') return null;
-      if (b.status === 'done') throw new AppError('CONFLICT', 'bulk.cannotCancel', { status: b.status });
+      if (b.status === 'done') throw new AppError('CONFLICT', 'bulk.cannotCancel', { status: bulkStatusLabel(b.status) });
       return { from: ['running', 'paused'], to: 'cancelled' };
     });
     return this.get(id, lang);

@@ -96,7 +96,10 @@ export class DeliveryService {
     const attachments: ComposeAttachment[] = [];
     (input.attachments ?? []).forEach((a, i) => {
       const b64 = a.contentBase64.replace(/\s+/g, '');
-      if (!isBase64(b64)) issues.push({ path: `attachments.${i}.contentBase64`, key: 'send.base64' });
+      // a multipart/* part is a container: the file's bytes would go into its preamble, which
+      // every mail reader skips, and arrive as an empty attachment
+      if (/^multipart\//i.test(a.contentType)) issues.push({ path: `attachments.${i}.contentType`, key: 'send.contentTypeMultipart' });
+      else if (!isBase64(b64)) issues.push({ path: `attachments.${i}.contentBase64`, key: 'send.base64' });
       else attachments.push({ filename: a.filename, contentType: a.contentType, content: Buffer.from(b64, 'base64') });
     });
     if (issues.length || !account) throw new ValidationError(issues);

@@ -66,6 +66,15 @@ export class MailServerService {
       const other = await this.ctx.repos.servers.findByNameKey(key);
       if (other && other.id !== id) issues.push({ path: 'name', key: 'validation.duplicateName', params: { name: next.name } });
     }
+    // SMTP with each account's own user name and password: every account must have them (as
+    // MailAccountService requires), or all its mail fails AUTH_FAILED and its bulk deliveries pause
+    const ownCredentials = (auth: MailServer['outgoing']['auth']) => auth.mechanism !== null && !auth.useAccountCredentials;
+    if (ownCredentials(next.outgoing.auth) && !ownCredentials(current.outgoing.auth)) {
+      const missing = await this.ctx.repos.accounts.withoutSmtpCredentials(id);
+      if (missing.length) {
+        issues.push({ path: 'outgoing.auth.useAccountCredentials', key: 'validation.accountsWithoutSmtpCredentials', params: { accounts: missing.map((a) => a.address).join(', ') } });
+      }
+    }
     if (issues.length) throw new ValidationError(issues);
     const fields = changedFields({ name: current.name, incoming: current.incoming, outgoing: current.outgoing }, next);
     if (fields.length === 0) return current;

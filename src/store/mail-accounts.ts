@@ -75,6 +75,17 @@ export class MailAccountRepository {
     return q.selectFrom('mail_accounts').select(['id', 'address']).where('server_id', '=', serverId).orderBy('address_key').execute();
   }
 
+  /** The server's accounts that have no SMTP user name or password of their own. */
+  async withoutSmtpCredentials(serverId: string, q: Q = this.db): Promise<{ id: string; address: string }[]> {
+    return q
+      .selectFrom('mail_accounts')
+      .select(['id', 'address'])
+      .where('server_id', '=', serverId)
+      .where((eb) => eb.or([eb('smtp_username', 'is', null), eb('smtp_username', '=', ''), eb('smtp_password_enc', 'is', null)]))
+      .orderBy('address_key')
+      .execute();
+  }
+
   async insert(q: Q, id: string, values: AccountRowValues, now: string): Promise<void> {
     await q
       .insertInto('mail_accounts')

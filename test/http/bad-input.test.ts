@@ -4,6 +4,7 @@
 // Runs on both engines.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { ENGINES } from '../support/app-context.ts';
 import {
@@ -59,6 +60,9 @@ const FIELD_WORDS: Record<string, { ja: string; en: string }> = {
   toString: { ja: 'toString', en: 'toString' },
   'outgoing.constructor': { ja: 'constructor', en: 'constructor' },
   'incoming.bogus': { ja: 'bogus', en: 'bogus' },
+  'outgoing.auth.bogus': { ja: 'bogus', en: 'bogus' },
+  'outgoing.auth.useAccountCredentials': { ja: 'ユーザー名とパスワード', en: 'user name and password' },
+  'attachments.0.contentType': { ja: '添付ファイルの種類', en: 'attachment type' },
   ids: { ja: '順', en: 'order' },
   serverId: { ja: 'メールサーバー', en: 'mail server' },
   password: { ja: 'パスワード', en: 'password' },
@@ -109,6 +113,8 @@ const CASES: BadCase[] = [
   v('incoming.host', 'empty host', postServer((b) => (b.incoming.host = ''))),
   v('incoming.host', '254-character host', postServer((b) => (b.incoming.host = HOST_254))),
   v('outgoing.host', '254-character outgoing host', postServer((b) => (b.outgoing.host = HOST_254))),
+  // domainToASCII would decode %41 and check popa.example.com, while the typed name was stored
+  v('incoming.host', 'host with a %-escape', postServer((b) => (b.incoming.host = 'pop%41.example.com'))),
   v('outgoing.host', 'outgoing host that is a URL', postServer((b) => (b.outgoing.host = 'smtp://smtp.example.com/'))),
   // ports
   v('incoming.port', 'port 0', postServer((b) => (b.incoming.port = 0))),
@@ -155,6 +161,11 @@ const CASES: BadCase[] = [
   v('name', 'PATCH to the name of another server', (s) => ({ method: 'PATCH', url: `${SERVERS}/${s.other.id}`, body: { name: 'Isp' } })),
   v('incoming.apop', 'PATCH to IMAP4 while APOP is on', (s) => ({ method: 'PATCH', url: `${SERVERS}/${s.isp.id}`, body: { incoming: { protocol: 'imap4' } } })),
   v('incoming.port', 'PATCH with port 65536', (s) => ({ method: 'PATCH', url: `${SERVERS}/${s.isp.id}`, body: { incoming: { port: 65536 } } })),
+  // Type.Partial had dropped additionalProperties: a typo was a 200 that changed nothing
+  v('incoming.bogus', 'PATCH with an unknown incoming field', (s) => ({ method: 'PATCH', url: `${SERVERS}/${s.isp.id}`, body: { incoming: { encrypton: 'tls', bogus: 1 } } })),
+  v('outgoing.auth.bogus', 'PATCH with an unknown auth field', (s) => ({ method: 'PATCH', url: `${SERVERS}/${s.isp.id}`, body: { outgoing: { auth: { bogus: 1 } } } })),
+  // its account has no SMTP user name and password of its own: all its mail would fail AUTH
+  v('outgoing.auth.useAccountCredentials', "PATCH turning off the account's credentials while an account has no SMTP ones", (s) => ({ method: 'PATCH', url: `${SERVERS}/${s.isp.id}`, body: { outgoing: { auth: { useAccountCredentials: false } } } })),
   { what: 'PATCH of a server that does not exist', request: () => ({ method: 'PATCH', url: `${SERVERS}/no-such-id`, body: { name: 'x' } }), status: 404, code: 'NOT_FOUND' },
   { what: 'DELETE of a preset', request: (s) => ({ method: 'DELETE', url: `${SERVERS}/${s.gmail.id}` }), status: 409, code: 'PRESET_IMMUTABLE' },
   { what: 'DELETE of a server in use', request: (s) => ({ method: 'DELETE', url: `${SERVERS}/${s.isp.id}` }), status: 409, code: 'SERVER_IN_USE' },
@@ -164,6 +175,7 @@ const CASES: BadCase[] = [
   v('password', 'account password of 10,000 characters', postAccount((b) => (b.password = 'p'.repeat(10_000)))),
   v('password', 'account password with CR/LF', postAccount((b) => (b.password = 'secret\r\nDELE 1'))),
   ...[...'!"$\'()*,:;<>[]^{}'].map((c) => v('address', `account address with ${c} in the local part`, postAccount((b) => (b.address = `sup${c}port@example.com`)))),
+  v('address', 'account address with a %-escape in the domain', postAccount((b) => (b.address = 'a@ex%41mple.com'))),
   v('address', 'account address without @', postAccount((b) => (b.address = 'support.example.com'))),
   v('address', 'account address that already exists (another case)', postAccount((b, s) => (b.address = s.account.address.toUpperCase()))),
   v('leaveOnServer.days', 'leave-on-server 0 days', postAccount((b) => (b.leaveOnServer = { mode: 'days', days: 0 }))),
@@ -174,6 +186,8 @@ const CASES: BadCase[] = [
   v('displayName', 'whitespace-only display name', postAccount((b) => (b.displayName = '   '))),
   v('password', 'PATCH of an account with an empty password', (s) => ({ method: 'PATCH', url: `${ACCOUNTS}/${s.account.id}`, body: { password: '' } })),
   v('serverId', 'PATCH of an account to a server that does not exist', (s) => ({ method: 'PATCH', url: `${ACCOUNTS}/${s.account.id}`, body: { serverId: 'no-such-id' } })),
+  // a multipart/* part is a container: the file would go into its preamble and arrive empty
+  v('attachments.0.contentType', 'attachment of type multipart/mixed', (s) => ({ method: 'POST', url: '/api/v1/deliveries', body: { accountId: s.account.id, to: ['a@example.com'], subject: 's', text: 't', attachments: [{ filename: 'a.bin', contentType: 'multipart/mixed', contentBase64: 'aGVsbG8=' }] } })),
   v('receiveIntervalMinutes', 'PATCH of an account with interval 1441', (s) => ({ method: 'PATCH', url: `${ACCOUNTS}/${s.account.id}`, body: { receiveIntervalMinutes: 1441 } })),
 ];
 
@@ -310,4 +324,43 @@ describe('bad input', { concurrency: true }, () => {
       assert.deepEqual(await snapshot(h), before);
     });
   }
+});
+
+/** One raw HTTP/1.1 request on a real socket (inject() never reaches Node's HTTP parser). */
+function rawRequest(port: number, request: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(request));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+    });
+  });
+}
+
+test("what Node's HTTP parser refuses (raw non-ASCII in the URL, a header too large) gets our error shape in the client's language", async (t) => {
+  const h = await harness(t);
+  if (!h) return;
+  await h.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = h.app.server.address() as net.AddressInfo;
+  const cases = [
+    // as `curl 'http://…/messages?q=日本語'` sends it
+    { what: 'UTF-8 in the URL', head: 'GET /api/v1/messages?q=日本語 HTTP/1.1', extra: '', status: 400, code: 'BAD_REQUEST' },
+    { what: 'a space in the URL', head: 'GET /api/v1/mail servers HTTP/1.1', extra: '', status: 400, code: 'BAD_REQUEST' },
+    { what: 'a 20 KB cookie', head: 'GET /api/v1/mail-servers HTTP/1.1', extra: `Cookie: a=${'x'.repeat(20_000)}\r\n`, status: 431, code: 'HEADERS_TOO_LARGE' },
+  ];
+  for (const c of cases) {
+    for (const lang of ['ja', 'en'] as const) {
+      const res = await rawRequest(port, Buffer.from(`${c.head}\r\nHost: 127.0.0.1\r\nAccept-Language: ${lang}\r\n${c.extra}\r\n`, 'utf8'));
+      assert.equal(res.status, c.status, `${c.what} (${lang}): ${res.body}`);
+      const err = (JSON.parse(res.body) as Json).error;
+      assert.equal(err.code, c.code, c.what);
+      if (lang === 'ja') assert.match(err.message, JAPANESE, err.message);
+      else assert.match(err.message, /^The request/, err.message);
+    }
+  }
+  // the server still answers
+  assert.equal((await api(h, { url: '/api/v1/mail-servers' })).status, 200);
 });

@@ -150,6 +150,11 @@ describe('mail servers', { concurrency: true }, () => {
       assert.equal(ips.outgoing.auth.mechanism, null);
       const idn = await addServer(h, { name: 'IDN', incoming: { protocol: 'pop3', host: 'メール.例え.jp' }, outgoing: { host: 'smtp.example.jp' } });
       assert.equal(idn.incoming.host, 'メール.例え.jp');
+      // what the name check reads is what is stored and connected to: full-width letters typed
+      // with a Japanese IME, a soft hyphen and a zero-width space are mapped, not kept
+      const typed = await addServer(h, { name: 'Typed', incoming: { protocol: 'pop3', host: 'ｐｏｐ.Ｅｘａｍｐｌｅ.ｊｐ' }, outgoing: { host: 'smtp\u00ad.exa\u200bmple.jp' } });
+      assert.equal(typed.incoming.host, 'pop.example.jp');
+      assert.equal(typed.outgoing.host, 'smtp.example.jp');
     });
 
     test(`${engine}: the others are listed after the presets in the order they were added`, async (t) => {

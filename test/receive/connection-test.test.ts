@@ -14,6 +14,7 @@ import tls from 'node:tls';
 import { testMailbed, type Mailbed } from '../support/mailbed.ts';
 import type { MailServer } from '../../src/domain/mail-server.ts';
 import { testAccountConnection, type ConnectionTestResult, type Stage } from '../../src/receive/connection-test.ts';
+import { inspectCertificate, tcpConnect, tlsHandshake } from '../../src/receive/connection-test-probe.ts';
 
 interface Account {
   bed: Mailbed;
@@ -439,4 +440,32 @@ test('certificates: one expiring within 14 days passes with a warning, one for a
   assert.equal(failed.details?.problem, 'ERR_TLS_CERT_ALTNAME_INVALID');
   assert.match(failed.message, /does not match the host name 127\.0\.0\.1/);
   assert.ok(!wrongName.commands.includes('USER'), 'nothing sent to a server that failed the certificate check');
+});
+
+test('an internationalized host name: SNI and the certificate check use its ASCII form (xn--…)', async (t) => {
+  // the stored host is Unicode (例え.test); certificates and SNI carry the A-label
+  const host = '例え.test';
+  const ascii = 'xn--r8jz45g.test';
+  const idn = certificate(30, ascii, `DNS:${ascii}`);
+  const names: string[] = [];
+  const srv = tls.createServer(
+    {
+      ...idn,
+      SNICallback: (name, cb) => {
+        names.push(name);
+        cb(null, undefined);
+      },
+    },
+    (socket) => socket.end(),
+  );
+  srv.on('tlsClientError', () => {});
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => srv.close(() => resolve())));
+  const { socket } = await tcpConnect('127.0.0.1', (srv.address() as net.AddressInfo).port, 5_000);
+  const secured = await tlsHandshake(socket, host, { ca: idn.cert }, 5_000);
+  const report = inspectCertificate(secured, host);
+  secured.destroy();
+  assert.equal(report.details.hostnameMatches, true, JSON.stringify(report));
+  assert.equal(report.valid, true);
+  assert.deepEqual(names, [ascii]);
 });

@@ -47,3 +47,21 @@ it('each recipient keeps only the columns the templates use; the mail merges the
   assert.deepEqual(decoded.get('a@example.net'), { subject: '山田様', body: 'お客様番号 A-1\r\n' });
   assert.deepEqual(decoded.get('b@example.net'), { subject: '鈴木様', body: 'お客様番号 B-2\r\n' });
 });
+
+it('a column named like an Object member (__proto__, constructor) is a merge field like any other', async (t) => {
+  const push = cleanups(t);
+  const ctx = await contextFor(t, 'sqlite');
+  if (!ctx) return;
+  const smtp = await startSmtpServer({});
+  push(() => smtp.close());
+  const f = await addSendingAccount(ctx, { port: smtp.port });
+  const csv = 'email,__proto__,constructor\na@example.net,PV,CV\n';
+  const bulk = new BulkDeliveryService(ctx);
+  const { id } = await bulk.create('test', { accountId: f.accountId, subject: 'code {{__proto__}}', text: '{{__proto__}} / {{constructor}}\n', recipientsCsv: csv });
+  const w = startSendWorker(ctx, { pollIntervalMs: 50 });
+  push(() => w.stop());
+  await waitFor('the bulk delivery', async () => ((await bulk.get(id)).status === 'done' ? true : undefined));
+  const raw = smtp.mails[0]!.raw.toString('latin1');
+  assert.match(raw, /^Subject: code PV\r$/m);
+  assert.ok(raw.includes('\r\n\r\nPV / CV\r\n'), raw);
+});

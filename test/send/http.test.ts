@@ -225,6 +225,11 @@ test('POST /api/v1/bulk-deliveries: Shift_JIS CSV, skipped rows reported, progre
   const conflict = await api(s.h, { method: 'POST', url: `/api/v1/bulk-deliveries/${res.json.id}/resume`, lang: 'en' });
   assert.equal(conflict.status, 409);
   assert.match(conflict.json.error.message, /cancelled and cannot be resumed/);
+  // in Japanese the status is a word, not the API's value
+  const ja = await api(s.h, { method: 'POST', url: `/api/v1/bulk-deliveries/${res.json.id}/pause`, lang: 'ja' });
+  assert.equal(ja.status, 409);
+  assert.match(ja.json.error.message, /中止/);
+  assert.doesNotMatch(ja.json.error.message, /cancelled/);
 });
 
 test('POST /api/v1/bulk-deliveries: a Reply-To for every mail is kept and shown; a bad one is a field error in ja and en, and nothing is stored', async (t) => {

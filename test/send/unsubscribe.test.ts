@@ -159,6 +159,7 @@ test('a changed or unknown link is a 404 page in the reader’s language and sto
   // a body larger than any one-click: refused, nothing stored
   const big = await s.app.inject({ method: 'POST', url: `/unsubscribe/${token}`, headers: { 'content-type': 'text/plain' }, payload: 'x'.repeat(10_000) });
   assert.equal(big.statusCode, 413);
+  assert.match(big.body, /4096/, 'the 413 names the limit that refused it');
   assert.deepEqual((await new SuppressionService(s.ctx).list()).items, []);
 });
 

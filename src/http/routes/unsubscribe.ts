@@ -15,6 +15,9 @@ import type { AppContext } from '../../services/context.ts';
 import { UNSUBSCRIBE_PATH, unsubscribe, unsubscribeAddress } from '../../send/unsubscribe.ts';
 import { requestLang } from '../lang.ts';
 
+/** A one-click POST is a few dozen bytes. */
+const BODY_LIMIT = 4096;
+
 interface TokenRoute {
   Params: { token: string };
 }
@@ -22,14 +25,16 @@ interface TokenRoute {
 export function unsubscribeRoutes(ctx: AppContext): FastifyPluginAsync {
   return async (app) => {
     // whatever a provider posts (form-encoded, multipart, none): only the token counts
-    app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body));
+    app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
     // generous: a mailbox provider posts its users' one-clicks from a few addresses
     const config = { rateLimit: { max: 300, timeWindow: '1 minute' } };
     const schema = { hide: true };
 
     // the address with its token cut off: the same page as a broken link, not the web UI
     for (const method of ['GET', 'POST'] as const) {
-      app.route({ method, url: UNSUBSCRIBE_PATH, config, schema, handler: async (req, reply) => invalid(reply, requestLang(req)) });
+      // bodyLimit on the route too: the 413 then names the limit that refused the body (the
+      // route's, which is also what a JSON body is held to), not the API's 1 MiB
+      app.route({ method, url: UNSUBSCRIBE_PATH, config, schema, bodyLimit: BODY_LIMIT, handler: async (req, reply) => invalid(reply, requestLang(req)) });
     }
 
     app.get<TokenRoute>(`${UNSUBSCRIBE_PATH}/:token`, { config, schema }, async (req, reply) => {
@@ -41,7 +46,7 @@ export function unsubscribeRoutes(ctx: AppContext): FastifyPluginAsync {
       return page(reply, lang, 200, body);
     });
 
-    app.post<TokenRoute>(`${UNSUBSCRIBE_PATH}/:token`, { config, schema }, async (req: FastifyRequest<TokenRoute>, reply) => {
+    app.post<TokenRoute>(`${UNSUBSCRIBE_PATH}/:token`, { config, schema, bodyLimit: BODY_LIMIT }, async (req: FastifyRequest<TokenRoute>, reply) => {
       const lang = requestLang(req);
       const oneClick = typeof req.body === 'string' && req.body.includes('List-Unsubscribe=One-Click');
       const address = await unsubscribe(ctx, req.params.token, oneClick ? 'one-click' : 'page');

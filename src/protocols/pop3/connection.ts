@@ -12,6 +12,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { Readable } from 'node:stream';
+import { asciiHost } from '../ascii-host.ts';
 import { wrongProtocolError } from '../greeting.ts';
 import { fromSocketError, MailError } from '../mail-error.ts';
 import type { Pop3Logger } from './logger.ts';
@@ -507,7 +508,7 @@ export class Pop3Connection {
 function tlsOptions(host: string, settings: TlsSettings): tls.ConnectionOptions {
   return {
     // SNI must not be an IP address (RFC 6066 §3)
-    servername: net.isIP(host) ? undefined : host,
+    servername: net.isIP(host) ? undefined : asciiHost(host),
     ca: settings.ca,
     rejectUnauthorized: settings.allowInvalidCertificate !== true,
     minVersion: 'TLSv1.2',

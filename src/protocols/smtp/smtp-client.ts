@@ -28,6 +28,7 @@ import { connect as tcpSocket } from 'node:net';
 import { format } from 'node:util';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import type { Logger as NodemailerLogger } from 'nodemailer/lib/shared/index.js';
+import { asciiHost } from '../ascii-host.ts';
 import { fromSocketError, MailError } from '../mail-error.ts';
 import { parseSmtpReply, smtpErrorToMailError } from './smtp-reply.ts';
 import type { SmtpErrorContext, SmtpOutcome } from './smtp-reply.ts';
@@ -276,7 +277,8 @@ export class SmtpSession {
     }
     const conn = new SMTPConnection({
       connection: socket,
-      host,
+      // the TLS name: an IDN as certificates carry it
+      host: asciiHost(host),
       port,
       secure: encryption === 'tls',
       // 'none' never upgrades. 'starttls' does not use nodemailer's requireTLS, which sends

@@ -133,6 +133,11 @@ export function checkAddress(path: string, raw: string, issues: FieldIssue[]): s
     normalizeHost(domain) === null
   ) {
     issues.push({ path, key: 'validation.address' });
+  } else {
+    // the domain as it is checked and as mail servers take it: full-width letters typed with a
+    // Japanese IME (ｅｘａｍｐｌｅ), soft hyphens and zero-width spaces mapped, a trailing dot gone
+    const host = normalizeHost(domain)!;
+    if (host !== domain.toLowerCase()) return `${local}@${host}`;
   }
   return address;
 }

@@ -78,7 +78,9 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
       const input = httpPart === 'body' ? value : Value.Convert(schema as TSchema, value);
       // NUL and lone surrogates: PostgreSQL refuses the first, SQLite and PostgreSQL
       // mangle the second differently — no user-typed text may carry either.
-      const issues = [...unsafeTextIssues(input), ...(httpPart === 'body' ? [] : looseNumbers(raw, input)), ...schemaIssues(schema as TSchema, input)];
+      const loose = httpPart === 'body' ? [] : looseNumbers(raw, input);
+      // `limit=` is not a number, and its conversion (0) is also below the minimum: said once
+      const issues = [...unsafeTextIssues(input), ...loose, ...schemaIssues(schema as TSchema, input).filter((i) => !loose.some((l) => l.path === i.path))];
       return issues.length ? { error: new ValidationError(issues) } : { value: input };
     };
   });

@@ -279,6 +279,9 @@ describe('bad input', { concurrency: true }, () => {
       }
       assert.deepEqual(failures, []);
       assert.deepEqual(await snapshot(h), before);
+      // an empty number is one mistake, said once
+      const empty = await api(h, { url: '/api/v1/audit-log?limit=' });
+      assert.deepEqual(fieldPaths(empty), ['limit'], empty.raw);
 
       // a trailing slash is the list, not the item with the id ''
       const slash = await api(h, { url: `${SERVERS}/` });

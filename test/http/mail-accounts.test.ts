@@ -152,6 +152,16 @@ test('addresses: case-insensitive duplicates are refused; carrier addresses with
     const a = await addAccount(h, server.id, { address });
     assert.equal(a.address, address);
   }
+  // the domain is stored as it is checked: a trailing dot is the same address, full-width
+  // letters typed with a Japanese IME are the ASCII ones; an IDN stays as typed
+  for (const same of ['info@example.com.', 'info@ｅｘａｍｐｌｅ.ｃｏｍ', 'info@exam\u00adple.com']) {
+    const again = await api(h, { method: 'POST', url: '/api/v1/mail-accounts', body: accountInput(server.id, { address: same }) });
+    assertError(again, 400, 'VALIDATION');
+    assert.deepEqual(fieldPaths(again), ['address'], again.raw);
+  }
+  assert.equal((await addAccount(h, server.id, { address: 'sales@ｅｘａｍｐｌｅ.jp' })).address, 'sales@example.jp');
+  assert.equal((await addAccount(h, server.id, { address: 'Office@Example.jp.' })).address, 'Office@example.jp');
+  assert.equal((await addAccount(h, server.id, { address: 'info@例え.jp' })).address, 'info@例え.jp');
 });
 
 test('ranges: leave-on-server days 1 and 3650, interval 1 and 1440, password of 1 and 1024 characters are accepted', async (t) => {

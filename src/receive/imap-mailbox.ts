@@ -205,7 +205,23 @@ export async function openImapMailbox(incoming: MailServer['incoming'], creds: M
     delete: (msgs) =>
       run('UID STORE +FLAGS (\\Deleted) / UID EXPUNGE', async () => {
         if (!msgs.length) return;
-        await client.messageDelete(msgs.map((m) => m.ref).join(','), { uid: true });
+        const uids = msgs.map((m) => m.ref);
+        if (!uidplus) {
+          // a plain EXPUNGE removes every \Deleted mail of INBOX: not while another client's
+          // \Deleted mail that Yubin has not stored (oversize, over the cap, new) is there
+          const ours = new Set(uids);
+          const flagged = await client.search({ deleted: true }, { uid: true });
+          if (!flagged) throw new MailError('COMMAND_FAILED', 'IMAP server without UIDPLUS: UID SEARCH DELETED failed, so EXPUNGE is not safe; nothing was deleted', { kind: 'transient', command: 'UID SEARCH' });
+          const foreign = flagged.filter((u) => !ours.has(u));
+          if (foreign.length) {
+            throw new MailError('COMMAND_FAILED', `IMAP server without UIDPLUS: ${foreign.length} other mail(s) of INBOX are marked \\Deleted, and EXPUNGE would remove them too; nothing was deleted`, { kind: 'transient', command: 'EXPUNGE' });
+          }
+        }
+        // imapflow answers false (no exception) when the server refuses STORE or EXPUNGE
+        if (!(await client.messageDelete(uids.join(','), { uid: true }))) {
+          if (!client.usable) throw new MailError('CONNECTION_CLOSED', 'IMAP connection closed while deleting', { kind: 'transient', command: 'UID EXPUNGE', cause: lastError });
+          throw new MailError('COMMAND_FAILED', `the IMAP server did not delete UID ${uids.length > 5 ? `${uids.slice(0, 5).join(',')}…` : uids.join(',')}`, { kind: 'transient', command: 'UID EXPUNGE' });
+        }
       }),
     commit: () => run('LOGOUT', () => client.logout()),
     abort: () => client.close(),

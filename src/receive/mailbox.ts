@@ -18,8 +18,12 @@ export interface MailboxSession {
   list(): Promise<RemoteMessage[]>;
   /** The header block only (POP3 TOP n 0, IMAP BODY.PEEK[HEADER]) — for oversize notices. */
   headers(msg: RemoteMessage): Promise<Buffer>;
-  /** Each message's exact bytes as a stream, in order; onMessage is awaited before the next. */
-  fetchMany(msgs: RemoteMessage[], onMessage: (msg: RemoteMessage, body: Readable) => Promise<void>): Promise<void>;
+  /**
+   * Each message's exact bytes as a stream, in order; onMessage is awaited before the next.
+   * A message the server refuses to send (POP3 -ERR to its RETR) goes to onRefused and the
+   * others still come; a message gone meanwhile (IMAP) is left out.
+   */
+  fetchMany(msgs: RemoteMessage[], onMessage: (msg: RemoteMessage, body: Readable) => Promise<void>, onRefused: (msg: RemoteMessage, error: Error) => void): Promise<void>;
   /** Ask the server to delete; takes effect at commit() (POP3 QUIT) or at once (IMAP UID EXPUNGE). */
   delete(msgs: RemoteMessage[]): Promise<void>;
   /** End the session normally: POP3 QUIT (which applies deletions), IMAP LOGOUT. */

@@ -33,11 +33,12 @@ export async function openPop3Mailbox(incoming: MailServer['incoming'], creds: M
       return msgs.map((m) => ({ uid: m.uid, size: m.size, ref: m.seq }));
     },
     headers: (msg) => client.top(msg.ref, 0),
-    fetchMany: (msgs, onMessage) => {
+    fetchMany: (msgs, onMessage, onRefused) => {
       const byRef = new Map(msgs.map((m) => [m.ref, m]));
       return client.retrMany(
         msgs.map((m) => m.ref),
         (seq, stream) => onMessage(byRef.get(seq)!, stream),
+        (seq, error) => onRefused(byRef.get(seq)!, error),
       );
     },
     delete: async (msgs) => {

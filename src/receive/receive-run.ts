@@ -136,7 +136,14 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
 
     // --- decide what is new, and what is too large to receive -------------------------
     const limit = server.incoming.maxMessageBytes;
-    const fresh = remote.filter((m) => !known.has(m.uid));
+    // a UID listed for more than one mail (Dovecot pop3_uidl_duplicates=allow, UIDLs made from
+    // the Message-ID) names no single mail: such mails are fetched each run (stored once, by
+    // SHA-256) and never deleted, since "this UID is stored" says nothing about the others
+    const seenUids = new Set<string>();
+    const ambiguous = new Set<string>();
+    for (const m of remote) (seenUids.has(m.uid) ? ambiguous : seenUids).add(m.uid);
+    if (ambiguous.size) log.warn({ event: 'receive.uid.duplicate', uids: [...ambiguous].slice(0, 20), count: ambiguous.size }, 'the server lists the same UID for several mails; they are never deleted by Yubin');
+    const fresh = remote.filter((m) => ambiguous.has(m.uid) || !known.has(m.uid));
     const oversize = limit === null ? [] : fresh.filter((m) => m.size > limit);
     const oversizeUids = new Set(oversize.map((m) => m.uid));
     // a notice stored while the server refused TOP has neither From nor Subject: ask again
@@ -203,6 +210,14 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
     await messages.clearStaging(accountId);
     let fetchedCount = 0;
     const open = session;
+    // a mail the server refuses to send (a damaged file, "-ERR cannot read message"): it stays
+    // on the server, never deleted, and is named in the run's errors; the others still come
+    const refused = (msg: RemoteMessage, error: Error) => {
+      const entry = summaryError(error);
+      summary.errors.push({ ...entry, message: `UID ${msg.uid} (${msg.size} bytes): ${entry.message}` });
+      log.warn({ event: 'receive.message.refused', uid: msg.uid, size: msg.size, err: error }, 'the server refused to send one mail; it stays on the server');
+      fetchedCount++;
+    };
     const transfer = () =>
       open.fetchMany(toFetch, async (msg, body: Readable) => {
       if (msg.size > STREAM_TO_DATABASE_BYTES) {
@@ -265,7 +280,7 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
       if (batch.length >= COMMIT_BATCH_MESSAGES || batchBytes >= COMMIT_BATCH_BYTES) await flush();
       progress({ phase: 'receiving', total: toFetch.length, done: fetchedCount, bytes: doneBytes });
       stopIfAsked();
-    });
+    }, refused);
     const stopIfAsked = () => {
       if (!opts.signal?.aborted) return;
       // drop the connection now rather than drain the RETRs/FETCHes still in flight: no
@@ -278,7 +293,13 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
       try {
         await transfer();
       } catch (err) {
-        if (!(err instanceof StopRequested)) throw err;
+        if (!(err instanceof StopRequested)) {
+          // the mails in hand arrived whole (their bodies ended): keep them, so that a server
+          // that drops the connection (or refuses one mail, or a run that times out) does not
+          // make every run download the same batch again and store none of it
+          await flush().catch((flushErr: unknown) => log.warn({ err: flushErr }, 'receive.batch.flush_failed'));
+          throw err;
+        }
         stopped = true;
       }
     }
@@ -311,6 +332,7 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
     const toDelete = remote.filter((m) => {
       const k = all.get(m.uid);
       if (!k) return false; // not stored: never deleted (oversize, over the cap, or failed)
+      if (ambiguous.has(m.uid)) return false; // which of the mails under this UID is stored is unknown
       if (policy.mode === 'delete') return true;
       if (policy.mode === 'days') return Date.parse(k.firstSeenAt) <= cutoff;
       return false;

@@ -2,7 +2,7 @@
 // scale-out reads the same store and no single value gets huge), the UIDs each
 // account has stored, oversize notices and the deletion log.
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type OnConflictBuilder, type Transaction } from 'kysely';
 import type { MailMetadata } from '../mail/metadata.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { uuidv7 } from './ids.ts';
@@ -154,6 +154,17 @@ export function rechunk(chunks: Buffer[]): Buffer[] {
   return out;
 }
 
+/**
+ * A UID row already there: kept as is while its mail is on the server; a UID whose mail was
+ * deleted from the server and that the server lists again now names the mail just stored.
+ */
+function reuseDeletedUid(oc: OnConflictBuilder<Database, 'message_uids'>) {
+  return oc
+    .columns(['account_id', 'uid'])
+    .doUpdateSet((eb) => ({ message_id: eb.ref('excluded.message_id'), first_seen_at: eb.ref('excluded.first_seen_at'), deleted_at: null }))
+    .where('message_uids.deleted_at', 'is not', null);
+}
+
 export class MessageRepository {
   private readonly db: Kysely<Database>;
   constructor(private readonly store: Db) {
@@ -166,6 +177,10 @@ export class MessageRepository {
       .innerJoin('messages', 'messages.id', 'message_uids.message_id')
       .select(['message_uids.uid', 'message_uids.message_id', 'message_uids.first_seen_at', 'messages.sha256'])
       .where('message_uids.account_id', '=', accountId)
+      // a UID whose mail Yubin deleted from the server is not known any more: seen again, it
+      // is another mail under a reused UID (or a deletion the server did not apply), fetched
+      // and matched by SHA-256 — never deleted unseen
+      .where('message_uids.deleted_at', 'is', null)
       .execute();
     return new Map(rows.map((r) => [r.uid, { messageId: r.message_id, firstSeenAt: r.first_seen_at, sha256: r.sha256 }]));
   }
@@ -221,11 +236,14 @@ export class MessageRepository {
         groupBytes += row.data.length;
       }
       if (group.length) await trx.insertInto('message_chunks').values(group).execute();
-      for (let i = 0; i < uidRows.length; i += ROWS_PER_INSERT) {
+      // one row per UID in a statement (a UID listed twice: the first mail keeps it)
+      const seen = new Set<string>();
+      const uniqueUidRows = uidRows.filter((r) => !seen.has(r.uid) && !!seen.add(r.uid));
+      for (let i = 0; i < uniqueUidRows.length; i += ROWS_PER_INSERT) {
         await trx
           .insertInto('message_uids')
-          .values(uidRows.slice(i, i + ROWS_PER_INSERT))
-          .onConflict((oc) => oc.columns(['account_id', 'uid']).doNothing())
+          .values(uniqueUidRows.slice(i, i + ROWS_PER_INSERT))
+          .onConflict((oc) => reuseDeletedUid(oc))
           .execute();
       }
       return results;
@@ -275,7 +293,7 @@ export class MessageRepository {
       await trx
         .insertInto('message_uids')
         .values({ account_id: accountId, uid, message_id: messageId, first_seen_at: firstSeenAt, deleted_at: null })
-        .onConflict((oc) => oc.columns(['account_id', 'uid']).doNothing())
+        .onConflict((oc) => reuseDeletedUid(oc))
         .execute();
       return { uid, messageId, firstSeenAt, isNew: !existing };
     });

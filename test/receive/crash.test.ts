@@ -536,11 +536,15 @@ test('(c) Dovecot killed (SIGKILL) and restarted mid-run, POP3 and IMAP4', async
           return {
             ...session,
             protocol: session.protocol,
-            fetchMany: (msgs, onMessage) =>
-              session.fetchMany(msgs, async (m, body) => {
-                await onMessage(m, body);
-                if (point?.at === 'receiving' && ++handed >= point.after) await restart();
-              }),
+            fetchMany: (msgs, onMessage, onRefused) =>
+              session.fetchMany(
+                msgs,
+                async (m, body) => {
+                  await onMessage(m, body);
+                  if (point?.at === 'receiving' && ++handed >= point.after) await restart();
+                },
+                onRefused,
+              ),
             commit: async () => {
               if (point?.at === 'before-commit') await restart();
               return session.commit();

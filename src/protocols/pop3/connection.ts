@@ -388,7 +388,8 @@ export class Pop3Connection {
     head.status = status;
     if (status.kind === 'ok' && head.multiline) {
       head.phase = 'body';
-      head.decoder = new MultilineDecoder();
+      // a message body (RETR) ends only at CRLF.CRLF; a bare LF in it is data
+      head.decoder = new MultilineDecoder({ bareLfEndsLine: !head.streaming });
       if (head.streaming) {
         const stream = new BodyStream(() => this.flow());
         // Without a listener an 'error' would crash the process; consumers still see it

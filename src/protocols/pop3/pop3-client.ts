@@ -30,7 +30,7 @@ import { capa } from './commands/capa.ts';
 import { dele, deleMany } from './commands/dele.ts';
 import { list } from './commands/list.ts';
 import { listMessages, type Pop3MessageInfo } from './commands/list-messages.ts';
-import { retr, retrMany, type OnMessage } from './commands/retr.ts';
+import { retr, retrMany, type OnMessage, type OnRefused } from './commands/retr.ts';
 import { noop, quit, rset } from './commands/session-control.ts';
 import type { Pop3Session } from './commands/session.ts';
 import { stat, type Pop3Stat } from './commands/stat.ts';
@@ -184,8 +184,8 @@ export class Pop3Client {
   }
 
   /** RETR a batch, pipelined when possible; `onMessage` is awaited for each, in order. */
-  retrMany(seqs: readonly number[], onMessage: OnMessage): Promise<void> {
-    return this.run((s) => retrMany(s, seqs, onMessage));
+  retrMany(seqs: readonly number[], onMessage: OnMessage, onRefused?: OnRefused): Promise<void> {
+    return this.run((s) => retrMany(s, seqs, onMessage, onRefused));
   }
 
   /** TOP: header plus the first `lines` body lines. */

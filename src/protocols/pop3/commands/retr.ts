@@ -29,15 +29,18 @@ export async function retr(session: Pop3Session, seq: number): Promise<Readable>
 }
 
 export type OnMessage = (seq: number, stream: Readable) => Promise<void>;
+/** A RETR the server answered with -ERR (a damaged or vanished message): the batch goes on. */
+export type OnRefused = (seq: number, error: MailError) => void;
 
 /**
  * RETR each message in order, with up to `pipelineWindow` commands in flight when the
  * server pipelines. `onMessage` is awaited for one message before the next is handed
  * over; a body it leaves unread is read and dropped. The first failure (a -ERR, a
  * broken body, or `onMessage` throwing) stops the batch: replies already requested are
- * drained so the session stays usable, then the error is thrown.
+ * drained so the session stays usable, then the error is thrown. With `onRefused`, a -ERR
+ * to one RETR is that message's alone: it is reported there and the batch goes on.
  */
-export async function retrMany(session: Pop3Session, seqs: readonly number[], onMessage: OnMessage): Promise<void> {
+export async function retrMany(session: Pop3Session, seqs: readonly number[], onMessage: OnMessage, onRefused?: OnRefused): Promise<void> {
   for (const seq of seqs) checkSeq(seq);
   const window = session.conn.pipelining ? session.pipelineWindow : 1;
   let failure: unknown;
@@ -60,7 +63,8 @@ export async function retrMany(session: Pop3Session, seqs: readonly number[], on
           try {
             expectOk(reply.status, retrCommand(seq));
           } catch (err) {
-            failure = err;
+            if (onRefused && reply.status.kind !== 'ok' && err instanceof MailError) onRefused(seq, err);
+            else failure = err;
           }
         }
         if (stream) stream.resume();

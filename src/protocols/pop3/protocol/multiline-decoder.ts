@@ -5,8 +5,16 @@
 // no limit on line length.
 //
 // The body starts right after the status line's CRLF, i.e. at the start of a line. A
-// line is "terminated" by LF (CRLF on the wire); the terminator is a line that is
-// exactly ".\r\n". Any other line starting with "." has that first "." stripped.
+// line is terminated by CRLF (RFC 1939 §3); the terminator is a line that is exactly
+// ".\r\n". Any other line starting with "." has that first "." stripped.
+//
+// A bare LF inside a CRLF message is not a line end: a server that stuffs only the lines it
+// splits at CRLF sends "text\n.\r\n" unstuffed, and taking that for the terminator would
+// end the mail early and pass the truncated bytes off as complete (then deleted from the
+// server: mail lost; and what follows would be read as the next replies). So once a body
+// has shown a CRLF, only CRLF ends its lines; a body of bare-LF lines only (a server that
+// serves its LF files as they are) still ends at "\n.\r\n". With `bareLfEndsLine` (the
+// short listings — CAPA, LIST, UIDL — of sloppy servers) a bare LF always starts a line.
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -36,8 +44,22 @@ export interface DecodeResult {
 
 const EMPTY = Buffer.alloc(0);
 
+export interface MultilineDecoderOptions {
+  /** A bare LF (no CR before it) always starts a line; default true. Message bodies: false (then only until the first CRLF). */
+  bareLfEndsLine?: boolean;
+}
+
 export class MultilineDecoder {
   private state: State = State.LineStart;
+  /** Mid: the last byte seen was CR (a LF now ends the line) */
+  private lastWasCr = false;
+  /** a CRLF has been seen in this body: from now on a bare LF is data (unless bareLfEndsLine) */
+  private sawCrlf = false;
+  private readonly bareLfEndsLine: boolean;
+
+  constructor(options: MultilineDecoderOptions = {}) {
+    this.bareLfEndsLine = options.bareLfEndsLine ?? true;
+  }
 
   get done(): boolean {
     return this.state === State.Done;
@@ -54,11 +76,15 @@ export class MultilineDecoder {
           const lf = chunk.indexOf(LF, i);
           if (lf === -1) {
             parts.push(chunk.subarray(i));
+            this.lastWasCr = chunk[n - 1] === CR;
             i = n;
           } else {
+            const crlf = lf > i ? chunk[lf - 1] === CR : this.lastWasCr;
             parts.push(chunk.subarray(i, lf + 1));
             i = lf + 1;
-            this.state = State.LineStart;
+            this.lastWasCr = false;
+            if (crlf) this.sawCrlf = true;
+            if (crlf || this.bareLfEndsLine || !this.sawCrlf) this.state = State.LineStart;
           }
           break;
         }
@@ -68,6 +94,7 @@ export class MultilineDecoder {
             i++;
           } else {
             this.state = State.Mid;
+            this.lastWasCr = false;
           }
           break;
         case State.Dot:
@@ -78,6 +105,7 @@ export class MultilineDecoder {
             i++;
           } else {
             this.state = State.Mid;
+            this.lastWasCr = false;
           }
           break;
         case State.DotCr:
@@ -88,6 +116,7 @@ export class MultilineDecoder {
           // ".\r" + something else: a line that started with a stuffed ".\r"
           parts.push(CR_ONLY);
           this.state = State.Mid;
+          this.lastWasCr = true;
           break;
       }
     }
@@ -101,12 +130,18 @@ function join(parts: Buffer[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Byte-stuff a message for a multi-line response (used by tests and fake servers). */
+/**
+ * Byte-stuff a message for a multi-line response (used by tests and fake servers), with the
+ * decoder's idea of a line: lines end at CRLF, or at a bare LF while no CRLF has come yet.
+ */
 export function dotStuff(body: Buffer): Buffer {
   const parts: Buffer[] = [];
   let lineStart = 0;
+  let sawCrlf = false;
   while (lineStart < body.length) {
-    const lf = body.indexOf(LF, lineStart);
+    let lf = body.indexOf(LF, lineStart);
+    while (lf !== -1 && sawCrlf && (lf === 0 || body[lf - 1] !== CR)) lf = body.indexOf(LF, lf + 1);
+    if (lf > 0 && body[lf - 1] === CR && lf - 1 >= lineStart) sawCrlf = true;
     const end = lf === -1 ? body.length : lf + 1;
     if (body[lineStart] === DOT) parts.push(Buffer.from('.'));
     parts.push(body.subarray(lineStart, end));

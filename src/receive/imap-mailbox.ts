@@ -14,6 +14,8 @@ import type { MailboxCredentials, MailboxSession, OpenMailboxOptions, RemoteMess
 export const IMAP_BATCH_BODY_BYTES = 1024 * 1024;
 /** UIDs per FETCH command. */
 export const IMAP_FETCH_BATCH = 200;
+/** … and at most this many bytes of them: a FETCH's mails are held until it completes. */
+export const IMAP_FETCH_BATCH_BYTES = 16 * 1024 * 1024;
 export const IMAP_CONNECTION_TIMEOUT = 30_000;
 export const IMAP_GREETING_TIMEOUT = 30_000;
 export const IMAP_SOCKET_TIMEOUT = 120_000;
@@ -179,7 +181,11 @@ export async function openImapMailbox(incoming: MailServer['incoming'], creds: M
             continue;
           }
           const batch: RemoteMessage[] = [];
-          while (i < msgs.length && msgs[i]!.size <= IMAP_BATCH_BODY_BYTES && batch.length < IMAP_FETCH_BATCH) batch.push(msgs[i++]!);
+          let batchBytes = 0;
+          while (i < msgs.length && msgs[i]!.size <= IMAP_BATCH_BODY_BYTES && batch.length < IMAP_FETCH_BATCH && batchBytes + msgs[i]!.size <= IMAP_FETCH_BATCH_BYTES) {
+            batchBytes += msgs[i]!.size;
+            batch.push(msgs[i++]!);
+          }
           const byUid = new Map(batch.map((b) => [b.ref, b]));
           const seen = new Set<number>();
           // BODY.PEEK[] via `source`; order follows the server, each handed over as it arrives

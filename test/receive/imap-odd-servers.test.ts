@@ -1,8 +1,10 @@
-// IMAP4 deletion against a scripted server (Dovecot always has UIDPLUS and never refuses
-// an EXPUNGE): a refused deletion is not logged as done; without UIDPLUS, another client's
-// \Deleted mail is never expunged with Yubin's.
+// IMAP4 against a scripted server, for what Dovecot cannot be made to do (it always has
+// UIDPLUS and never refuses an EXPUNGE): a refused deletion is not logged as done; without
+// UIDPLUS, another client's \Deleted mail is never expunged with Yubin's; one FETCH never
+// holds more than IMAP_FETCH_BATCH_BYTES of mail.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { IMAP_FETCH_BATCH_BYTES } from '../../src/receive/imap-mailbox.ts';
 import { receiveAccount } from '../../src/receive/receive-run.ts';
 import type { AppContext } from '../../src/services/context.ts';
 import { MailAccountService } from '../../src/services/mail-accounts.ts';
@@ -51,4 +53,17 @@ test('IMAP without UIDPLUS: an oversize mail flagged \\Deleted by another client
   await receiveAccount(ctx, ctx.repos.messages, accountId).catch((err) => t.diagnostic(`run failed: ${(err as Error).message}`));
   assert.equal(await ctx.repos.messages.count(accountId), 1, 'the small mail is stored');
   assert.ok(mails.some((m) => m.uid === 1), `the oversize mail Yubin never stored was expunged (commands: ${fake.log.filter((l) => /EXPUNGE|STORE/i.test(l)).join(' / ')})`);
+});
+
+test('IMAP: mails of up to 1 MiB are fetched many to a FETCH, but never more than IMAP_FETCH_BATCH_BYTES at once', async (t) => {
+  const body = 'x'.repeat(76) + '\r\n';
+  const big = (uid: number): ImapMail => ({ uid, bytes: Buffer.from(makeMail(uid, body.repeat(Math.floor(900_000 / body.length)))), flags: new Set() });
+  const mails = Array.from({ length: 40 }, (_, i) => big(i + 1));
+  const size = mails[0]!.bytes.length;
+  const { ctx, fake, accountId } = await setup(t, { mails, uidplus: true });
+  const r = await receiveAccount(ctx, ctx.repos.messages, accountId);
+  assert.equal(r.received, 40);
+  const fetches = fake.log.filter((l) => /UID FETCH .*BODY/i.test(l));
+  const perFetch = Math.floor(IMAP_FETCH_BATCH_BYTES / size);
+  assert.equal(fetches.length, Math.ceil(40 / perFetch), fetches.join('\n'));
 });

@@ -131,6 +131,8 @@ test('mail servers: navigation, presets, add/change, reorder, delete, language',
     const apiMessage = await apiFieldError(ui, 'outgoing.port', 70000);
     assert.equal(await error.textContent(), apiMessage);
     assert.match(apiMessage, /送信メールサーバーのポート番号/);
+    // the field names its error (aria-describedby), for screen readers
+    assert.equal(await outPort.getAttribute('aria-describedby'), await error.getAttribute('id'));
     assert.equal(await page.getByLabel('メールサーバーの名前').inputValue(), 'Example ISP');
     assert.equal(await page.getByLabel('受信メールサーバーのサーバー名').inputValue(), 'pop.example.com');
     assert.equal(await inPort.inputValue(), '995');

@@ -2,7 +2,7 @@
 // that field right next to it, and the banner with the API's message. Inside a
 // Form, a row's error goes away once its field is edited (the answer was about the old
 // value) and comes back only with the next answer that names it.
-import { createContext, useContext, useId, useState, type FormHTMLAttributes, type ReactNode } from 'react';
+import { createContext, useContext, useEffect, useId, useState, type FormHTMLAttributes, type ReactNode } from 'react';
 import type { ApiError } from '../api/client.ts';
 
 /** The API's answer that the rows' errors come from: a new one (each submit) shows them all again. */
@@ -37,6 +37,14 @@ export function Row({ path, label, htmlFor, help, error: given, required, childr
   const edited = () => {
     if (given && answer !== undefined && editedAfter !== answer) setEditedAfter(answer);
   };
+  const errorId = htmlFor ? htmlFor + '-error' : undefined;
+  // the control names its error, so a screen reader reads it with the field, not only once
+  useEffect(() => {
+    const control = htmlFor ? document.getElementById(htmlFor) : null;
+    if (!control || !errorId) return;
+    if (error) control.setAttribute('aria-describedby', errorId);
+    else if (control.getAttribute('aria-describedby') === errorId) control.removeAttribute('aria-describedby');
+  }, [htmlFor, errorId, error]);
   return (
     <div className={'form-row' + (error ? ' has-error' : '')} data-field={path} onInput={edited} onChange={edited}>
       <div className="form-label">
@@ -46,7 +54,7 @@ export function Row({ path, label, htmlFor, help, error: given, required, childr
       <div className="form-control">
         {children}
         {error ? (
-          <p className="field-error" role="alert" id={htmlFor ? htmlFor + '-error' : undefined}>
+          <p className="field-error" role="alert" id={errorId}>
             {error}
           </p>
         ) : null}

@@ -197,7 +197,7 @@ export function MailServerOrderPage() {
         </div>
       </div>
       <div className="buttons">
-        <button type="button" className="primary" onClick={save} disabled={busy || !items}>
+        <button type="button" className="primary" onClick={save} disabled={busy || !items || items.length === 0}>
           {t('common.change')}
         </button>
         <button type="button" onClick={() => navigate(SERVERS)}>

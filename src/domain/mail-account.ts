@@ -2,6 +2,7 @@
 // server, with its own credentials and leave-on-server policy.
 import Type, { type Static } from 'typebox';
 import type { FieldIssue } from './errors.ts';
+import { CONTROL_CHARS } from './validation.ts';
 import { normalizeHost } from './host.ts';
 
 export const MAX_PASSWORD_LENGTH = 1024;
@@ -110,7 +111,7 @@ export interface AccountSettings {
 }
 
  
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = CONTROL_CHARS;
 
 export function checkAddress(path: string, raw: string, issues: FieldIssue[]): string {
   const address = raw.trim();

@@ -4,6 +4,7 @@
 import Type, { type Static } from 'typebox';
 import type { FieldIssue } from './errors.ts';
 import { normalizeHost } from './host.ts';
+import { CONTROL_CHARS } from './validation.ts';
 import { PRESETS, type PresetKey } from './presets.ts';
 
 /** Size limits are bytes up to 2 GiB − 1 (stored as a 32-bit integer on both engines). */
@@ -131,7 +132,7 @@ export function defaultOutgoingPort(encryption: Encryption): number {
 }
 
  
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = CONTROL_CHARS;
 
 /** Trimmed name or issues. */
 export function checkName(raw: string, issues: FieldIssue[]): string {

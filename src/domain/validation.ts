@@ -14,6 +14,12 @@ interface TypeBoxError {
   params: Record<string, unknown>;
 }
 
+/**
+ * Characters no one-line text may hold: C0 and C1 controls and the Unicode line and paragraph
+ * separators (names, From names and reasons go into headers, logs and table cells).
+ */
+export const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const compiled = new WeakMap<TSchema, any>();
 

@@ -2,7 +2,7 @@
 // skipped). Single sends are not affected: a person asked not to get bulk mail, not to be
 // unreachable.
 import { ValidationError, type FieldIssue } from '../domain/errors.ts';
-import { validateSchema } from '../domain/validation.ts';
+import { CONTROL_CHARS, validateSchema } from '../domain/validation.ts';
 import type { AppContext } from '../services/context.ts';
 import { normalizeRecipient, recipientKey } from './address.ts';
 import { SuppressionInput, type Suppression } from './schemas.ts';
@@ -27,11 +27,13 @@ export class SuppressionService {
       if (!address) issues.push({ path: `addresses.${i}`, key: 'send.address', params: { address: raw } });
       else if (!list.has(recipientKey(address))) list.set(recipientKey(address), address);
     });
+    const reason = input.reason?.trim() || null;
+    if (reason && CONTROL_CHARS.test(reason)) issues.push({ path: 'reason', key: 'validation.controlChars' });
     if (issues.length) throw new ValidationError(issues);
     const repo = this.ctx.repos.deliveries;
     // addresses on the list already are kept as they were (reason, date), and not counted
     const added = await repo.write(async (trx) => {
-      const n = await repo.addSuppressions(trx, [...list].map(([key, address]) => ({ key, address })), input.reason ?? null, actor, new Date().toISOString());
+      const n = await repo.addSuppressions(trx, [...list].map(([key, address]) => ({ key, address })), reason, actor, new Date().toISOString());
       await this.ctx.repos.audit.append(trx, { actor, action: 'suppression.add', targetType: 'suppression', targetId: null, targetName: `${n} addresses`, fields: ['addresses'] });
       return n;
     });

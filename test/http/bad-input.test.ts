@@ -70,6 +70,8 @@ const FIELD_WORDS: Record<string, { ja: string; en: string }> = {
   'leaveOnServer.days': { ja: '日数', en: 'days' },
   receiveIntervalMinutes: { ja: '受信間隔', en: 'receive interval' },
   displayName: { ja: '表示名', en: 'display name' },
+  fromName: { ja: '差出人', en: 'sender name' },
+  reason: { ja: '理由', en: 'reason' },
 };
 
 const SERVERS = '/api/v1/mail-servers';
@@ -102,6 +104,7 @@ const CASES: BadCase[] = [
   v('name', 'duplicate name in another case with a trailing space', postServer((b) => (b.name = 'ISP '))),
   v('name', 'duplicate of a preset name', postServer((b) => (b.name = 'gmail'))),
   v('name', 'name with a line break', postServer((b) => (b.name = 'a\nb'))),
+  v('name', 'name with a Unicode line separator', postServer((b) => (b.name = 'a\u2028b'))),
   // not well-formed UTF-16: the engines would store U+FFFD instead (SQLite even three of them)
   v('name', 'name with a lone surrogate', postServer((b) => (b.name = 'ISP \ud800 2'))),
   // hosts
@@ -184,6 +187,9 @@ const CASES: BadCase[] = [
   v('receiveIntervalMinutes', 'receive interval 0', postAccount((b) => (b.receiveIntervalMinutes = 0))),
   v('receiveIntervalMinutes', 'receive interval 1441', postAccount((b) => (b.receiveIntervalMinutes = 1441))),
   v('displayName', 'whitespace-only display name', postAccount((b) => (b.displayName = '   '))),
+  // a C1 control (NEL) in the From name would reach the From header
+  v('fromName', 'From name with a C1 control (NEL)', postAccount((b) => (b.fromName = 'Support\u0085Team'))),
+  v('reason', 'suppression reason with a line break', () => ({ method: 'POST', url: '/api/v1/suppressions', body: { addresses: ['x@example.com'], reason: 'asked\r\nby phone' } })),
   v('password', 'PATCH of an account with an empty password', (s) => ({ method: 'PATCH', url: `${ACCOUNTS}/${s.account.id}`, body: { password: '' } })),
   v('serverId', 'PATCH of an account to a server that does not exist', (s) => ({ method: 'PATCH', url: `${ACCOUNTS}/${s.account.id}`, body: { serverId: 'no-such-id' } })),
   // a multipart/* part is a container: the file would go into its preamble and arrive empty

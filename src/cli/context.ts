@@ -14,13 +14,16 @@ export const EXIT_FAILURE = 1;
 export const EXIT_BAD_INPUT = 2;
 
 export async function withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T> {
-  const level = process.env.YUBIN_LOG_LEVEL ?? 'warn';
+  // the environment is checked first: a bad YUBIN_LOG_LEVEL is a message naming it, not
+  // pino's "default level:… must be included in custom levels" with a stack trace
+  const config = loadConfig();
+  const level = config.logLevel ?? 'warn';
   // a command's warnings are read by a person: one line each, not pino's JSON (kept at debug
   // and trace, for diagnosis, and for serve and worker, whose logs go to a collector)
   const log = pino({ level }, level === 'debug' || level === 'trace' ? destination(2) : { write: (line: string) => void process.stderr.write(humanLogLine(line)) });
   // loaded here, not at the top: `yubin --version` and usage errors need no database
   const { openContext } = await import('../services/context.ts');
-  const ctx = await openContext(loadConfig(), { log });
+  const ctx = await openContext(config, { log });
   try {
     return await fn(ctx);
   } finally {
@@ -85,7 +88,7 @@ export function reportError(err: unknown): number {
   const database = /timeout exceeded when trying to connect|Connection terminated/.test(e?.message ?? '') || (system && process.env.YUBIN_DATABASE_URL && /pg-pool|[\\/]pg[\\/]/.test(e?.stack ?? ''));
   if (system || database) {
     const hint = database ? ` (YUBIN_DATABASE_URL: ${t(lang, 'cli.databaseUnreachable')})` : '';
-    process.stderr.write(`yubin: ${e!.message}${hint}\n${process.env.YUBIN_LOG_LEVEL === 'debug' ? `${e!.stack}\n` : ''}`);
+    process.stderr.write(`yubin: ${e!.message}${hint}\n${process.env.YUBIN_LOG_LEVEL?.trim() === 'debug' ? `${e!.stack}\n` : ''}`);
     return EXIT_FAILURE;
   }
   process.stderr.write(`yubin: ${e?.stack ?? String(err)}\n`);

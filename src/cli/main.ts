@@ -47,6 +47,10 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // every file Yubin makes is its owner's alone: the SQLite database (all received mail) and
+  // its -wal/-shm, backups, the restored copies. A data folder that existed before (mkdir,
+  // a container volume) keeps its mode, and the default umask made these readable by all
+  process.umask(0o077);
   let program: Command | undefined;
   try {
     program = await buildProgram(argv.slice(2));

@@ -14,6 +14,8 @@ export interface AppConfig {
   secretKey: Buffer | undefined;
   host: string;
   port: number;
+  /** YUBIN_LOG_LEVEL, checked and trimmed; undefined = each command's default (info, warn for the CLI) */
+  logLevel?: string | undefined;
   /** caps of one receive run (the next run continues); undefined = the built-in defaults */
   receiveMaxMessages?: number | undefined;
   receiveMaxBytes?: number | undefined;
@@ -140,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     secretKey,
     host,
     port,
+    ...(logLevel !== undefined ? { logLevel } : {}),
     receiveMaxMessages,
     receiveMaxBytes,
     publicUrl,

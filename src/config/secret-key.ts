@@ -16,7 +16,9 @@ export function loadSecretKey(config: Pick<AppConfig, 'dataDir' | 'secretKey'>):
   try {
     text = readFileSync(file, 'utf8').trim();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    // a directory, or a file this user cannot read: say which file, naming the variable
+    if (code !== 'ENOENT') throw new ConfigError('YUBIN_DATA_DIR', 'config.keyFileUnreadable', { file, reason: code ?? String(err) });
     const key = randomBytes(32);
     // 'wx' fails if another process created the file meanwhile: then read theirs.
     try {

@@ -72,6 +72,12 @@ export interface ReceiveOptions {
   signal?: AbortSignal | undefined;
   /** Give up a run that takes longer than this (a slow server must not hold a worker): TIMEOUT. */
   timeoutMs?: number | undefined;
+  /**
+   * Asked (and awaited) right before deleting from the server and right before the deletions
+   * are committed (POP3 QUIT): false when the run's lease is gone, and then nothing is deleted.
+   * The `signal` alone is set by a heartbeat that may not have run yet (a stalled process).
+   */
+  leaseHeld?: (() => Promise<boolean>) | undefined;
 }
 
 /** Thrown inside the transfer when `signal` asks the run to stop after the mail in hand. */
@@ -304,9 +310,7 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
       }
     }
     await flush();
-    // asked to stop (or the lease was lost) during the transfer's last mail: no deletions
-    if (!stopped && opts.signal?.aborted) stopped = true;
-    if (stopped) {
+    const stopNow = async (): Promise<ReceiveSummary> => {
       open.abort();
       // the mails in hand are committed; deletions and the rest wait for the next run
       committed = true;
@@ -318,7 +322,12 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
         .execute();
       log.info({ ...summary }, 'receive.run.stopped');
       return summary;
-    }
+    };
+    // asked to stop, or the lease is lost (another worker may be deleting): no deletions
+    const mayDelete = async () => !opts.signal?.aborted && (opts.leaseHeld === undefined || (await opts.leaseHeld())) && !opts.signal?.aborted;
+    // asked to stop (or the lease was lost) during the transfer's last mail: no deletions
+    if (!stopped && opts.signal?.aborted) stopped = true;
+    if (stopped) return stopNow();
 
     // --- only now: deletions, by the account's policy --------------------------------------
     const all = new Map<string, KnownUid>([...known, ...stored]);
@@ -339,6 +348,7 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
     });
     progress({ phase: 'deleting', total: toDelete.length, done: 0, bytes: doneBytes });
     if (toDelete.length) {
+      if (!(await mayDelete())) return stopNow();
       const policyText = policy.mode === 'days' ? `days:${policy.days}` : policy.mode;
       const logIds = await messages.logDeletionsPending(
         accountId,
@@ -346,6 +356,9 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
         now().toISOString(),
       );
       await session.delete(toDelete);
+      // POP3 deletes at QUIT: a lease lost while the DELEs went out still deletes nothing
+      // (the log's pending entries are settled by the next run)
+      if (!(await mayDelete())) return stopNow();
       await session.commit();
       committed = true;
       await messages.confirmDeletions(accountId, logIds, toDelete.map((m) => m.uid), now().toISOString());

@@ -73,7 +73,22 @@ export async function receiveNow(
   const started = performance.now();
   let outcome: 'ok' | 'failed' = 'failed';
   try {
-    const summary = await receiveAccount(ctx, ctx.repos.messages, accountId, { ...opts, runId, signal: opts.signal ? AbortSignal.any([opts.signal, lost.signal]) : lost.signal });
+    // before deleting, the lease is renewed and its answer awaited: a process that stalled past
+    // the TTL learns here, not from a heartbeat that may not have run yet, that it was taken over
+    const leaseHeld = async (): Promise<boolean> => {
+      const asked = Date.now();
+      const held = await ctx.repos.leases.renew(lease, holder, ttl).catch((err: unknown) => {
+        log.warn({ err, accountId, runId }, 'receive.lease.renew_failed');
+        return false;
+      });
+      if (held) heldUntil = asked + ttl;
+      else {
+        log.warn({ accountId, runId }, 'receive.lease.lost');
+        lost.abort();
+      }
+      return held;
+    };
+    const summary = await receiveAccount(ctx, ctx.repos.messages, accountId, { ...opts, runId, leaseHeld, signal: opts.signal ? AbortSignal.any([opts.signal, lost.signal]) : lost.signal });
     outcome = 'ok';
     return summary;
   } catch (err) {

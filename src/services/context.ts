@@ -51,7 +51,8 @@ export async function openContext(config: AppConfig, opts: OpenContextOptions = 
   const log =
     opts.log ??
     pino({
-      level: process.env.YUBIN_LOG_LEVEL ?? 'info',
+      // the checked value: an empty or padded YUBIN_LOG_LEVEL made pino throw before any message
+      level: config.logLevel ?? 'info',
       redact: { paths: ['password', 'smtpPassword', '*.password', '*.smtpPassword', 'req.headers.authorization', 'req.headers.cookie'], censor: '****' },
     });
   const db = openDatabase({

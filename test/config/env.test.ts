@@ -2,7 +2,7 @@
 // the sealing of secrets at rest (SecretBox).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -161,6 +161,15 @@ describe('loadSecretKey', () => {
     assert.equal(statSync(file).mode & 0o777, 0o600);
   });
 
+  it('a key file that is a directory is an error naming the data folder and the file, not EISDIR alone', (t) => {
+    const dataDir = tempDir(t);
+    mkdirSync(join(dataDir, KEY_FILE_NAME));
+    assert.throws(
+      () => loadSecretKey({ dataDir, secretKey: undefined }),
+      (err: Error & { variable?: string }) => err instanceof ConfigError && err.variable === 'YUBIN_DATA_DIR' && err.message.includes(KEY_FILE_NAME) && err.message.includes('EISDIR'),
+    );
+  });
+
   it('YUBIN_SECRET_KEY overrides the file and creates none', (t) => {
     const dataDir = tempDir(t);
     const fromEnv = randomBytes(32);
@@ -212,7 +221,10 @@ describe('loadSecretKey', () => {
 
   it('YUBIN_LOG_LEVEL must be a pino level', () => {
     assert.equal(configError(() => loadConfig({ YUBIN_LOG_LEVEL: 'bogus' })).variable, 'YUBIN_LOG_LEVEL');
-    loadConfig({ YUBIN_LOG_LEVEL: 'debug' });
+    assert.equal(loadConfig({ YUBIN_LOG_LEVEL: 'debug' }).logLevel, 'debug');
+    // empty is unset, spaces around are dropped (pino itself refuses both)
+    assert.equal(loadConfig({ YUBIN_LOG_LEVEL: '' }).logLevel, undefined);
+    assert.equal(loadConfig({ YUBIN_LOG_LEVEL: ' warn ' }).logLevel, 'warn');
   });
 
   it('YUBIN_LANG must be ja or en; an empty one is unset and LANG decides', () => {

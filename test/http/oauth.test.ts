@@ -149,6 +149,12 @@ describe('mail accounts on the presets', () => {
     assertError(await api(h, { url: `/api/v1/mail-accounts/${plain.id}/oauth/start` }), 409, 'OAUTH_NOT_PRESET');
     const unauthenticated = await call(h.app, { url: `/api/v1/mail-accounts/${account.id}/oauth/start` });
     assertError(unauthenticated, 401, 'UNAUTHENTICATED');
+    // a link on another site (the session cookie is SameSite=Lax over plain http) starts nothing
+    for (const site of ['cross-site', 'same-site']) {
+      const res = await call(h.app, { url: `/api/v1/mail-accounts/${account.id}/oauth/start`, headers: { ...h.auth, 'sec-fetch-site': site }, lang: 'ja' });
+      assertError(res, 403, 'CSRF');
+      assert.match(res.json.error.message, /他のサイト/);
+    }
 
     const provider = await startMockProvider(t);
     await api(h, { method: 'PUT', url: '/api/v1/oauth-providers/gmail', body: { clientId: provider.clientId, clientSecret: provider.clientSecret, endpoints: provider.endpoints } });

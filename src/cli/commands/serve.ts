@@ -25,7 +25,7 @@ export function registerServeCommand(program: Command): void {
       const config = loadConfig();
       const ctx = await openContext(config, { backgroundCheckpoint: true });
       const unregister = registerProcess(config.dataDir, 'serve');
-      const app = await buildApp(ctx, { logger: { level: process.env.YUBIN_LOG_LEVEL ?? 'info' } });
+      const app = await buildApp(ctx, { logger: { level: config.logLevel ?? 'info' } });
       try {
         await app.listen({ host: config.host, port: config.port });
       } catch (err) {

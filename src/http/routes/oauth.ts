@@ -48,6 +48,11 @@ export function oauthProviderRoutes(ctx: AppContext, service: OAuthProviderServi
       '/mail-accounts/:id/oauth/start',
       { schema: { tags, summary: 'Connect (or re-authorize) the account: 302 to the provider’s sign-in page', params: IdParams, response: { 302: Type.Null(), ...errorResponses } } },
       async (req, reply) => {
+        // a GET that starts a flow: over plain http the session cookie is SameSite=Lax
+        // (@fastify/session's secure 'auto'), so a link on another site would carry it; a
+        // browser says where the navigation came from, and only Yubin's own page may start one
+        const site = req.headers['sec-fetch-site'];
+        if (site === 'cross-site' || site === 'same-site') throw new AppError('CSRF', 'error.crossSiteStart');
         const binding = randomBytes(24).toString('base64url');
         let url: string;
         try {

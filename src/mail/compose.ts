@@ -19,6 +19,8 @@ import type MimeNode from 'nodemailer/lib/mime-node/index.js';
 import { randomUUID } from 'node:crypto';
 import { encodeIso2022JpBody, encodeIso2022JpWords, unrepresentableIso2022Jp } from './compose-iso2022jp.ts';
 import { isBlankSubject, subjectLine } from './subject.ts';
+// nodemailer's encoded-words keep every character whole (before any header is written)
+import './mime-words.ts';
 
 export type MailCharset = 'utf-8' | 'iso-2022-jp';
 

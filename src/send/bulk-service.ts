@@ -20,7 +20,7 @@ import type { BulkDeliveryTable } from '../store/schema.ts';
 import { normalizeRecipient, recipientKey, replyToAddress } from './address.ts';
 import { bulkSubject } from '../mail/compose-bulk.ts';
 import { subjectLine } from '../mail/subject.ts';
-import { composeBulkMail, messageIdFor, withLink } from './compose-delivery.ts';
+import { compileBulkMail, messageIdFor, withLink } from './compose-delivery.ts';
 import { UNSUBSCRIBE_FIELD, unsubscribeLinks } from './unsubscribe.ts';
 import { decodeCsv, parseCsv, type CsvError } from './csv.ts';
 import { findSendingAccount } from './delivery-service.ts';
@@ -177,17 +177,25 @@ export class BulkDeliveryService {
       throw new AppError('VALIDATION', 'validation.summary', {}, [{ path: 'recipientsCsv', key: 'bulk.noRecipients' }], { skipped: localizeSkips(skipped, lang) });
     }
 
-    // the largest mail must fit the server's size limit (each mail is checked again when sent)
+    // every mail must fit the server's size limit (each is checked again when sent). Each row's
+    // mail is composed as the worker will (the compiled templates): the row with the most field
+    // bytes is not the largest mail — one kanji turns a 7-bit body quoted-printable ('=' → '=3D')
+    // or base64, a long line turns it quoted-printable
     const server = await this.ctx.repos.servers.get(account.serverId);
     if (!server) throw new ValidationError([{ path: 'accountId', key: 'validation.serverNotFound', params: { id: account.serverId } }]);
     const charset = input.charset ?? 'utf-8';
     const templates = { subject: subjectTemplate, text: input.text ?? null, html: input.html ?? null, charset, replyTo };
     const limit = server.outgoing.maxMessageBytes;
     if (limit !== null) {
-      const weight = (c: (typeof recipients)[number]) => Object.values(c.fields).reduce((n, v) => n + Buffer.byteLength(v), 0);
-      const largest = recipients.reduce((a, b) => (weight(b) > weight(a) ? b : a));
-      const mail = await composeBulkMail(templates, account, largest.address, largest.fields, randomUUID(), undefined, links?.(largest.address));
-      if (mail.raw.length > limit) throw new AppError('PAYLOAD_TOO_LARGE', 'send.bulkMessageTooLarge', { row: largest.row, size: mail.raw.length, limit });
+      const compiled = await compileBulkMail(templates, account, links);
+      // a delivery id of the length the queued ones have (the Message-ID is made of it)
+      const probeId = randomUUID();
+      for (const c of recipients) {
+        const composed = compiled.compose(c.address, c.fields, probeId);
+        const mail = composed instanceof Promise ? await composed : composed;
+        const size = mail.parts ? mail.parts.parts.reduce((n: number, x) => n + (typeof x === 'number' ? mail.parts!.base.segments[x]!.length : x.length), 0) : mail.raw.length;
+        if (size > limit) throw new AppError('PAYLOAD_TOO_LARGE', 'send.bulkMessageTooLarge', { row: c.row, size, limit });
+      }
     }
 
     const id = randomUUID();

@@ -30,7 +30,7 @@ import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
 import { mailLogin, serverForAccount } from '../oauth/mail-login.ts';
 import { OAuthTokenService } from '../oauth/token-service.ts';
-import type { ClaimedRecipient, RecipientResult } from '../store/deliveries.ts';
+import type { BulkStatus, ClaimedRecipient, RecipientResult, SlotDecision } from '../store/deliveries.ts';
 import type { BulkDeliveryTable } from '../store/schema.ts';
 import { BulkStatusCache } from './bulk-status-cache.ts';
 import { compileBulkMail, type CompiledBulkMail } from './compose-delivery.ts';
@@ -333,7 +333,11 @@ class Worker implements SendWorker {
           await this.#sleep(this.#idleWait(), true);
           continue;
         }
-        await this.#process(items, pool);
+        try {
+          await this.#process(items, pool);
+        } catch (err) {
+          await this.#recover(items, pool, err);
+        }
       }
     } finally {
       await Promise.allSettled([...pool.values()].map((p) => p.session.quit()));
@@ -409,6 +413,27 @@ class Worker implements SendWorker {
     }
     if (fresh.length < items.length) this.#log.warn({ event: 'send.claim.held', recipients: items.length - fresh.length }, 'claimed again what this worker still holds (its lease ran out); not sent twice');
     return fresh;
+  }
+
+  /**
+   * Sending a batch failed outside any one mail (the database away under a slot, a status or
+   * a flag). The loop lives on — an unhandled rejection here ended the whole process, and a
+   * loop that ended left its recipients 'sending' under leases its worker kept renewing: the
+   * sessions are closed (nothing more of the batch goes out), the results already recorded
+   * are committed first, and every recipient of the batch still 'sending' for this worker is
+   * handed back (a committed result wins: applyResults' guards).
+   */
+  async #recover(items: ClaimedRecipient[], pool: Map<string, PooledSession>, err: unknown): Promise<void> {
+    this.#log.error({ event: 'send.batch.failed', err, recipients: items.length }, 'sending a batch failed; its unsent recipients go back to the queue');
+    for (const p of pool.values()) p.session.close();
+    pool.clear();
+    try {
+      await this.#committer.flush();
+      await this.#release(items);
+    } catch (releaseErr) {
+      this.#log.error({ event: 'send.batch.release_failed', err: releaseErr }, 'could not hand back the recipients of a failed batch; their leases will run out');
+    }
+    await this.#sleep(this.#poll, true);
   }
 
   /** Until the next poll, or until a throttled server's window opens, whichever is first. */
@@ -529,7 +554,15 @@ class Worker implements SendWorker {
       if (unit.bulkId) {
         // read at most BULK_STATUS_CACHE_MS ago: no await (one per mail otherwise)
         const known = this.#bulkStatus.get(unit.bulkId);
-        const status = known === undefined ? await this.#bulkStatus.load(unit.bulkId) : known;
+        let status: BulkStatus | null;
+        try {
+          status = known === undefined ? await this.#bulkStatus.load(unit.bulkId) : known;
+        } catch (err) {
+          // the database away: the mail waits for a worker that can read whether it may go
+          this.#log.warn({ event: 'send.bulk_status.failed', bulkId: unit.bulkId, err }, 'could not read the status of a bulk delivery; its mail goes back to the queue');
+          await this.#release(unit.items);
+          continue;
+        }
         if (status === 'cancelled') {
           await this.#committer.push(unit.items.map((it) => ({ id: it.id, deliveryId: it.deliveryId, bulkId: it.bulkId, status: 'cancelled', attempted: false })));
           continue;
@@ -546,6 +579,12 @@ class Worker implements SendWorker {
         mail = await prepare(unit);
         prepared.delete(unit);
       } catch (err) {
+        if (err instanceof StoreReadError) {
+          // the database, not the mail: it waits, unattempted, as for an account that could not be read
+          this.#log.warn({ event: 'send.mail.read_failed', deliveryId: unit.deliveryId, err: err.cause }, 'could not read the mail to send; it goes back to the queue');
+          await this.#release(unit.items, new Date(Date.now() + ACCOUNT_RETRY_MS).toISOString());
+          continue;
+        }
         const error = isMailError(err) ? err : new MailError('COMMAND_FAILED', `the mail could not be composed: ${(err as Error).message}`, { kind: 'permanent' });
         await this.#finish(unit, error);
         continue;
@@ -611,12 +650,12 @@ class Worker implements SendWorker {
     for (const it of unit.items) to.push(it.address);
     const envelope = { from: actx.account.address, to };
     if (!unit.bulkId) {
-      const raw = await this.#ctx.repos.deliveries.raw(unit.deliveryId);
+      const raw = await fromStore(this.#ctx.repos.deliveries.raw(unit.deliveryId));
       if (!raw) throw new MailError('COMMAND_FAILED', 'the stored mail is missing', { kind: 'permanent' });
       return { message: raw, envelope };
     }
     // cached: no await (each is a turn of the event loop per mail)
-    const bulk = this.#bulks.get(unit.bulkId) ?? (await this.#bulk(unit.bulkId));
+    const bulk = this.#bulks.get(unit.bulkId) ?? (await fromStore(this.#bulk(unit.bulkId)));
     const item = unit.items[0]!;
     const fields = item.fieldsJson ? (JSON.parse(item.fieldsJson) as Record<string, string>) : {};
     const charset = item.charset as MailCharset;
@@ -657,7 +696,12 @@ class Worker implements SendWorker {
   /** A mail went out: the account's authentication failure is over. */
   async #clearAuthFailure(actx: AccountContext, now: Date, queued: Promise<void> | undefined): Promise<void> {
     await queued;
-    await this.#ctx.repos.deliveries.clearAuthFailure(actx.account.id, now);
+    try {
+      await this.#ctx.repos.deliveries.clearAuthFailure(actx.account.id, now);
+    } catch (err) {
+      actx.flagged = true; // cleared after the next mail sent
+      this.#log.warn({ event: 'send.auth.clear_failed', accountId: actx.account.id, err }, 'could not clear the account’s login failure');
+    }
   }
 
   /** The whole unit ended with one error (no per-recipient replies). */
@@ -726,7 +770,13 @@ class Worker implements SendWorker {
   async #onAuthFailure(actx: AccountContext, error: MailError): Promise<void> {
     // the failed mail is on record before anyone can see the bulk delivery paused
     await this.#committer.flush();
-    await this.#ctx.repos.deliveries.flagAuthFailure(actx.account.id, error.code, error.response ?? error.message, new Date());
+    try {
+      await this.#ctx.repos.deliveries.flagAuthFailure(actx.account.id, error.code, error.response ?? error.message, new Date());
+    } catch (err) {
+      // the next refused login flags it
+      this.#log.error({ event: 'send.auth.flag_failed', accountId: actx.account.id, err }, 'could not flag the account’s refused login');
+      return;
+    }
     await this.#pauseBulks(actx, 'auth_failed', error);
   }
 
@@ -762,7 +812,15 @@ class Worker implements SendWorker {
       if (this.#stopping) return null;
       const until = this.#throttledUntil.get(serverId);
       if (until !== undefined && until > Date.now()) return null;
-      const d = await this.#ctx.repos.deliveries.acquireSlot(serverId, limit, this.#spanMs, this.holder);
+      let d: SlotDecision;
+      try {
+        d = await this.#ctx.repos.deliveries.acquireSlot(serverId, limit, this.#spanMs, this.holder);
+      } catch (err) {
+        // no slot without the ledger: this server's bulk mail goes back to the queue for now
+        this.#log.warn({ event: 'send.slot.failed', serverId, err }, 'could not take a slot of the per-minute limit');
+        this.#throttledUntil.set(serverId, Date.now() + MAX_SLOT_WAIT_MS);
+        return null;
+      }
       if (d.ok) return d.id;
       const wait = d.retryAt - Date.now();
       if (wait > MAX_SLOT_WAIT_MS) {
@@ -963,6 +1021,22 @@ function toResult(it: ClaimedRecipient, d: DeliveryDecision, mail?: RecipientRes
 /** A compiled bulk mail is per bulk delivery, charset and version of the account (its From). */
 function composerKey(bulk: BulkDeliveryTable, charset: MailCharset, actx: AccountContext): string {
   return `${bulk.id}|${charset}|${actx.version}`;
+}
+
+/** A read of the mail to send (its stored bytes, its bulk delivery) failed: the database, not the mail. */
+class StoreReadError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`the mail could not be read: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
+/** The read, its failures other than a MailError (a bulk delivery that is gone) as StoreReadError. */
+async function fromStore<T>(read: Promise<T>): Promise<T> {
+  try {
+    return await read;
+  } catch (err) {
+    throw isMailError(err) ? err : new StoreReadError(err);
+  }
 }
 
 /** For a promise whose failure is handled where it is awaited later. */

@@ -268,6 +268,12 @@ export class DeliveryRepository {
   private readonly db: Kysely<Database>;
   readonly #baseCache = new Map<string, Buffer[]>();
   readonly #sqlCache = new Map<string, string>();
+  /**
+   * The database's clock minus this process's (PostgreSQL, measured at each slot; 0 on SQLite,
+   * where every worker is on one host): slots are stamped in the database's time, so workers on
+   * machines whose clocks differ still never start more than the limit in one window.
+   */
+  #clockOffsetMs = 0;
 
   constructor(private readonly store: Db) {
     this.db = store.kysely;
@@ -743,8 +749,13 @@ export class DeliveryRepository {
     return this.write(async (trx) => {
       if (this.store.dialect === 'postgres') {
         await sql`select pg_advisory_xact_lock(hashtext(${'yubin-send-slots:' + serverId}))`.execute(trx);
+        const asked = clock();
+        const { rows } = await sql<{ now: number }>`select (extract(epoch from clock_timestamp()) * 1000)::float8 as now`.execute(trx);
+        // the database's time when it answered, against the middle of the round trip here
+        this.#clockOffsetMs = Math.round(Number(rows[0]!.now) - (asked + clock()) / 2);
       }
-      const nowMs = clock();
+      const offset = this.#clockOffsetMs;
+      const nowMs = clock() + offset;
       const since = iso(nowMs - spanMs);
       const row = await trx
         .selectFrom('send_slots')
@@ -763,13 +774,13 @@ export class DeliveryRepository {
           .offset(n - limit)
           .limit(1)
           .executeTakeFirstOrThrow();
-        return { ok: false, retryAt: Date.parse(oldest.started_at) + spanMs + 1 };
+        return { ok: false, retryAt: Date.parse(oldest.started_at) + spanMs + 1 - offset };
       }
       const at = Math.max(nowMs, row.latest ? Date.parse(String(row.latest)) : 0);
       const id = randomUUID();
       await trx.insertInto('send_slots').values({ id, server_id: serverId, started_at: iso(at), holder }).execute();
       await trx.deleteFrom('send_slots').where('server_id', '=', serverId).where('started_at', '<', iso(nowMs - Math.max(2 * spanMs, SLOT_RETENTION_MS))).execute();
-      return { ok: true, at, id };
+      return { ok: true, at: at - offset, id };
     });
   }
 
@@ -780,7 +791,7 @@ export class DeliveryRepository {
    * server sees. Only ever later.
    */
   async slotStarted(id: string, atMs: number): Promise<void> {
-    const at = iso(atMs);
+    const at = iso(atMs + this.#clockOffsetMs);
     await this.write((trx) => trx.updateTable('send_slots').set({ started_at: at }).where('id', '=', id).where('started_at', '<', at).execute());
   }
 

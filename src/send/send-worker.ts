@@ -26,6 +26,7 @@ import { isSecretKeyMismatch } from '../config/secrets.ts';
 import { isMailError, MailError } from '../protocols/mail-error.ts';
 import { messageSize } from '../protocols/smtp/dot-stuffing.ts';
 import { SendCancelledError, SmtpSession, type SmtpMessage, type SmtpRecipientResult, type SmtpSendOptions, type SmtpSendResult } from '../protocols/smtp/smtp-client.ts';
+import type { FailedAfterRecipients } from '../protocols/smtp/smtp-transaction.ts';
 import type { AppContext } from '../services/context.ts';
 import { MailAccountService } from '../services/mail-accounts.ts';
 import { mailLogin, serverForAccount } from '../oauth/mail-login.ts';
@@ -707,7 +708,9 @@ class Worker implements SendWorker {
   /** The whole unit ended with one error (no per-recipient replies). */
   async #finish(unit: Unit, error: Error): Promise<DeliveryDecision[]> {
     const now = new Date();
-    const decisions = unit.items.map((it) => decideDelivery(error, { attempts: it.attempts + 1, queuedAt: it.createdAt, now }));
+    // recipients the server refused at RCPT TO before the message failed keep their own reply
+    const refused = new Map(((error as FailedAfterRecipients).rejected ?? []).map((r) => [r.address.toLowerCase(), r]));
+    const decisions = unit.items.map((it) => decideDelivery(refused.get(it.address.toLowerCase()) ?? error, { attempts: it.attempts + 1, queuedAt: it.createdAt, now }));
     const out = unit.items.map((it, i) => toResult(it, decisions[i]!));
     this.#logResults(unit, out);
     await this.#committer.push(out);

@@ -156,6 +156,29 @@ test('each recipient keeps its own result: 250 sent, 451 deferred for a minute, 
   assert.equal(d.status, 'deferred');
 });
 
+test('a message refused after its data: recipients refused at RCPT TO keep their own reply (a 450 is not failed by the 554, a 550 not deferred by a 451)', async (t) => {
+  const ctx = await sqliteContext(t);
+  if (!ctx) return;
+  const smtp = await startScriptedServer({
+    rcpt: (line) => (line.includes('<busy@') ? '450 4.2.1 <busy@example.net>: Mailbox busy' : line.includes('<nobody@') ? '550 5.1.1 <nobody@example.net>: User unknown' : '250 2.1.5 Ok'),
+    dataEnd: (n) => (n === 1 ? '554 5.7.1 Message rejected: spam content detected' : '451 4.3.0 Try again later'),
+  });
+  later(t, () => smtp.close());
+  const f = await addSendingAccount(ctx, { port: smtp.port });
+  worker(t, ctx, { sessions: 1 });
+  const service = new DeliveryService(ctx);
+  const a = await settled(ctx, (await service.create('test', { accountId: f.accountId, to: ['ok@example.net', 'busy@example.net'], subject: 's', text: 't' })).id);
+  assert.deepEqual(a.recipients.map((r) => [r.address, r.status, r.code]), [
+    ['ok@example.net', 'failed', 554],
+    ['busy@example.net', 'deferred', 450],
+  ]);
+  const b = await settled(ctx, (await service.create('test', { accountId: f.accountId, to: ['ok@example.net', 'nobody@example.net'], subject: 's', text: 't' })).id);
+  assert.deepEqual(b.recipients.map((r) => [r.address, r.status, r.code]), [
+    ['ok@example.net', 'deferred', 451],
+    ['nobody@example.net', 'failed', 550],
+  ]);
+});
+
 test('5xx after the data fails every recipient at once; 4xx defers them', async (t) => {
   const ctx = await sqliteContext(t);
   if (!ctx) return;

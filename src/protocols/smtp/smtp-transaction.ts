@@ -107,8 +107,8 @@ export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, ra
     await abandonData(wire, dataReply);
     return { sent: false, accepted: [], rejected, messageBytes: messageSize(raw) };
   }
-  if (dataReply === undefined || typeof dataReply !== 'string') throw dataReply ?? closedBefore('DATA');
-  if (!isPositive(dataReply, 3)) throw smtpReplyError(dataReply, 'DATA');
+  if (dataReply === undefined || typeof dataReply !== 'string') throw withRejected(dataReply ?? closedBefore('DATA'), rejected);
+  if (!isPositive(dataReply, 3)) throw withRejected(smtpReplyError(dataReply, 'DATA'), rejected);
 
   if (options.startBy !== undefined && Date.now() >= options.startBy) {
     // MAIL FROM, RCPT TO and DATA were taken, the data not sent: a closed connection is
@@ -118,7 +118,7 @@ export async function sendTransaction(wire: SmtpWire, envelope: SmtpEnvelope, ra
   }
   wire.data(dotStuff(raw, options.crlf), options.after?.() ?? []);
   const end = await wire.next('DATA');
-  if (!isPositive(end, 2)) throw smtpReplyError(end, 'DATA');
+  if (!isPositive(end, 2)) throw withRejected(smtpReplyError(end, 'DATA'), rejected);
   const code = replyCode(end);
   return {
     sent: true,
@@ -179,4 +179,16 @@ function rejection(address: string, reply: Reply): SmtpRecipientRejection {
   const error = typeof reply === 'string' ? smtpReplyError(reply, 'RCPT TO') : reply;
   const { outcome, code, reply: text } = classifySmtpResult(error);
   return { address, outcome: outcome === 'sent' ? 'temporary' : outcome, code, reply: text, error };
+}
+
+/** What failed the message after RCPT TO, with the recipients the server had refused already. */
+export type FailedAfterRecipients = Error & { rejected?: SmtpRecipientRejection[] };
+
+/**
+ * A message refused at DATA or after its data: each recipient already refused at RCPT TO keeps
+ * its own reply (a 550 is not deferred by a later 451, a 450 not failed by a later 554).
+ */
+function withRejected(err: Error, rejected: SmtpRecipientRejection[]): FailedAfterRecipients {
+  if (rejected.length) (err as FailedAfterRecipients).rejected = rejected;
+  return err;
 }

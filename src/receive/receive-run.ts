@@ -139,6 +139,11 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
     progress({ phase: 'listing', total: 0, done: 0, bytes: 0 });
     const remote = await session.list();
     const known = await messages.knownUids(accountId);
+    // a UID whose deletion an earlier run asked for but never saw confirmed (the QUIT's reply
+    // lost): the server may have deleted that mail and given the UID to a new one. Its mail is
+    // fetched again and matched by SHA-256 — the same mail is not stored twice, a new one is
+    // stored — and a UID not fetched this run is neither trusted nor deleted
+    const uncertain = await messages.pendingDeletionUids(accountId);
 
     // --- decide what is new, and what is too large to receive -------------------------
     const limit = server.incoming.maxMessageBytes;
@@ -149,7 +154,7 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
     const ambiguous = new Set<string>();
     for (const m of remote) (seenUids.has(m.uid) ? ambiguous : seenUids).add(m.uid);
     if (ambiguous.size) log.warn({ event: 'receive.uid.duplicate', uids: [...ambiguous].slice(0, 20), count: ambiguous.size }, 'the server lists the same UID for several mails; they are never deleted by Yubin');
-    const fresh = remote.filter((m) => ambiguous.has(m.uid) || !known.has(m.uid));
+    const fresh = remote.filter((m) => ambiguous.has(m.uid) || uncertain.has(m.uid) || !known.has(m.uid));
     const oversize = limit === null ? [] : fresh.filter((m) => m.size > limit);
     const oversizeUids = new Set(oversize.map((m) => m.uid));
     // a notice stored while the server refused TOP has neither From nor Subject: ask again
@@ -331,6 +336,7 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
 
     // --- only now: deletions, by the account's policy --------------------------------------
     const all = new Map<string, KnownUid>([...known, ...stored]);
+    for (const uid of uncertain) if (!stored.has(uid)) all.delete(uid);
     // what an interrupted earlier run asked to delete: settle it now that every UID we
     // could fetch is matched to a stored message
     const onServerMessageIds = new Set(remote.flatMap((m) => (all.has(m.uid) ? [all.get(m.uid)!.messageId] : [])));

@@ -408,6 +408,12 @@ export class MessageRepository {
    * identified. UIDs can all change (IMAP UIDVALIDITY, Dovecot's POP3 UIDLs), and
    * then "UID gone" proves nothing until the new UIDs are matched by SHA-256.
    */
+  /** UIDs whose deletion an earlier run asked for and never saw confirmed (QUIT's reply lost, a crash). */
+  async pendingDeletionUids(accountId: string): Promise<Set<string>> {
+    const rows = await this.db.selectFrom('deletion_log').select('uid').where('account_id', '=', accountId).where('status', '=', 'pending').execute();
+    return new Set(rows.map((r) => r.uid));
+  }
+
   async settlePendingDeletions(accountId: string, onServerMessageIds: Set<string>, allIdentified: boolean, now: string): Promise<void> {
     const rows = await this.db
       .selectFrom('deletion_log')

@@ -119,3 +119,55 @@ test('one mail the server refuses to RETR: the others are stored and deleted, it
   assert.equal(r.errors.length, 1, JSON.stringify(r.errors));
   assert.match(r.errors[0]!.message, /uid-2 .*damaged/);
 });
+
+for (const engine of ENGINES) test(`${engine}: QUIT's reply lost after the server deleted, then the UIDL given to a new mail: it is stored before it is deleted`, async (t) => {
+  const a = Buffer.from(makeMail(1));
+  const b = Buffer.from(makeMail(2));
+  const deles: number[] = [];
+  let dropQuitReply = true;
+  const box: Mailbox = {
+    messages: [a],
+    uids: ['u1'],
+    onCommand: async (session, line) => {
+      const dele = /^DELE (\d+)$/i.exec(line);
+      if (dele) deles.push(Number(dele[1]));
+      if (!/^QUIT$/i.test(line) || !dropQuitReply) return false;
+      // the server applies the deletions, and the connection dies before its +OK arrives
+      box.deletedAtQuit = [...deles];
+      session.destroy();
+      return true;
+    },
+  };
+  const s = await setup(t, box, { mode: 'delete' }, engine);
+  await assert.rejects(s.run());
+  assert.deepEqual(await s.storedShas(), new Set([sha(a)]));
+  applyQuit(box);
+  dropQuitReply = false;
+  // a server whose UIDLs are not unique for ever gives u1 to the next mail
+  box.messages = [b];
+  box.uids = ['u1'];
+  const r = await s.run();
+  assert.deepEqual([r.received, r.deletedFromServer], [1, 1]);
+  assert.deepEqual(await s.storedShas(), new Set([sha(a), sha(b)]), 'the new mail was stored before it was deleted');
+});
+
+for (const engine of ENGINES) test(`${engine}: QUIT's reply lost and the server did not delete: the same mail is fetched again, stored once, and deleted`, async (t) => {
+  const a = Buffer.from(makeMail(1));
+  let dropQuitReply = true;
+  const box: Mailbox = {
+    messages: [a],
+    uids: ['u1'],
+    onCommand: async (session, line) => {
+      if (!/^QUIT$/i.test(line) || !dropQuitReply) return false;
+      session.destroy(); // nothing applied
+      return true;
+    },
+  };
+  const s = await setup(t, box, { mode: 'delete' }, engine);
+  await assert.rejects(s.run());
+  dropQuitReply = false;
+  const r = await s.run();
+  assert.deepEqual([r.received, r.duplicates, r.deletedFromServer], [0, 1, 1]);
+  assert.deepEqual(box.deletedAtQuit, [1]);
+  assert.equal((await s.storedShas()).size, 1);
+});

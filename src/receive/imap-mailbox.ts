@@ -142,7 +142,7 @@ export async function openImapMailbox(incoming: MailServer['incoming'], creds: M
     throw classifyImapError(err, 'SELECT INBOX');
   }
   const uidplus = client.capabilities.has('UIDPLUS');
-  if (!uidplus) opts.logger?.warn({ host: incoming.host }, 'imap.no_uidplus: deleting with EXPUNGE, which also removes other clients\' \\Deleted mail');
+  if (!uidplus) opts.logger?.warn({ host: incoming.host }, 'imap.no_uidplus: deleting with EXPUNGE, and only while no other mail of INBOX is marked \\Deleted');
 
   const run = async <T>(command: string, fn: () => Promise<T>): Promise<T> => {
     try {

@@ -44,8 +44,16 @@ export function schemaIssues(schema: TSchema, value: unknown): FieldIssue[] {
   if (c.Check(value)) return [];
   const byPath = new Map<string, TypeBoxError[]>();
   const issues: FieldIssue[] = [];
+  let first: TypeBoxError | undefined;
   for (const e of c.Errors(value)) {
-    if (e.keyword === 'boolean') continue; // "schema is false": repeated by additionalProperties
+    first ??= e;
+    if (e.keyword === 'boolean') {
+      // "schema is false" at a property that is not in the schema. additionalProperties says
+      // the same after them, but TypeBox stops after a few errors: with eight unknown fields
+      // only these came, and the value — other mistakes in it too — was taken as valid
+      if (e.schemaPath.endsWith('/additionalProperties')) issues.push({ path: pointerToPath(e.instancePath), key: 'validation.unknownField' });
+      continue;
+    }
     if (e.keyword === 'required') {
       for (const name of (e.params.requiredProperties as string[]) ?? []) {
         issues.push({ path: join(pointerToPath(e.instancePath), name), key: 'validation.required' });
@@ -64,6 +72,8 @@ export function schemaIssues(schema: TSchema, value: unknown): FieldIssue[] {
     byPath.set(path, list);
   }
   for (const [path, errors] of byPath) issues.push(issueFor(schema, path, errors));
+  // never "valid" for a value the schema refuses, whatever its errors looked like
+  if (issues.length === 0) issues.push({ path: first ? pointerToPath(first.instancePath) : '', key: 'validation.type.null' });
   // one message per field, in a stable order
   const seen = new Set<string>();
   return issues.filter((i) => {

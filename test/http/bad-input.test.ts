@@ -61,6 +61,8 @@ const FIELD_WORDS: Record<string, { ja: string; en: string }> = {
   'outgoing.constructor': { ja: 'constructor', en: 'constructor' },
   'incoming.bogus': { ja: 'bogus', en: 'bogus' },
   'outgoing.auth.bogus': { ja: 'bogus', en: 'bogus' },
+  'incoming.bogus1': { ja: 'bogus', en: 'bogus' },
+  bogus1: { ja: 'bogus', en: 'bogus' },
   'outgoing.auth.useAccountCredentials': { ja: 'ユーザー名とパスワード', en: 'user name and password' },
   'attachments.0.contentType': { ja: '添付ファイルの種類', en: 'attachment type' },
   ids: { ja: '順', en: 'order' },
@@ -166,6 +168,9 @@ const CASES: BadCase[] = [
   v('incoming.port', 'PATCH with port 65536', (s) => ({ method: 'PATCH', url: `${SERVERS}/${s.isp.id}`, body: { incoming: { port: 65536 } } })),
   // Type.Partial had dropped additionalProperties: a typo was a 200 that changed nothing
   v('incoming.bogus', 'PATCH with an unknown incoming field', (s) => ({ method: 'PATCH', url: `${SERVERS}/${s.isp.id}`, body: { incoming: { encrypton: 'tls', bogus: 1 } } })),
+  // TypeBox stops after eight errors, all "schema is false": the value was taken as valid
+  v('incoming.bogus1', 'PATCH with eight unknown incoming fields and a bad limit', (s) => ({ method: 'PATCH', url: `${SERVERS}/${s.isp.id}`, body: { incoming: Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`bogus${i + 1}`, 0])), outgoing: { perMinuteLimit: -5 } } })),
+  v('bogus1', 'POST with eight unknown top-level fields', postServer((b) => Object.assign(b, Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`bogus${i + 1}`, 0]))))),
   v('outgoing.auth.bogus', 'PATCH with an unknown auth field', (s) => ({ method: 'PATCH', url: `${SERVERS}/${s.isp.id}`, body: { outgoing: { auth: { bogus: 1 } } } })),
   // its account has no SMTP user name and password of its own: all its mail would fail AUTH
   v('outgoing.auth.useAccountCredentials', "PATCH turning off the account's credentials while an account has no SMTP ones", (s) => ({ method: 'PATCH', url: `${SERVERS}/${s.isp.id}`, body: { outgoing: { auth: { useAccountCredentials: false } } } })),

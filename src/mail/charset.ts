@@ -211,19 +211,62 @@ function jis0212Table(): Uint16Array {
   return jis0212;
 }
 
-const JisMode = { Ascii: 0, Kana: 1, Jis0208: 2, Jis0212: 3 } as const;
+/** GB 2312 (ESC $ A) and KS C 5601 (ESC $ ( C) of ISO-2022-JP-2, read through their EUC forms. */
+const eucTables = new Map<string, Uint16Array>();
+function euc94Table(codec: string): Uint16Array {
+  let table = eucTables.get(codec);
+  if (table) return table;
+  const euc = Buffer.alloc(94 * 94 * 2);
+  let k = 0;
+  for (let j1 = 0x21; j1 <= 0x7e; j1++) {
+    for (let j2 = 0x21; j2 <= 0x7e; j2++) {
+      euc[k++] = j1 | 0x80;
+      euc[k++] = j2 | 0x80;
+    }
+  }
+  table = readTable(euc, 2, codec);
+  eucTables.set(codec, table);
+  return table;
+}
+
+// Unknown2: a two-byte set this decoder has no table for (JIS X 0213 plane 2, ESC $ ( P, or any
+// other ESC $ F): each pair is one U+FFFD, never a JIS X 0208 character it is not
+const JisMode = { Ascii: 0, Kana: 1, Jis0208: 2, Jis0212: 3, Gb2312: 4, Ksc5601: 5, Unknown2: 6 } as const;
 type JisMode = (typeof JisMode)[keyof typeof JisMode];
+
+/** ISO-2022-JP-2 G2 sets (ESC . A Latin-1, ESC . F Greek), used one character at a time by ESC N. */
+const G2 = { None: 0, Latin1: 1, Greek: 2 } as const;
+type G2 = (typeof G2)[keyof typeof G2];
+
+function g2Char(set: G2, c: number): number {
+  if (set === G2.Latin1) return 0x80 + c;
+  if (set === G2.Greek) return iconv.decode(Buffer.from([c | 0x80]), 'iso-8859-7').charCodeAt(0);
+  return REPLACEMENT;
+}
+
+/**
+ * Length of an ISO 2022 designation at i (ESC, intermediates 0x20-0x2F, a final 0x30-0x7E), 0 for
+ * anything else: a bare ESC followed by a letter is left to show that letter.
+ */
+function escapeLength(buf: Uint8Array, i: number): number {
+  let k = i + 1;
+  while (k < buf.length && k - i <= 4 && buf[k]! >= 0x20 && buf[k]! <= 0x2f) k++;
+  return k > i + 1 && k < buf.length && buf[k]! >= 0x30 && buf[k]! <= 0x7e ? k + 1 - i : 0;
+}
 
 /**
  * Decode ISO-2022-JP as Windows does for CP50220-CP50222: ESC ( B / ESC ( J → ASCII (JIS X 0201
- * Roman is read as ASCII: ¥ and ‾ would only garble paths and tildes), ESC ( I and SO/SI →
- * half-width katakana, ESC $ @ / ESC $ B / ESC $ ( O / ESC $ ( Q → JIS X 0208 with the CP932
- * extensions, ESC $ ( D → JIS X 0212, raw 8-bit 0xA1-0xDF → half-width katakana.
+ * Roman is read as ASCII: ¥ and ‾ would only garble paths and tildes), ESC ( I and SO/SI (after
+ * ESC ) I or without it) → half-width katakana, ESC $ @ / ESC $ B / ESC $ ( O / ESC $ ( Q → JIS
+ * X 0208 with the CP932 extensions, ESC $ ( D → JIS X 0212, raw 8-bit 0xA1-0xDF → half-width
+ * katakana; and the rest of ISO-2022-JP-2 (RFC 1554: ESC $ A GB 2312, ESC $ ( C KS C 5601,
+ * ESC . A / ESC . F with ESC N). Any other escape sequence is one U+FFFD, never shown as text.
  */
 export function decodeIso2022jp(buf: Uint8Array): string {
   const out = new Uint16Array(buf.length);
   let n = 0;
   let mode: JisMode = JisMode.Ascii;
+  let g2: G2 = G2.None;
   let shifted = false; // SO ... SI (CP50222)
   const len = buf.length;
   for (let i = 0; i < len; ) {
@@ -242,15 +285,26 @@ export function decodeIso2022jp(buf: Uint8Array): string {
         i += 3;
         continue;
       }
+      if (a === 0x29 && c === 0x49) {
+        i += 3; // ESC ) I: JIS X 0201 katakana as G1, which SO selects (CP50220's registration)
+        continue;
+      }
       if (a === 0x24 && (c === 0x40 || c === 0x42)) {
         mode = JisMode.Jis0208;
+        i += 3;
+        continue;
+      }
+      if (a === 0x24 && c === 0x41) {
+        mode = JisMode.Gb2312;
         i += 3;
         continue;
       }
       if (a === 0x24 && c === 0x28) {
         const d = buf[i + 3];
         if (d === 0x44) mode = JisMode.Jis0212;
-        else if (d === 0x4f || d === 0x51 || d === 0x50 || d === 0x42 || d === 0x40) mode = JisMode.Jis0208;
+        else if (d === 0x4f || d === 0x51 || d === 0x42 || d === 0x40) mode = JisMode.Jis0208;
+        else if (d === 0x43) mode = JisMode.Ksc5601;
+        else if (d !== undefined && d >= 0x40 && d <= 0x7e) mode = JisMode.Unknown2;
         else {
           out[n++] = REPLACEMENT;
           i++;
@@ -259,12 +313,35 @@ export function decodeIso2022jp(buf: Uint8Array): string {
         i += 4;
         continue;
       }
+      if (a === 0x2e && (c === 0x41 || c === 0x46)) {
+        g2 = c === 0x41 ? G2.Latin1 : G2.Greek;
+        i += 3;
+        continue;
+      }
+      if (a === 0x4e) {
+        // ESC N: single shift 2, the next byte from G2
+        if (c !== undefined && c >= 0x20 && c <= 0x7f) {
+          out[n++] = g2Char(g2, c);
+          i += 3;
+        } else {
+          out[n++] = REPLACEMENT;
+          i += 2;
+        }
+        continue;
+      }
       if (a === 0x26 && c === 0x40) {
         i += 3; // ESC & @: JIS X 0208-1990 announcer, followed by ESC $ B
         continue;
       }
-      out[n++] = REPLACEMENT;
-      i++;
+      const k = escapeLength(buf, i);
+      if (k === 0) {
+        out[n++] = REPLACEMENT;
+        i++;
+        continue;
+      }
+      if (a === 0x24) mode = JisMode.Unknown2; // ESC $ F: some two-byte set, its pairs are U+FFFD
+      else out[n++] = REPLACEMENT;
+      i += k;
       continue;
     }
     if (b === 0x0e) {
@@ -287,11 +364,15 @@ export function decodeIso2022jp(buf: Uint8Array): string {
       i++;
       continue;
     }
-    if ((mode === JisMode.Jis0208 || mode === JisMode.Jis0212) && b >= 0x21 && b <= 0x7e) {
+    if (mode >= JisMode.Jis0208 && b >= 0x21 && b <= 0x7e) {
       const t = buf[i + 1];
       if (t !== undefined && t >= 0x21 && t <= 0x7e) {
-        const table = mode === JisMode.Jis0208 ? jis0208Table() : jis0212Table();
-        out[n++] = table[(b - 0x21) * 94 + (t - 0x21)]!;
+        if (mode === JisMode.Unknown2) out[n++] = REPLACEMENT;
+        else {
+          const table =
+            mode === JisMode.Jis0208 ? jis0208Table() : mode === JisMode.Jis0212 ? jis0212Table() : euc94Table(mode === JisMode.Gb2312 ? 'gb2312' : 'euc-kr');
+          out[n++] = table[(b - 0x21) * 94 + (t - 0x21)]!;
+        }
         i += 2;
       } else {
         out[n++] = REPLACEMENT;

@@ -97,14 +97,28 @@ interface Edit {
   bytes: Buffer;
 }
 
+/** Attached mails mailparser reads as part of this one (mailsplit's rule): inline and not transfer-encoded. */
+function isEmbeddedMessage(part: MimePart): boolean {
+  return part.contentType === 'message/rfc822' && part.disposition === 'inline' && ['', '7bit', '8bit', 'binary'].includes(part.transferEncoding);
+}
+/** Attached mails inside attached mails that are prepared too. */
+const MAX_EMBEDDED_DEPTH = 8;
+
 /** The raw mail with Japanese text parts turned into UTF-8 and decoded filenames added. */
-function prepareForMailparser(raw: Buffer, scan: MimeScanResult): Buffer {
+function prepareForMailparser(raw: Buffer, scan: MimeScanResult, depth = 0): Buffer {
   const eol = raw.indexOf('\r\n') !== -1 ? '\r\n' : '\n';
   const edits: Edit[] = [];
   const drop = new Set(['content-type', 'content-transfer-encoding', FILENAME_HEADER]);
   for (const part of scan.parts) {
     if (part.multipart) continue;
-    if (isInlineText(part)) {
+    if (isEmbeddedMessage(part)) {
+      // mailparser shows an inline message/rfc822 part's text and lists its attachments, so
+      // its parts need the same treatment (the scanner does not walk into attached mails)
+      if (depth >= MAX_EMBEDDED_DEPTH || part.bodyEnd <= part.bodyStart) continue;
+      const inner = raw.subarray(part.bodyStart, part.bodyEnd);
+      const prepared = prepareForMailparser(inner, scanMime(inner), depth + 1);
+      if (prepared !== inner) edits.push({ start: part.bodyStart, end: part.bodyEnd, bytes: prepared });
+    } else if (isInlineText(part)) {
       const bytes = decodeTransfer(raw.subarray(part.bodyStart, part.bodyEnd), part.transferEncoding);
       if (!needsOwnDecoding(part, bytes)) continue;
       const text = decodeBytes(bytes, part.charset);
@@ -169,6 +183,16 @@ function fallbackBody(raw: Buffer, scan: MimeScanResult): Pick<DecodedMessage, '
   return { text: texts.length ? texts.join('\n') : null, html, attachments };
 }
 
+/**
+ * The body of a multipart mail in which no part was found (no boundary parameter, or no line
+ * with it): mailparser gives nothing, so the body is shown as text rather than not at all.
+ */
+function unsplitBody(raw: Buffer, scan: MimeScanResult): string | null {
+  if (!scan.root.contentType.startsWith('multipart/') || scan.parts.length > 1) return null;
+  const text = decodeBytes(raw.subarray(scan.root.bodyStart), undefined);
+  return text.trim() === '' ? null : text;
+}
+
 /** Decode a stored mail for display. Never throws (nor rejects). */
 export async function decodeMessage(raw: Buffer): Promise<DecodedMessage> {
   const errors: string[] = [];
@@ -194,6 +218,7 @@ export async function decodeMessage(raw: Buffer): Promise<DecodedMessage> {
     result.text = typeof parsed.text === 'string' ? parsed.text : null;
     result.html = typeof parsed.html === 'string' ? parsed.html : null;
     result.attachments = parsed.attachments.map(attachmentFromMailparser);
+    if (scan && result.text === null && result.html === null && result.attachments.length === 0) result.text = unsplitBody(raw, scan);
   } catch (err) {
     errors.push(`mailparser failed: ${describeError(err)}`);
     if (scan) {

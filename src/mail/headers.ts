@@ -440,13 +440,37 @@ function tokenizeParams(input: string): { value: string; raw: Array<[string, str
   return { value: main.toLowerCase(), raw };
 }
 
+// A two-byte ISO-2022-JP run (ESC $ B ... up to the next ESC): its bytes are halves of characters
+// (あ is 0x24 0x22, え 0x24 0x28), never quotes, backslashes, parentheses or semicolons.
+const JIS_TWO_BYTE_RUN = /\x1b(?:\$[@AB]|\$\([@-Z])[^\x1b]*/g;
+const JIS_HIDDEN_BASE = 0xe000;
+
+/** Raw ISO-2022-JP in a parameter (filename="ESC$B$"$$ESC(B.doc" from old Japanese mailers), moved out of the tokenizer's sight. */
+function hideJisBytes(input: string): string {
+  return input.replace(JIS_TWO_BYTE_RUN, (run) => {
+    const designation = run[2] === '(' ? 4 : 3;
+    let out = run.slice(0, designation);
+    for (let i = designation; i < run.length; i++) {
+      const c = run.charCodeAt(i);
+      out += c >= 0x21 && c <= 0x7e ? String.fromCharCode(JIS_HIDDEN_BASE + c) : run[i];
+    }
+    return out;
+  });
+}
+
+function unhideJisBytes(value: string): string {
+  return value.replace(/[\ue021-\ue07e]/g, (c) => String.fromCharCode(c.charCodeAt(0) - JIS_HIDDEN_BASE));
+}
+
 /**
  * Parse a Content-Type or Content-Disposition value. RFC 2231 sections (`name*0*=`, `name*1=`)
  * are joined as bytes and decoded with their declared charset; encoded-words and raw 8-bit text
  * in `name`/`filename` (common from Japanese mailers, though no RFC allows it) are decoded too.
  */
 export function parseMimeHeaderValue(input: string): MimeHeaderValue {
-  const { value, raw } = tokenizeParams(input);
+  const jis = input.indexOf('\x1b') !== -1 && !WIDE.test(input);
+  const { value, raw } = tokenizeParams(jis ? hideJisBytes(input) : input);
+  if (jis) for (const r of raw) r[1] = unhideJisBytes(r[1]);
   const params = new Map<string, string>();
   const sections = new Map<string, Section[]>();
   for (const [name, val] of raw) {

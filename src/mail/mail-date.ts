@@ -14,7 +14,7 @@ const ZONES: Record<string, number> = {
 };
 
 const RFC5322 =
-  /^\s*(?:[a-z]{2,9}\.?\s*,?\s*)?(\d{1,2})[\s-]+([a-z]{3})[a-z]*\.?[\s-]+(\d{2,4})\s+(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.\d+)?)?\s*(?:([+-])(\d{2}):?(\d{2})|([a-z]{1,5}))?/i;
+  /^\s*(?:[a-z]{2,9}\.?\s*,?\s*)?(\d{1,2})[\s-]+([a-z]{3})[a-z]*\.?[\s-]+(\d{2,4})\s+(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.\d+)?)?\s*(?:([+-])(\d{2}):?(\d{2})|([a-z]{1,5})(?:([+-])(\d{2}):?(\d{2}))?)?/i;
 const ISO8601 = /^\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*$/i;
 const ASCTIME = /^\s*[a-z]{3}\s+([a-z]{3})\s+(\d{1,2})\s+(\d{1,2}:\d{2}:\d{2})\s+(\d{4})\s*$/i;
 
@@ -38,11 +38,14 @@ export function parseMailDate(value: string): string | null {
     const second = Math.min(m[6] === undefined ? 0 : Number(m[6]), 59);
     if (year < 1000 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 60) return null;
     let offset = 0;
-    if (m[7] !== undefined) {
-      const oh = Number(m[8]);
-      const om = Number(m[9]);
+    // "GMT+0900" (written by some scripts) is nine hours east of GMT, not GMT
+    const utcNamed = m[10] !== undefined && m[11] !== undefined && ['gmt', 'ut', 'utc'].includes(m[10].toLowerCase());
+    const sign = utcNamed ? m[11] : m[7];
+    if (sign !== undefined) {
+      const oh = Number(utcNamed ? m[12] : m[8]);
+      const om = Number(utcNamed ? m[13] : m[9]);
       if (oh > 23 || om > 59) return null;
-      offset = (m[7] === '-' ? -1 : 1) * (oh * 60 + om);
+      offset = (sign === '-' ? -1 : 1) * (oh * 60 + om);
     } else if (m[10] !== undefined) {
       offset = ZONES[m[10].toLowerCase()] ?? 0; // military and unknown zones: -0000 (RFC 5322 4.3)
     }

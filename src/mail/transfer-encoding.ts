@@ -42,8 +42,32 @@ export function decodeQuotedPrintable(buf: Buffer): Buffer {
   return out.subarray(0, n);
 }
 
+const NOT_BASE64 = /[^A-Za-z0-9+/]/g;
+const BASE64_CHAR = /[A-Za-z0-9+/]/;
+
+/**
+ * Padding ends a quantum: base64 with "=" before more data is separately encoded pieces put one
+ * after another (mailers that encode line by line, list footers appended to an encoded body),
+ * and each piece is decoded on its own, as mailparser does; a stray "=" between whole quanta is
+ * skipped. Dropping the "=" instead shifted
+ * every later byte by 2 or 4 bits and turned the rest of the text into garbage.
+ */
 export function decodeBase64(buf: Buffer): Buffer {
-  return Buffer.from(buf.toString('latin1').replace(/[^A-Za-z0-9+/]/g, ''), 'base64');
+  const s = buf.toString('latin1');
+  const pad = s.indexOf('=');
+  if (pad === -1 || !BASE64_CHAR.test(s.slice(pad))) return Buffer.from(s.replace(NOT_BASE64, ''), 'base64');
+  const out: Buffer[] = [];
+  let quanta = '';
+  for (const piece of s.split(/=+/)) {
+    quanta += piece.replace(NOT_BASE64, '');
+    // "=" after a partial quantum is padding; after whole quanta it is a stray character
+    if (quanta.length % 4 !== 0) {
+      out.push(Buffer.from(quanta, 'base64'));
+      quanta = '';
+    }
+  }
+  if (quanta) out.push(Buffer.from(quanta, 'base64'));
+  return Buffer.concat(out);
 }
 
 /** Decode a part body by its (lower-cased) Content-Transfer-Encoding; unknown ones pass through. */

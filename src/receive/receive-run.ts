@@ -177,7 +177,7 @@ export async function receiveAccount(ctx: AppContext, messages: MessageRepositor
         accountId,
         uid: m.uid,
         size: m.size,
-        fromText: meta.from ? (meta.from.name ? `${meta.from.name} <${meta.from.address}>` : meta.from.address) : null,
+        fromText: meta.from ? (meta.from.name && meta.from.address ? `${meta.from.name} <${meta.from.address}>` : meta.from.name || meta.from.address) : null,
         subject: meta.subject,
         now: started,
       });

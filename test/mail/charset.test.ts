@@ -36,6 +36,21 @@ describe('decodeIso2022jp', () => {
     assert.equal(decodeIso2022jp(bytes('\x1b$(D', [0x30, 0x21], ESC_ASCII)), '丂');
   });
 
+  it('reads SO/SI katakana after ESC ) I, the G1 designation CP50220 registers', () => {
+    assert.equal(decodeIso2022jp(bytes('\x1b)I\x0e', [0x31, 0x32, 0x33], '\x0f abc')), 'ｱｲｳ abc');
+  });
+
+  it('reads the rest of ISO-2022-JP-2 (RFC 1554): Latin-1 and Greek by ESC N, GB 2312, KS C 5601', () => {
+    assert.equal(decodeBytes(bytes('caf\x1b.A\x1bNi \x1b.F\x1bNA'), 'iso-2022-jp-2'), 'café Α');
+    assert.equal(decodeIso2022jp(bytes('\x1b$A', [0x3c, 0x4f], ESC_ASCII)), '枷');
+    assert.equal(decodeIso2022jp(bytes('\x1b$(C', [0x3e, 0x48, 0x33, 0x67], ESC_ASCII)), '안녕');
+  });
+
+  it('never shows an escape sequence it does not know as text, nor reads an unknown two-byte set as JIS X 0208', () => {
+    assert.equal(decodeIso2022jp(bytes('a\x1b-Ab')), 'a\ufffdb');
+    assert.equal(decodeIso2022jp(bytes('\x1b$(P', [0x21, 0x21], ESC_ASCII, 'x')), '\ufffdx'); // JIS X 0213 plane 2
+  });
+
   it('keeps line breaks and spaces inside a two-byte run', () => {
     assert.equal(decodeIso2022jp(bytes(ESC_KANJI, [0x24, 0x22], '\r\n', [0x24, 0x24], ESC_ASCII)), 'あ\r\nい');
   });

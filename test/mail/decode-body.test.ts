@@ -140,6 +140,65 @@ describe('decodeMessage', () => {
     assert.match(d.error ?? '', /mailparser failed/);
   });
 
+  it('decodes base64 encoded piece by piece (padding before more data), also under a UTF-8 label', async () => {
+    const text = '日本語のテキスト①です';
+    for (const charset of ['Shift_JIS', 'UTF-8']) {
+      const data = charset === 'UTF-8' ? Buffer.from(text) : iconv.encode(text, 'cp932');
+      const lines = [data.subarray(0, 4), data.subarray(4, 11), data.subarray(11)].map((b) => b.toString('base64'));
+      assert.ok(lines[0]!.endsWith('='));
+      const d = await decodeMessage(mail(['Subject: x', `Content-Type: text/plain; charset=${charset}`, 'Content-Transfer-Encoding: base64', '', ...lines]));
+      assert.equal(d.text, text, charset);
+    }
+    // a stray "=" between whole quanta is skipped, as before
+    const stray = await decodeMessage(mail(['Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: base64', '', '5pel5pys=6Kqe']));
+    assert.equal(stray.text, '日本語');
+  });
+
+  it('decodes the Japanese parts of an inline attached mail, which mailparser shows as part of the text', async () => {
+    const raw = mail([
+      'Subject: fwd',
+      'Content-Type: multipart/mixed; boundary=outer',
+      '',
+      '--outer',
+      'Content-Type: text/plain; charset=us-ascii',
+      '',
+      'see below',
+      '--outer',
+      'Content-Type: message/rfc822',
+      'Content-Disposition: inline',
+      '',
+      'Subject: inner',
+      'From: a@example.jp',
+      'Content-Type: multipart/mixed; boundary=inner',
+      '',
+      '--inner',
+      'Content-Type: text/plain',
+      'Content-Transfer-Encoding: 8bit',
+      '',
+      iconv.encode('表示ソフト①～', 'cp932'),
+      '--inner',
+      `Content-Type: application/octet-stream; name="${iconv.encode('表.xls', 'cp932').toString('latin1')}"`,
+      'Content-Disposition: attachment',
+      'Content-Transfer-Encoding: base64',
+      '',
+      'eHg=',
+      '--inner--',
+      '--outer--',
+    ]);
+    const d = await decodeMessage(raw);
+    assert.match(d.text ?? '', /see below[\s\S]*表示ソフト①～/);
+    assert.deepEqual(d.attachments.map((a) => a.filename), ['表.xls']);
+    assert.equal(d.error, null);
+  });
+
+  it('shows the body of a multipart mail in which no part was found, with the error', async () => {
+    for (const ct of ['multipart/mixed; boundary=x', 'multipart/mixed']) {
+      const d = await decodeMessage(mail(['Subject: x', `Content-Type: ${ct}`, '', jisLatin1('本文です')]));
+      assert.equal(d.text, '本文です\r\n');
+      assert.notEqual(d.error, null);
+    }
+  });
+
   it('never rejects: noise and broken mail give what can be had and an error', async () => {
     const noise = await decodeMessage(Buffer.from([0xff, 0x00, 0x1b, 0x24, 0x42, 0x0a, 0x0a, 0x80]));
     assert.notEqual(noise.error, null);

@@ -257,6 +257,15 @@ describe('parseMimeHeaderValue', () => {
     assert.equal(cd.params.get('size'), '3');
   });
 
+  it('decodes raw ISO-2022-JP in name/filename, whose bytes may be quotes, parentheses or semicolons', () => {
+    // あ is 0x24 0x22 ($"), え 0x24 0x28 ($(), 飴 0x30 0x3B (0;)
+    for (const name of ['あいさつ.doc', 'アンケート.xls', 'え(1).txt', '飴.txt']) {
+      const jis = latin1(encodeIso2022jp(name));
+      assert.equal(parseMimeHeaderValue(`attachment; filename="${jis}"; size=3`).params.get('filename'), name);
+      assert.equal(parseMimeHeaderValue(`application/octet-stream; name=${jis}; x=1`).params.get('name'), name);
+    }
+  });
+
   it('keeps Windows paths and parentheses in bare values, drops comments', () => {
     assert.equal(parseMimeHeaderValue('attachment; filename="C:\\dir\\a.txt"').params.get('filename'), 'C:\\dir\\a.txt');
     assert.equal(parseMimeHeaderValue('attachment; filename="say \\"hi\\".txt"').params.get('filename'), 'say "hi".txt');

@@ -17,6 +17,8 @@ describe('parseMailDate', () => {
     assert.equal(parseMailDate('Mon, 15 Jan 2024 09:30:00 Z'), '2024-01-15T09:30:00.000Z');
     assert.equal(parseMailDate('Mon, 15 January 2024 09:30:00 +09:00'), '2024-01-15T00:30:00.000Z');
     assert.equal(parseMailDate('Mon, 15 Jan 2024 09:30:60 +0000'), '2024-01-15T09:30:59.000Z'); // leap second
+    assert.equal(parseMailDate('Mon, 15 Jan 2024 09:30:00 GMT+0900'), '2024-01-15T00:30:00.000Z');
+    assert.equal(parseMailDate('Mon, 15 Jan 2024 09:30:00 JST+0900'), '2024-01-15T00:30:00.000Z');
   });
 
   it('reads ISO 8601 dates that some software writes', () => {

@@ -16,7 +16,12 @@ export const PAGE_SIZE = 50;
 
 export function sender(m: { from: { name: string; address: string } | null }): string {
   if (!m.from) return '';
-  return m.from.name ? `${m.from.name} <${m.from.address}>` : m.from.address;
+  return mailbox(m.from);
+}
+
+/** "Name <address>", or just the one there is: a From of only an (encoded) name has no address. */
+export function mailbox(a: { name: string; address: string }): string {
+  return a.name && a.address ? `${a.name} <${a.address}>` : a.name || a.address;
 }
 
 export function MailPage() {

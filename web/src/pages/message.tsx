@@ -11,12 +11,12 @@ import { Page } from '../components/layout.tsx';
 import { useLoad } from '../components/use-load.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 import { sanitizeMailHtml } from '../mail-html.ts';
-import { sender } from './mail.tsx';
+import { mailbox, sender } from './mail.tsx';
 
 type Message = MessageSummary & { decoded: DecodedMessage };
 
 function addresses(list: { name: string; address: string }[]): string {
-  return list.map((a) => (a.name ? `${a.name} <${a.address}>` : a.address)).join(', ');
+  return list.map(mailbox).join(', ');
 }
 
 export function MessagePage() {

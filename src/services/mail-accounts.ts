@@ -166,7 +166,8 @@ export class MailAccountService {
 
   private async checkServerAndAddress(s: AccountSettings, selfId: string | undefined, issues: FieldIssue[]): Promise<MailServer | undefined> {
     const server = await this.ctx.repos.servers.get(s.serverId);
-    if (!server) issues.push({ path: 'serverId', key: 'validation.serverNotFound', params: { id: s.serverId } });
+    // none chosen (the form's 選択してください): required, not "no such mail server: " with a blank id
+    if (!server) issues.push(s.serverId.trim() === '' ? { path: 'serverId', key: 'validation.required' } : { path: 'serverId', key: 'validation.serverNotFound', params: { id: s.serverId } });
     if (!issues.some((i) => i.path === 'address')) {
       const other = await this.ctx.repos.accounts.findByAddressKey(addressKey(s.address));
       if (other && other.id !== selfId) issues.push({ path: 'address', key: 'validation.duplicateAddress', params: { address: s.address } });

@@ -138,6 +138,13 @@ test('received mail: list, search, paging, Japanese and HTML mail, raw source', 
     assert.equal(await rows.count(), 7);
     assert.equal(await page.getByRole('button', { name: '次へ' }).isDisabled(), true);
     assert.equal(await rows.last().locator('td').nth(2).textContent(), 'Paging 0');
+    // a mail opened from page 2, then the browser's back button: page 2 again, not the first
+    await rows.last().getByRole('link').click();
+    await page.getByRole('heading', { name: 'Paging 0', level: 1 }).waitFor();
+    await page.goBack();
+    await rows.filter({ hasText: 'Paging 0' }).waitFor();
+    assert.match((await page.locator('.pager').textContent()) ?? '', /2ページ目/);
+    assert.equal(await rows.count(), 7);
     await page.getByRole('button', { name: '前へ' }).click();
     await page.getByText('1ページ目').waitFor();
     await page.locator('.left-pane').getByRole('link', { name: /Sales/ }).click();

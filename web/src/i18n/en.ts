@@ -146,6 +146,7 @@ export const en: Record<keyof typeof ja, string> = {
   'accounts.receiveNow': 'Receive now',
   'accounts.received': 'Received {received} mail(s) (deleted from the server: {deleted}, left on the server: {remaining}).',
   'accounts.receivedMore': 'There is more mail to receive. Click “Receive now” again.',
+  'accounts.receivedNone': 'No mail was received.',
   'accounts.receiveErrors': 'Errors while receiving:',
 
   'accountForm.addTitle': 'Add a mail account',
@@ -265,6 +266,8 @@ export const en: Record<keyof typeof ja, string> = {
   'audit.actor.cli': 'Command line',
   'audit.actor.recipient': 'A recipient (unsubscribe link)',
   'audit.actor.setup': 'First-run setup',
+  'audit.actor.cliUser': 'Command line ({user})',
+  'audit.target.addresses': '{count} address(es)',
   'audit.actor.token': 'API token “{name}”',
 
   'header.nav.bulk': 'Bulk delivery',

@@ -146,6 +146,7 @@ export const ja = {
   'accounts.receiveNow': '今すぐ受信',
   'accounts.received': '{received}通受信しました（サーバーから削除: {deleted}通、サーバーに残っているメール: {remaining}通）。',
   'accounts.receivedMore': 'まだ受信していないメールがあります。もう一度「今すぐ受信」をクリックしてください。',
+  'accounts.receivedNone': 'メールは受信していません。',
   'accounts.receiveErrors': '受信中にエラーが発生しました:',
 
   'accountForm.addTitle': 'メールアカウントの追加',
@@ -265,6 +266,8 @@ export const ja = {
   'audit.actor.cli': 'コマンドライン',
   'audit.actor.recipient': '受信者（配信停止リンク）',
   'audit.actor.setup': '初期設定',
+  'audit.actor.cliUser': 'コマンドライン（{user}）',
+  'audit.target.addresses': 'メールアドレス{count}件',
   'audit.actor.token': 'APIトークン「{name}」',
 
   'header.nav.bulk': '一斉配信',

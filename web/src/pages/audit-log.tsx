@@ -9,6 +9,7 @@ import { MoreButton } from '../components/pager.tsx';
 import { useMorePages } from '../components/use-pages.ts';
 import { useI18n, type UiKey } from '../i18n/i18n.tsx';
 import { ja } from '../i18n/ja.ts';
+import { BULK } from './bulk-progress.tsx';
 
 export const AUDIT_PAGE_SIZE = 100;
 
@@ -17,6 +18,8 @@ export function actorLabel(t: ReturnType<typeof useI18n>['t'], a: string): strin
   if (a.startsWith('admin:')) return a.slice('admin:'.length);
   if (a.startsWith('token:')) return t('audit.actor.token', { name: a.slice('token:'.length) });
   if (a === 'cli' || a === 'setup' || a === 'recipient') return t(`audit.actor.${a}`);
+  // the CLI records the system user who ran it: cli:root
+  if (a.startsWith('cli:')) return t('audit.actor.cliUser', { user: a.slice('cli:'.length) });
   return a;
 }
 
@@ -32,11 +35,14 @@ export function AuditLogPage() {
     return key in ja ? t(key as UiKey) : a;
   };
   const target = (e: AuditEntry) => {
-    const name = e.targetName ?? e.targetId ?? '';
+    // the suppression list's entries name how many addresses, in English ("2 addresses")
+    const count = e.targetType === 'suppression' ? /^(\d+) addresses$/.exec(e.targetName ?? '')?.[1] : undefined;
+    const name = count !== undefined ? t('audit.target.addresses', { count: Number(count) }) : (e.targetName ?? e.targetId ?? '');
     if (!e.targetId || e.action.endsWith('.delete')) return name;
     if (e.targetType === 'mail_server') return <Link to={`${SERVERS}/${e.targetId}/edit`}>{name}</Link>;
     if (e.targetType === 'mail_account') return <Link to={`${ACCOUNTS}/${e.targetId}`}>{name}</Link>;
     if (e.targetType === 'oauth_provider') return <Link to={OAUTH}>{name}</Link>;
+    if (e.targetType === 'bulk_delivery') return <Link to={`${BULK}/${e.targetId}`}>{name}</Link>;
     return name;
   };
 

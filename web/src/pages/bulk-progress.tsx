@@ -103,8 +103,11 @@ export function BulkProgressPage() {
         setBulk(b);
         setError(undefined);
         setTick((n) => n + 1);
-        // a cancelled one too while a mail that was in flight finishes
-        if (b.status === 'running' || b.status === 'paused' || b.pending > 0) timer = setTimeout(read, b.status === 'paused' ? POLL_PAUSED_MS : POLL_MS);
+        // a cancelled one too while a mail that was in flight finishes; and a done one until its
+        // finish time is written (the API says done as soon as nothing is pending, the worker
+        // that sent the last mail writes the time a moment later)
+        const finishing = (b.status === 'done' || b.status === 'cancelled') && !b.finishedAt;
+        if (b.status === 'running' || b.status === 'paused' || b.pending > 0 || finishing) timer = setTimeout(read, b.status === 'paused' ? POLL_PAUSED_MS : POLL_MS);
       } catch (e) {
         if (stopped) return;
         const err = e instanceof ApiError ? e : new ApiError(0, 'ERROR', String(e));
@@ -248,7 +251,8 @@ function Progress({ bulk, limit }: { bulk: BulkDelivery; limit: number | null | 
   const done = sent + failed + cancelled;
   const pct = (n: number) => `${total > 0 ? (n / total) * 100 : 0}%`;
   let estimate: string | null = null;
-  if (pending > 0 && limit !== undefined) {
+  // no finish time to estimate once cancelled (the mails in flight finish on their own)
+  if (pending > 0 && limit !== undefined && (bulk.status === 'running' || bulk.status === 'paused')) {
     if (limit === null) estimate = t(bulk.status === 'paused' ? 'bulk.estimateUnlimitedPaused' : 'bulk.estimateUnlimited', { pending });
     else {
       const minutes = minutesFor(pending, limit);

@@ -9,7 +9,7 @@ import { ErrorBanner, Notice } from '../components/form.tsx';
 import { ACCOUNTS, Page, SERVERS, useSettingsCrumbs } from '../components/layout.tsx';
 import { useLoad } from '../components/use-load.ts';
 import { useI18n, type UiKey } from '../i18n/i18n.tsx';
-import { AccountStatus } from './mail-accounts.tsx';
+import { AccountStatus, receiveErrorText } from './mail-accounts.tsx';
 import { OAuthSection } from './oauth-connection.tsx';
 
 interface Detail {
@@ -20,7 +20,7 @@ interface Detail {
 
 export function MailAccountDetailPage() {
   const { id = '' } = useParams();
-  const { t, field, dateTime, size } = useI18n();
+  const { t, field, dateTime, size, lang } = useI18n();
   const crumbs = useSettingsCrumbs();
   const enc = encodeURIComponent(id);
   const { data, error, reload } = useLoad(async (): Promise<Detail> => {
@@ -30,7 +30,8 @@ export function MailAccountDetailPage() {
       api<ReceiveStatus>('GET', `/api/v1/mail-accounts/${enc}/status`),
     ]);
     return { account, server, status };
-  }, [id]);
+    // read again in the other language when it is switched: the API words the last error
+  }, [id, lang]);
   const [receiving, setReceiving] = useState(false);
   const [summary, setSummary] = useState<ReceiveSummary | undefined>();
   const [testing, setTesting] = useState(false);
@@ -153,7 +154,7 @@ export function MailAccountDetailPage() {
             <Link to={`/mail?account=${a.id}`}>{t('account.viewMail')}</Link>
           </div>
           <ErrorBanner error={actionError} />
-          {summary ? <ReceiveResult summary={summary} /> : null}
+          {summary ? <ReceiveResult summary={summary} account={a} /> : null}
           {testing ? <p>{t('account.testRunning')}</p> : null}
           {result ? <TestResult result={result} /> : <p className="hint">{t('account.testLead')}</p>}
         </>
@@ -162,18 +163,23 @@ export function MailAccountDetailPage() {
   );
 }
 
-function ReceiveResult({ summary }: { summary: ReceiveSummary }) {
-  const { t } = useI18n();
+function ReceiveResult({ summary, account }: { summary: ReceiveSummary; account: MailAccount }) {
+  const { t, msg } = useI18n();
   return (
     <Notice kind={summary.errors.length ? 'warning' : 'success'}>
-      <p data-testid="receive-summary">{t('accounts.received', { received: summary.received, deleted: summary.deletedFromServer, remaining: summary.remainingOnServer })}</p>
+      <p data-testid="receive-summary">
+        {/* a run that failed before it counted anything: no "0 left on the server" (it is not known) */}
+        {summary.errors.length && !summary.received && !summary.deletedFromServer
+          ? t('accounts.receivedNone')
+          : t('accounts.received', { received: summary.received, deleted: summary.deletedFromServer, remaining: summary.remainingOnServer })}
+      </p>
       {summary.hasMore ? <p>{t('accounts.receivedMore')}</p> : null}
       {summary.errors.length ? (
         <>
           <p>{t('accounts.receiveErrors')}</p>
           <ul>
             {summary.errors.map((e, i) => (
-              <li key={i}>{e.message}</li>
+              <li key={i}>{receiveErrorText(msg, e, account)}</li>
             ))}
           </ul>
         </>
@@ -225,8 +231,21 @@ function Details({ details }: { details: Record<string, unknown> }) {
   return (
     <p className="details">
       {Object.entries(details)
-        .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .map(([k, v]) => `${k}: ${plain(v)}`)
         .join(' / ')}
     </p>
   );
+}
+
+/**
+ * A detail's value as a person reads it, not as JSON: a list joined with commas, an error by
+ * its own text (e.g. "getaddrinfo ENOTFOUND pop.example.com"), a resolved address by itself.
+ */
+function plain(v: unknown): string {
+  if (v === null || v === undefined) return '—';
+  if (typeof v !== 'object') return String(v);
+  if (Array.isArray(v)) return v.map(plain).join(', ');
+  const o = v as Record<string, unknown>;
+  for (const k of ['detail', 'message', 'address', 'text']) if (typeof o[k] === 'string' && o[k] !== '') return o[k] as string;
+  return JSON.stringify(v);
 }

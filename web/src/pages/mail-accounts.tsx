@@ -7,7 +7,7 @@ import type { MailAccount, MailServer, ReceiveStatus } from '../api/types.ts';
 import { ErrorBanner, Notice } from '../components/form.tsx';
 import { ACCOUNTS, Page, SERVERS, useSettingsCrumbs } from '../components/layout.tsx';
 import { useLoad } from '../components/use-load.ts';
-import { useI18n } from '../i18n/i18n.tsx';
+import { useI18n, type I18n } from '../i18n/i18n.tsx';
 import { OAuthBadge } from './oauth-connection.tsx';
 
 export interface AccountsData {
@@ -33,8 +33,26 @@ export async function loadAccounts(withStatus: boolean): Promise<AccountsData> {
 }
 
 /**
- * The last receive error in the reader's language: an OAuth grant the provider refused or
- * that was never made in the UI's own words (with the provider's description); any other
+ * An OAuth 2.0 receive error in the UI's own words: a grant the provider refused (with the
+ * provider's description) or that was never made. The API keeps these in English.
+ */
+function oauthReason(msg: I18n['msg'], code: string, account: MailAccount | undefined): string | null {
+  if (code === 'OAUTH_NOT_CONNECTED') return msg('oauth.notConnected');
+  if (code === 'OAUTH_REAUTHORIZE' && account) {
+    const description = account.oauth.errorDescription;
+    return `${msg(`oauth.error.${account.oauth.errorCode ?? 'invalid_grant'}`)}${description ? ` (${description})` : ''}`;
+  }
+  return null;
+}
+
+/** One error of a receive run (今すぐ受信) in the reader's language; any but OAuth's as the API words it. */
+export function receiveErrorText(msg: I18n['msg'], e: { code: string; message: string }, account: MailAccount | undefined): string {
+  const reason = oauthReason(msg, e.code, account);
+  return reason ? msg('receive.failed', { reason }) : e.message;
+}
+
+/**
+ * The last receive error in the reader's language: OAuth's in the UI's own words; any other
  * error as the API words it in the request's language (its own text in parentheses when it
  * is a server's reply).
  */
@@ -42,12 +60,7 @@ function useLastError(status: ReceiveStatus, account: MailAccount | undefined): 
   const { msg } = useI18n();
   const e = status.lastError;
   if (!e) return null;
-  if (e.code === 'OAUTH_NOT_CONNECTED') return msg('oauth.notConnected');
-  if (e.code === 'OAUTH_REAUTHORIZE' && account) {
-    const description = account.oauth.errorDescription;
-    return `${msg(`oauth.error.${account.oauth.errorCode ?? 'invalid_grant'}`)}${description ? ` (${description})` : ''}`;
-  }
-  return e.message;
+  return oauthReason(msg, e.code, account) ?? e.message;
 }
 
 /** 正常 / エラー / 未受信 / 停止中 / 受信中, with the error, notices and backlog warning under it; 受信停止 (stalled) beside. */
@@ -90,9 +103,10 @@ function StatusOf({ status, account }: { status: ReceiveStatus; account: MailAcc
 }
 
 export function MailAccountsPage() {
-  const { t, field, dateTime } = useI18n();
+  const { t, field, dateTime, lang } = useI18n();
   const crumbs = useSettingsCrumbs();
-  const { data, error } = useLoad(() => loadAccounts(true), []);
+  // read again in the other language when it is switched: the API words the last errors
+  const { data, error } = useLoad(() => loadAccounts(true), [lang]);
   const serverName = (id: string) => data?.servers.find((s) => s.id === id)?.name ?? id;
   const hasOthers = !!data?.servers.length;
 

@@ -1,8 +1,10 @@
 // 受信メール: the accounts in the left pane; for the chosen one, its mail newest
 // first (from, subject, date, size, attachment mark) with search by subject or
-// sender and paging (the API's cursors).
+// sender and paging (the API's cursors). The page is in the address (?cursor=…&page=N)
+// and the cursors of the pages before it in the history entry's state, so that the
+// browser's back button from a mail returns to the page it was opened from.
 import { useEffect, useState, type FormEvent } from 'react';
-import { Link, NavLink, useSearchParams } from 'react-router';
+import { Link, NavLink, useLocation, useSearchParams } from 'react-router';
 import { api, qs } from '../api/client.ts';
 import type { MailAccount, MessageSummary, Page as ApiPage } from '../api/types.ts';
 import { ErrorBanner, Notice } from '../components/form.tsx';
@@ -63,6 +65,9 @@ export function MailPage() {
                 p.set('account', accountId);
                 if (next) p.set('q', next);
                 else p.delete('q');
+                // a new search starts on its first page
+                p.delete('cursor');
+                p.delete('page');
                 setParams(p);
               }}
             />
@@ -73,13 +78,19 @@ export function MailPage() {
   );
 }
 
+/** The history entry's state of a page after the first: the cursors of the pages before it (page 0 has none). */
+interface PagingState {
+  cursors?: (string | null)[];
+}
+
 function MessageList({ accountId, q, onSearch }: { accountId: string; q: string; onSearch: (q: string) => void }) {
   const { t, dateTime, size } = useI18n();
   const [input, setInput] = useState(q);
-  // cursors[i] is the cursor of page i (page 0 has none)
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const [pageNo, setPageNo] = useState(0);
-  const cursor = cursors[pageNo];
+  const [params, setParams] = useSearchParams();
+  const location = useLocation();
+  const cursor = params.get('cursor') ?? undefined;
+  const pageNo = cursor ? Math.max(1, (Number(params.get('page')) || 2) - 1) : 0;
+  const before = (location.state as PagingState | null)?.cursors ?? [];
   const loaded = useLoad(
     async () => ({ cursor, page: await api<ApiPage<MessageSummary>>('GET', '/api/v1/messages' + qs({ accountId, q: q || undefined, limit: PAGE_SIZE, cursor })) }),
     [accountId, q, cursor],
@@ -95,12 +106,26 @@ function MessageList({ accountId, q, onSearch }: { accountId: string; q: string;
     e.preventDefault();
     onSearch(input.trim());
   }
+  function go(to: number, toCursor: string | null | undefined, cursors: (string | null)[]) {
+    const p = new URLSearchParams(params);
+    p.set('account', accountId);
+    if (to > 0 && toCursor) {
+      p.set('cursor', toCursor);
+      p.set('page', String(to + 1));
+    } else {
+      p.delete('cursor');
+      p.delete('page');
+    }
+    setParams(p, { state: to > 0 && toCursor ? ({ cursors } satisfies PagingState) : null });
+  }
   function next() {
     if (!data?.nextCursor) return;
-    const nextCursors = cursors.slice(0, pageNo + 1);
-    nextCursors.push(data.nextCursor);
-    setCursors(nextCursors);
-    setPageNo(pageNo + 1);
+    go(pageNo + 1, data.nextCursor, [...before.slice(0, pageNo), cursor ?? null]);
+  }
+  function prev() {
+    // opened from a bookmark, the pages before are not known: back to the first
+    const to = before[pageNo - 1] || pageNo - 1 === 0 ? pageNo - 1 : 0;
+    go(to, before[to], before.slice(0, to));
   }
 
   return (
@@ -149,7 +174,7 @@ function MessageList({ accountId, q, onSearch }: { accountId: string; q: string;
           <p className="empty">{t('mail.empty')}</p>
         )
       ) : null}
-      <Pager pageNo={pageNo} loading={turning} hasNext={!!data?.nextCursor} onPrev={() => setPageNo(pageNo - 1)} onNext={next} />
+      <Pager pageNo={pageNo} loading={turning} hasNext={!!data?.nextCursor} onPrev={prev} onNext={next} />
     </>
   );
 }

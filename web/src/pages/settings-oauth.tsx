@@ -1,7 +1,7 @@
 // システム設定 › 全般 › OAuth 2.0: the OAuth client Yubin is registered as with Google and
 // Microsoft (client ID, client secret — write-only —, the Microsoft tenant), the redirect
 // URI to register there, and the endpoints (the providers' own by default).
-import { useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client.ts';
 import type { OAuthProvider } from '../api/types.ts';
 import { ErrorBanner, Form, Notice, Row, useFieldId } from '../components/form.tsx';
@@ -48,6 +48,11 @@ function ProviderForm({ provider, onSaved }: { provider: OAuthProvider; onSaved:
   const [busy, setBusy] = useState(false);
   const ids = { clientId: useFieldId(`${provider.preset}-clientId`), secret: useFieldId(`${provider.preset}-secret`), tenant: useFieldId(`${provider.preset}-tenant`) };
   const err = (path: string) => error?.field(path);
+  // an endpoint's error must not stay hidden in the folded endpoints
+  const endpointsBox = useRef<HTMLDetailsElement>(null);
+  useEffect(() => {
+    if (endpointsBox.current && error?.fields.some((f) => f.path.startsWith('endpoints.'))) endpointsBox.current.open = true;
+  }, [error]);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -98,7 +103,7 @@ function ProviderForm({ provider, onSaved }: { provider: OAuthProvider; onSaved:
             <code>{provider.scopes.join(' ')}</code>
           </dd>
         </dl>
-        <details>
+        <details ref={endpointsBox}>
           <summary>{t('oauthSettings.endpoints')}</summary>
           {ENDPOINTS.map((n) => (
             <Row key={n} path={`endpoints.${n}`} label={field(`endpoints.${n}`)} htmlFor={`${provider.preset}-ep-${n}`} error={err(`endpoints.${n}`)}>

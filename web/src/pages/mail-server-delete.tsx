@@ -30,6 +30,11 @@ export function MailServerDeletePage() {
     }
   }
 
+  const back = (
+    <button type="button" onClick={() => navigate(SERVERS)}>
+      {t('common.back')}
+    </button>
+  );
   return (
     <Page crumbs={[...crumbs, { label: t('settings.mailServers'), to: SERVERS }, { label: t('common.delete') }]} title={t('serverDelete.title')}>
       <ErrorBanner error={loadError} />
@@ -39,11 +44,7 @@ export function MailServerDeletePage() {
             <div className="banner banner-error" role="alert">
               <p>{msg('error.presetDelete')}</p>
             </div>
-            <div className="buttons">
-              <button type="button" onClick={() => navigate(SERVERS)}>
-                {t('common.back')}
-              </button>
-            </div>
+            <div className="buttons">{back}</div>
           </div>
         ) : users.length ? (
           <div className="in-use" data-testid="server-in-use">
@@ -56,11 +57,7 @@ export function MailServerDeletePage() {
                 </li>
               ))}
             </ul>
-            <div className="buttons">
-              <button type="button" onClick={() => navigate(SERVERS)}>
-                {t('common.back')}
-              </button>
-            </div>
+            <div className="buttons">{back}</div>
           </div>
         ) : (
           <div className="confirm">

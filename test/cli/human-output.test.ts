@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -14,6 +13,7 @@ import { openContext } from '../../src/services/context.ts';
 import { runCli } from '../support/cli.ts';
 import { startSmtpServer } from '../protocols/smtp/smtp-test-servers.ts';
 import { addSendingAccount } from '../send/send-fixture.ts';
+import { closedPort } from '../support/closed-port.ts';
 
 type Env = Record<string, string | undefined>;
 const langs = (dir: string): { ja: Env; en: Env } => {
@@ -31,13 +31,6 @@ const columnOf = (line: string, word: string) => {
   return columns(line.slice(0, i));
 };
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 test('table() aligns by terminal width: a Japanese cell takes two columns a character', () => {
   assert.equal(displayWidth('名前'), 4);

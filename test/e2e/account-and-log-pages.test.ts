@@ -6,7 +6,6 @@
 // delivery; an endpoint's error is not left folded away; 終了日時 shows up when a bulk
 // delivery finishes; no mail server chosen is "required".
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { test } from 'node:test';
 import { receiveNow } from '../../src/receive/receive-service.ts';
 import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
@@ -14,14 +13,8 @@ import { SuppressionService } from '../../src/send/suppression-service.ts';
 import { MailAccountService } from '../../src/services/mail-accounts.ts';
 import { MailServerService } from '../../src/services/mail-servers.ts';
 import { signIn, startUi } from './harness.ts';
+import { closedPort } from '../support/closed-port.ts';
 
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 test('account, bulk, audit log and OAuth pages: what a user noticed', async (t) => {
   const ui = await startUi(t);

@@ -3,7 +3,6 @@
 // the API's field errors, the connection test's stages, 今すぐ受信 with an oversize
 // notice, the list's last receive time and status (error, backlog warning), delete.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { runConnectionTest } from '../../src/receive/receive-service.ts';
@@ -12,20 +11,13 @@ import { MailServerService } from '../../src/services/mail-servers.ts';
 import { serveMailbox, startFakePop3Server } from '../protocols/pop3/fake-pop3-server.ts';
 import { startSmtpServer } from '../protocols/smtp/smtp-test-servers.ts';
 import { signIn, startUi } from './harness.ts';
+import { closedPort } from '../support/closed-port.ts';
 
 const mail = (i: number, body = `body ${i}`) =>
   Buffer.from(`From: Sender ${i} <s${i}@example.org>\r\nTo: support@example.com\r\nSubject: hello ${i}\r\nMessage-ID: <m${i}@example.org>\r\nDate: Fri, 27 Nov 2026 10:00:00 +0900\r\n\r\n${body}\r\n`);
 
 const field = (page: Page, path: string) => page.locator(`[data-field="${path}"]`);
 
-/** A loopback port with nothing listening. */
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 test('mail accounts: add/change with leave-on-server, connection test, receive now, status, delete', async (t) => {
   const ui = await startUi(t);

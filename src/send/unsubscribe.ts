@@ -9,6 +9,7 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { AppContext } from '../services/context.ts';
 import { normalizeRecipient, recipientKey } from './address.ts';
+import { UNSUBSCRIBE_REASONS } from './unsubscribe-reasons.ts';
 
 /** Where Yubin serves the page: a link is `YUBIN_UNSUBSCRIBE_URL/TOKEN`, and a reverse proxy maps that here. */
 export const UNSUBSCRIBE_PATH = '/unsubscribe';
@@ -76,7 +77,7 @@ export async function unsubscribe(ctx: AppContext, token: string, how: 'one-clic
   if (!address) return null;
   const repo = ctx.repos.deliveries;
   await repo.write(async (trx) => {
-    const added = await repo.addSuppressions(trx, [{ key: recipientKey(address), address }], how === 'one-click' ? 'List-Unsubscribe (one-click)' : 'unsubscribe link', 'recipient', new Date().toISOString());
+    const added = await repo.addSuppressions(trx, [{ key: recipientKey(address), address }], how === 'one-click' ? UNSUBSCRIBE_REASONS.oneClick : UNSUBSCRIBE_REASONS.page, 'recipient', new Date().toISOString());
     // a second click changes nothing, and is not logged again
     if (added > 0) await ctx.repos.audit.append(trx, { actor: 'recipient', action: 'suppression.add', targetType: 'suppression', targetId: null, targetName: address, fields: ['addresses'] });
   });

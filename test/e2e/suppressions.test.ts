@@ -28,7 +28,7 @@ test('the suppression list page: list, add (a bad address refused), remove', asy
   await page.getByRole('heading', { name: '配信停止リスト', level: 1 }).waitFor();
   assert.deepEqual(await page.getByRole('navigation', { name: 'パンくずリスト' }).locator('li').allTextContents(), ['一斉配信', '配信停止リスト']);
   const row = (address: string) => page.getByTestId('suppressions').locator(`tbody tr[data-address="${address}"]`);
-  assert.deepEqual((await row('hanako@example.com').locator('td').allTextContents()).slice(0, 3), ['hanako@example.com', 'List-Unsubscribe (one-click)', '受信者（配信停止リンク）']);
+  assert.deepEqual((await row('hanako@example.com').locator('td').allTextContents()).slice(0, 3), ['hanako@example.com', '配信停止リンク（メールソフトのワンクリック）', '受信者（配信停止リンク）']);
 
   // a bad address: refused next to the field, nothing added
   const addresses = page.getByLabel('メールアドレス', { exact: true });

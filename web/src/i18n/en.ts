@@ -278,6 +278,8 @@ export const en: Record<keyof typeof ja, string> = {
   'suppressions.addresses': 'Addresses',
   'suppressions.addressesHelp': 'One a line (commas work too). Addresses already on the list are kept as they are.',
   'suppressions.reason': 'Reason',
+  'suppressions.reasonOneClick': 'Unsubscribe link (one-click from the mail app)',
+  'suppressions.reasonLink': 'Unsubscribe link (the page’s button)',
   'suppressions.add': 'Add',
   'suppressions.added': 'Added {count} to the suppression list.',
   'suppressions.addedSome': 'Added {count} to the suppression list ({already} were on it already and are kept as they were).',

@@ -278,6 +278,8 @@ export const ja = {
   'suppressions.addresses': 'メールアドレス',
   'suppressions.addressesHelp': '1行に1件（カンマ区切りも可）。すでにリストにあるアドレスはそのままです。',
   'suppressions.reason': '理由',
+  'suppressions.reasonOneClick': '配信停止リンク（メールソフトのワンクリック）',
+  'suppressions.reasonLink': '配信停止リンク（ページのボタン）',
   'suppressions.add': '追加する',
   'suppressions.added': '{count}件を配信停止リストに追加しました。',
   'suppressions.addedSome': '{count}件を配信停止リストに追加しました（{already}件は登録済みのため、そのままです）。',

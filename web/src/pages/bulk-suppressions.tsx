@@ -5,6 +5,7 @@
 // in the row (DELETE /suppressions/:address). Single sends are not affected.
 import { useState, type FormEvent } from 'react';
 import type { Suppression } from '@yubin/send/schemas.ts';
+import { UNSUBSCRIBE_REASONS } from '@yubin/send/unsubscribe-reasons.ts';
 import { api, ApiError } from '../api/client.ts';
 import { ErrorBanner, Form, Notice, Row, useFieldId } from '../components/form.tsx';
 import { Page } from '../components/layout.tsx';
@@ -20,6 +21,9 @@ const PAGE_SIZE = 100;
 
 export function BulkSuppressionsPage() {
   const { t, dateTime } = useI18n();
+  // what an unsubscribe link stored, in the UI's language; an administrator's own words as written
+  const reasonLabel = (reason: string | null) =>
+    reason === UNSUBSCRIBE_REASONS.oneClick ? t('suppressions.reasonOneClick') : reason === UNSUBSCRIBE_REASONS.page ? t('suppressions.reasonLink') : (reason ?? '');
   const ids = { addresses: useFieldId('addresses'), reason: useFieldId('reason') };
   const list = useMorePages<Suppression>('/api/v1/suppressions', PAGE_SIZE);
   const [addresses, setAddresses] = useState('');
@@ -107,7 +111,7 @@ export function BulkSuppressionsPage() {
               {list.items.map((s) => (
                 <tr key={s.address} data-address={s.address}>
                   <td>{s.address}</td>
-                  <td>{s.reason ?? ''}</td>
+                  <td>{reasonLabel(s.reason)}</td>
                   <td>{actorLabel(t, s.createdBy)}</td>
                   <td className="date">{dateTime(s.createdAt)}</td>
                   <td className="row-actions">

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import { AppError, notFound, ValidationError, type FieldIssue } from '../domain/errors.ts';
+import { CONTROL_CHARS } from '../domain/validation.ts';
 import { sha256 } from '../store/auth.ts';
 import type { AppContext } from './context.ts';
 
@@ -18,7 +19,7 @@ export class AuthService {
     const issues: FieldIssue[] = [];
     const name = username.trim();
     if (!name) issues.push({ path: 'username', key: 'validation.required' });
-    else if (name.length > 100 || /[\s\u0000-\u001f\u007f]/.test(name)) issues.push({ path: 'username', key: 'validation.adminUsername', params: { max: 100 } });
+    else if (name.length > 100 || /\s/.test(name) || CONTROL_CHARS.test(name)) issues.push({ path: 'username', key: 'validation.adminUsername', params: { max: 100 } });
     if (password.length < MIN_ADMIN_PASSWORD || password.length > MAX_ADMIN_PASSWORD) {
       issues.push({ path: 'password', key: 'validation.adminPasswordLength', params: { min: MIN_ADMIN_PASSWORD, max: MAX_ADMIN_PASSWORD } });
     }
@@ -65,7 +66,7 @@ export class AuthService {
     const n = name.trim();
     // one line: `token list` prints one per line
     if (!n) throw new ValidationError([{ path: 'tokenName', key: 'validation.required' }]);
-    if (n.length > 100 || /[\u0000-\u001f\u007f]/.test(n)) throw new ValidationError([{ path: 'tokenName', key: 'validation.tokenName', params: { max: 100 } }]);
+    if (n.length > 100 || CONTROL_CHARS.test(n)) throw new ValidationError([{ path: 'tokenName', key: 'validation.tokenName', params: { max: 100 } }]);
     if (await this.ctx.repos.tokens.findActiveByName(n)) throw new AppError('CONFLICT', 'error.tokenName', { name: n });
     const token = 'ybn_' + randomBytes(32).toString('base64url');
     const id = await this.ctx.repos.tokens.insert(n, token);

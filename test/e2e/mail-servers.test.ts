@@ -57,6 +57,13 @@ test('mail servers: navigation, presets, add/change, reorder, delete, language',
     }
     await page.getByRole('heading', { name: 'その他のメールサーバー' }).waitFor();
     await page.getByRole('link', { name: '追加する' }).waitFor();
+    // nothing to reorder yet: 変更する is off
+    await page.goto(`${ui.baseUrl}/settings/general/mail-servers/order`);
+    await page.getByRole('button', { name: 'キャンセル' }).waitFor();
+    await page.getByText('読み込み中…').first().waitFor({ state: 'detached' });
+    assert.equal(await page.getByRole('button', { name: '変更する' }).isDisabled(), true);
+    await page.getByRole('button', { name: 'キャンセル' }).click();
+    await listShown(page);
   });
 
   await t.test('add: ports follow protocol and encryption, APOP only for POP3, the API field error next to the field', async () => {
@@ -178,6 +185,8 @@ test('mail servers: navigation, presets, add/change, reorder, delete, language',
     assert.equal(await page.getByLabel('メールサーバーの名前').isDisabled(), true);
     assert.equal(await page.getByLabel('受信メールサーバーのサーバー名').isDisabled(), true);
     assert.equal(await page.getByLabel('送信メールサーバーのポート番号').isDisabled(), true);
+    // a preset signs in with OAuth 2.0: no user name and password box to show
+    assert.equal(await page.getByRole('checkbox', { name: '認証にメールアカウントのユーザー名とパスワードを使用する' }).count(), 0);
     assert.equal(await page.getByRole('radio', { name: 'POP3' }).isEnabled(), true);
     await page.getByRole('radio', { name: 'POP3' }).check();
     assert.equal(await page.getByLabel('受信メールサーバーのサーバー名').inputValue(), 'pop.gmail.com');
@@ -271,7 +280,16 @@ test('mail servers: navigation, presets, add/change, reorder, delete, language',
     assert.match((await inUse.textContent()) ?? '', /support@b\.example/);
     await inUse.getByRole('link', { name: 'support@b.example' }).waitFor();
     assert.ok((await otherNames(ui)).includes('B'), 'a server in use is not deleted');
+    // said once (the API's banner repeated the paragraph before)
+    assert.equal(await inUse.getByRole('alert').count(), 1);
     await ui.shot('mail-server-in-use');
+
+    // a preset's delete page, opened by its address, refuses at once: no はい to press
+    const gmail = (await servers.list()).find((s) => s.preset === 'gmail')!;
+    await page.goto(`${ui.baseUrl}/settings/general/mail-servers/${gmail.id}/delete`);
+    await page.getByText('GmailとExchange Onlineは削除できません。').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'はい' }).count(), 0);
+    assert.equal((await servers.list()).filter((s) => s.preset).length, 2);
   });
 
   await t.test('English is one click away and stays after a reload', async () => {

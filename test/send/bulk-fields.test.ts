@@ -1,7 +1,7 @@
 // What a bulk delivery keeps of each CSV row: the merge fields its templates use, not the whole
 // row. A wide spreadsheet export (hundreds of columns) is neither stored per recipient nor read
 // again for every mail sent; the mail merges the same.
-import { it } from 'node:test';
+import { it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { BulkDeliveryService } from '../../src/send/bulk-service.ts';
 import { startSendWorker } from '../../src/send/send-worker.ts';
@@ -9,13 +9,21 @@ import { startSmtpServer } from '../protocols/smtp/smtp-test-servers.ts';
 import { contextFor } from '../support/app-context.ts';
 import { addSendingAccount, cleanups, waitFor } from './send-fixture.ts';
 
-it('each recipient keeps only the columns the templates use; the mail merges them', async (t) => {
+/** A database, an SMTP server and a sending account on it. */
+async function setup(t: TestContext) {
   const push = cleanups(t);
   const ctx = await contextFor(t, 'sqlite');
-  if (!ctx) return;
+  if (!ctx) return undefined;
   const smtp = await startSmtpServer({});
   push(() => smtp.close());
   const f = await addSendingAccount(ctx, { port: smtp.port });
+  return { push, ctx, smtp, f };
+}
+
+it('each recipient keeps only the columns the templates use; the mail merges them', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const { push, ctx, smtp, f } = s;
   const wide = Array.from({ length: 300 }, (_, i) => `extra${i}`);
   const csv = [
     ['email', ...wide, 'code', '氏名'].join(','),
@@ -49,12 +57,9 @@ it('each recipient keeps only the columns the templates use; the mail merges the
 });
 
 it('a column named like an Object member (__proto__, constructor) is a merge field like any other', async (t) => {
-  const push = cleanups(t);
-  const ctx = await contextFor(t, 'sqlite');
-  if (!ctx) return;
-  const smtp = await startSmtpServer({});
-  push(() => smtp.close());
-  const f = await addSendingAccount(ctx, { port: smtp.port });
+  const s = await setup(t);
+  if (!s) return;
+  const { push, ctx, smtp, f } = s;
   const csv = 'email,__proto__,constructor\na@example.net,PV,CV\n';
   const bulk = new BulkDeliveryService(ctx);
   const { id } = await bulk.create('test', { accountId: f.accountId, subject: 'code {{__proto__}}', text: '{{__proto__}} / {{constructor}}\n', recipientsCsv: csv });
